@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+import { MissingConfigPath } from './config/load.js';
+import { UsageError } from './cli/args.js';
+import { getCommand } from './cli/get.js';
+import { MAIN_HELP } from './cli/help.js';
+import { serveCommand } from './cli/serve.js';
+import { routesCommand, validateCommand } from './cli/validate.js';
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
+  serve: serveCommand,
+  validate: validateCommand,
+  routes: routesCommand,
+  get: getCommand,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(MAIN_HELP);
+    return command === undefined ? 2 : 0;
+  }
+  const run = COMMANDS[command];
+  if (!run) throw new UsageError(`meshgate: unknown command ${JSON.stringify(command)} (commands: ${Object.keys(COMMANDS).join(', ')}; see meshgate --help)`);
+  return run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    if (e instanceof UsageError || e instanceof MissingConfigPath) {
+      process.stderr.write(`${e instanceof MissingConfigPath ? 'meshgate: ' : ''}${e.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    process.stderr.write(`meshgate: unexpected failure: ${(e as Error).stack ?? String(e)}\n`);
+    process.exitCode = 1;
+  },
+);

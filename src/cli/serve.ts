@@ -1,0 +1,73 @@
+import os from 'node:os';
+import { ConfigError } from '../runtime/config-source.js';
+import { Gateway } from '../runtime/gateway.js';
+import { defaultServeOptions, type ServeOptions } from '../runtime/options.js';
+import { formatProblem } from '../config/problems.js';
+import { createLogger, type LogFormat } from '../telemetry/log.js';
+import { parse, parseCount, parseHostPort, parseLabels, parseListen, parsePort, UsageError } from './args.js';
+import { SERVE_HELP } from './help.js';
+
+export function serveOptionsFrom(argv: string[]): ServeOptions | 'help' {
+  const { values } = parse('serve', argv, {
+    config: { type: 'string', short: 'c', multiple: true },
+    listen: { type: 'string', multiple: true },
+    'status-port': { type: 'string' },
+    'admin-port': { type: 'string' },
+    'tls-dir': { type: 'string' },
+    'default-namespace': { type: 'string' },
+    workers: { type: 'string' },
+    'log-format': { type: 'string' },
+    'mesh-listen': { type: 'string' },
+    labels: { type: 'string' },
+    'stand-ins': { type: 'boolean' },
+  });
+  if (values.help) return 'help';
+  const o = defaultServeOptions();
+  if (values.config) o.configPaths = values.config as string[];
+  if (values.listen) o.listen = parseListen(values.listen as string[]);
+  if (values['status-port'] !== undefined) o.statusPort = parsePort('--status-port', values['status-port'] as string);
+  if (values['admin-port'] !== undefined) o.adminPort = parsePort('--admin-port', values['admin-port'] as string);
+  if (values['tls-dir'] !== undefined) o.tlsDir = values['tls-dir'] as string;
+  if (values['default-namespace'] !== undefined) o.defaultNamespace = values['default-namespace'] as string;
+  o.workers = values.workers !== undefined ? parseCount('--workers', values.workers as string) : os.availableParallelism();
+  if (values['log-format'] !== undefined) {
+    const f = values['log-format'] as string;
+    if (f !== 'text' && f !== 'json') throw new UsageError(`--log-format: ${JSON.stringify(f)} must be text or json`);
+    o.logFormat = f as LogFormat;
+  }
+  if (values['mesh-listen'] !== undefined) o.meshListen = parseHostPort('--mesh-listen', values['mesh-listen'] as string);
+  if (values.labels !== undefined) o.labels = parseLabels(values.labels as string);
+  o.standIns = values['stand-ins'] === true;
+  return o;
+}
+
+export async function serveCommand(argv: string[]): Promise<number> {
+  const opts = serveOptionsFrom(argv);
+  if (opts === 'help') {
+    process.stdout.write(SERVE_HELP);
+    return 0;
+  }
+  const log = createLogger(opts.logFormat);
+  let gateway: Gateway;
+  try {
+    gateway = await Gateway.start(opts, log);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      for (const p of e.problems) if (p.severity !== 'info') log.error(formatProblem(p));
+      log.error(`not started: ${e.message}; fix them (meshgate validate shows the same list)`);
+      return 1;
+    }
+    throw e;
+  }
+  return new Promise<number>((resolve) => {
+    const shutdown = (signal: string) => {
+      log.info(`${signal}: draining, no new connections; exiting when requests in flight are done`);
+      void gateway.stop().then(() => {
+        log.info('stopped');
+        resolve(0);
+      });
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+  });
+}

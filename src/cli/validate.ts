@@ -1,0 +1,51 @@
+import { compile } from '../compile/compile.js';
+import { renderRoutes } from '../compile/describe.js';
+import { loadConfig } from '../config/load.js';
+import { formatProblem, hasErrors } from '../config/problems.js';
+import { parse, parseLabels } from './args.js';
+import { ROUTES_HELP, VALIDATE_HELP } from './help.js';
+
+const configOptions = {
+  config: { type: 'string', short: 'c', multiple: true },
+  'default-namespace': { type: 'string' },
+  labels: { type: 'string' },
+} as const;
+
+export async function validateCommand(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
+  const { values } = parse('validate', argv, { ...configOptions, quiet: { type: 'boolean', short: 'q' } });
+  if (values.help) {
+    out(VALIDATE_HELP);
+    return 0;
+  }
+  const loaded = await loadConfig((values.config as string[] | undefined) ?? ['./gateways'], { defaultNamespace: (values['default-namespace'] as string | undefined) ?? 'default' });
+  const problems = [...loaded.problems];
+  if (!hasErrors(problems)) {
+    const labels = values.labels !== undefined ? parseLabels(values.labels as string) : undefined;
+    problems.push(...compile(loaded.objects, { labels }).problems);
+  }
+  for (const p of problems) if (!(values.quiet && p.severity === 'info')) out(formatProblem(p) + '\n');
+  const errors = problems.filter((p) => p.severity === 'error').length;
+  const warnings = problems.filter((p) => p.severity === 'warning').length;
+  if (errors > 0) {
+    out(`invalid: ${errors} error(s), ${warnings} warning(s) in ${loaded.files.length} file(s)\n`);
+    return 1;
+  }
+  out(`valid: ${loaded.objects.length} object(s) in ${loaded.files.length} file(s)${warnings ? `, ${warnings} warning(s)` : ''}\n`);
+  return 0;
+}
+
+export async function routesCommand(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
+  const { values } = parse('routes', argv, configOptions);
+  if (values.help) {
+    out(ROUTES_HELP);
+    return 0;
+  }
+  const loaded = await loadConfig((values.config as string[] | undefined) ?? ['./gateways'], { defaultNamespace: (values['default-namespace'] as string | undefined) ?? 'default' });
+  if (hasErrors(loaded.problems)) {
+    for (const p of loaded.problems) if (p.severity === 'error') process.stderr.write(formatProblem(p) + '\n');
+    return 1;
+  }
+  const labels = values.labels !== undefined ? parseLabels(values.labels as string) : undefined;
+  out(renderRoutes(compile(loaded.objects, { labels })));
+  return 0;
+}

@@ -1,0 +1,177 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { kindInfo, knownVersionsOf } from './kinds.js';
+import type { Problem } from './problems.js';
+import { isPlainObject, validate } from './schema.js';
+import { parseSource, type FieldPath, type SourceDoc } from './source.js';
+import type { ConfigObject } from './types.js';
+
+export interface LoadOptions {
+  defaultNamespace: string;
+}
+
+export interface LoadResult {
+  objects: ConfigObject[];
+  problems: Problem[];
+  files: string[];
+}
+
+const CONFIG_EXT = new Set(['.yaml', '.yml', '.json']);
+
+/** Raised for a config path that does not exist: a usage error, not a config problem. */
+export class MissingConfigPath extends Error {}
+
+/** Every config file under the given paths: directories recursively, in name order. */
+export async function listConfigFiles(paths: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const p of paths) {
+    let st;
+    try {
+      st = await stat(p);
+    } catch {
+      throw new MissingConfigPath(`config path ${p} does not exist`);
+    }
+    if (st.isDirectory()) await walk(p, out);
+    else out.push(p);
+  }
+  return out;
+}
+
+async function walk(dir: string, out: string[]): Promise<void> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const e of entries) {
+    if (e.name.startsWith('.')) continue;
+    const full = path.join(dir, e.name);
+    if (e.isDirectory()) await walk(full, out);
+    else if (CONFIG_EXT.has(path.extname(e.name).toLowerCase())) out.push(full);
+  }
+}
+
+export async function loadConfig(paths: readonly string[], opts: LoadOptions): Promise<LoadResult> {
+  const files = await listConfigFiles(paths);
+  const sources: { file: string; text: string; mtimeMs: number }[] = [];
+  for (const file of files) {
+    const [text, st] = await Promise.all([readFile(file, 'utf8'), stat(file)]);
+    sources.push({ file, text, mtimeMs: st.mtimeMs });
+  }
+  return { ...parseConfigTexts(sources, opts), files };
+}
+
+/** Pure part of loading: texts in, objects and problems out. */
+export function parseConfigTexts(
+  sources: readonly { file: string; text: string; mtimeMs?: number }[],
+  opts: LoadOptions,
+): { objects: ConfigObject[]; problems: Problem[] } {
+  const problems: Problem[] = [];
+  const byRef = new Map<string, ConfigObject>();
+  for (const src of sources) {
+    const { docs, failures } = parseSource(src.file, src.text);
+    for (const f of failures) problems.push({ severity: 'error', file: f.file, line: f.line, col: f.col, message: `YAML syntax: ${f.message}` });
+    for (const doc of docs) readDocument(doc, doc.value, [], src.mtimeMs ?? Date.now(), opts, problems, byRef);
+  }
+  return { objects: [...byRef.values()], problems };
+}
+
+function readDocument(
+  doc: SourceDoc,
+  value: unknown,
+  docPath: (string | number)[],
+  mtimeMs: number,
+  opts: LoadOptions,
+  problems: Problem[],
+  byRef: Map<string, ConfigObject>,
+): void {
+  const at = (p: FieldPath) => ({ file: doc.file, ...doc.locate([...docPath, ...p]) });
+  if (value === null || value === undefined) return;
+  if (!isPlainObject(value)) {
+    problems.push({ severity: 'error', ...at([]), message: 'a document must be a Kubernetes object: a map with apiVersion, kind and metadata' });
+    return;
+  }
+  const kind = value.kind;
+  const apiVersion = value.apiVersion;
+  if (typeof kind === 'string' && kind.endsWith('List') && Array.isArray(value.items)) {
+    value.items.forEach((item, i) => readDocument(doc, item, [...docPath, 'items', i], mtimeMs, opts, problems, byRef));
+    return;
+  }
+  if (typeof kind !== 'string' || kind === '') {
+    problems.push({ severity: 'error', ...at(['kind']), field: 'kind', message: 'required field is missing: every object needs a kind' });
+    return;
+  }
+  if (typeof apiVersion !== 'string' || apiVersion === '') {
+    problems.push({ severity: 'error', ...at(['apiVersion']), field: 'apiVersion', message: `required field is missing: ${kind} needs an apiVersion` });
+    return;
+  }
+  const meta = isPlainObject(value.metadata) ? value.metadata : {};
+  const name = typeof meta.name === 'string' ? meta.name : '';
+  const namespace = typeof meta.namespace === 'string' && meta.namespace !== '' ? meta.namespace : opts.defaultNamespace;
+  const ref = `${kind} ${namespace}/${name || '<unnamed>'}`;
+  const info = kindInfo(apiVersion, kind);
+  if (!info) {
+    const versions = knownVersionsOf(kind);
+    if (versions.length > 0 && apiVersion.split('/')[0] === versions[0]!.split('/')[0]) {
+      problems.push({ severity: 'error', ...at(['apiVersion']), object: ref, field: 'apiVersion', message: `${apiVersion} is not a version of ${kind} we read: use ${versions.join(', ')}` });
+    } else {
+      problems.push({ severity: 'info', ...at([]), object: ref, message: `skipped: meshgate does not read ${apiVersion} ${kind}` });
+    }
+    return;
+  }
+  if (!name) {
+    problems.push({ severity: 'error', ...at(['metadata', 'name']), object: ref, field: 'metadata.name', message: 'required field is missing: every object needs a name' });
+    return;
+  }
+  const specPath = info.body === 'spec' ? ['spec'] : [];
+  let body: unknown;
+  if (info.body === 'spec') {
+    body = value.spec ?? {};
+  } else {
+    const { apiVersion: _a, kind: _k, metadata: _m, ...rest } = value;
+    body = rest;
+  }
+  let errors = 0;
+  validate(body, info.schema, [], (p, message) => {
+    errors++;
+    const field = [...specPath, ...p];
+    problems.push({ severity: 'error', ...at(field), object: ref, field: formatPath(field), message });
+  });
+  if (errors > 0) return;
+  const labels = isPlainObject(meta.labels) ? (meta.labels as Record<string, string>) : {};
+  const created = typeof meta.creationTimestamp === 'string' ? Date.parse(meta.creationTimestamp) : NaN;
+  const obj: ConfigObject = {
+    apiVersion,
+    kind: info.kind,
+    name,
+    namespace,
+    labels,
+    spec: body,
+    source: doc,
+    docPath,
+    specPath,
+    ref,
+    createdMs: Number.isFinite(created) ? created : mtimeMs,
+  };
+  const key = `${info.kind}/${namespace}/${name}`;
+  const earlier = byRef.get(key);
+  if (earlier) {
+    const where = earlier.source.locate(earlier.docPath);
+    problems.push({ severity: 'warning', ...at([]), object: ref, message: `defined again; this definition replaces the one at ${earlier.source.file}:${where.line}` });
+    byRef.delete(key);
+  }
+  byRef.set(key, obj);
+}
+
+/** `spec.http[0].match[1].uri`, the way kubectl and istioctl print field paths. */
+export function formatPath(p: FieldPath): string {
+  let out = '';
+  for (const seg of p) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else if (/^[A-Za-z_][\w]*$/.test(seg)) out += out ? `.${seg}` : seg;
+    else out += `[${JSON.stringify(seg)}]`;
+  }
+  return out;
+}
+
+/** Position of a field of an object, for problems found after loading (cross-object checks). */
+export function locateField(obj: ConfigObject, field: FieldPath): { file: string; line: number; col: number } {
+  return { file: obj.source.file, ...obj.source.locate([...obj.docPath, ...obj.specPath, ...field]) };
+}

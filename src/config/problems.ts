@@ -1,0 +1,26 @@
+export type Severity = 'error' | 'warning' | 'info';
+
+/** One finding about the config, precise enough for an operator to jump to the line. */
+export interface Problem {
+  severity: Severity;
+  file?: string;
+  line?: number;
+  col?: number;
+  /** `Kind namespace/name` of the object concerned, when there is one. */
+  object?: string;
+  /** Field path inside the object, e.g. `spec.http[0].match[0].uri`. */
+  field?: string;
+  message: string;
+}
+
+export function formatProblem(p: Problem): string {
+  let where = '';
+  if (p.file) where = p.line ? `${p.file}:${p.line}:${p.col ?? 1}: ` : `${p.file}: `;
+  const obj = p.object ? `${p.object}: ` : '';
+  const field = p.field ? `${p.field}: ` : '';
+  return `${where}${p.severity}: ${obj}${field}${p.message}`;
+}
+
+export function hasErrors(problems: readonly Problem[]): boolean {
+  return problems.some((p) => p.severity === 'error');
+}

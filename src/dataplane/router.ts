@@ -1,0 +1,80 @@
+import type { IncomingMessage } from 'node:http';
+import type { CompiledMatch, Route, RouteTable, StringMatcher, VirtualHost } from '../compile/snapshot.js';
+
+/** Exact host first, then the longest `*.suffix`, then `*` (Envoy's virtual host order). */
+export function findVirtualHost(table: RouteTable, host: string): VirtualHost | null {
+  const exact = table.exact.get(host);
+  if (exact !== undefined) return exact;
+  const wc = table.wildcards;
+  for (let i = 0; i < wc.length; i++) {
+    const w = wc[i]!;
+    if (host.length > w.suffix.length && host.endsWith(w.suffix)) return w.vhost;
+  }
+  return table.any;
+}
+
+/** What the router needs from a request, computed once. */
+export interface RequestView {
+  req: IncomingMessage;
+  path: string;
+  /** Raw query string without `?`, or '' */
+  rawQuery: string;
+  query: URLSearchParams | null;
+  scheme: string;
+  /** The port the request was addressed to: the Gateway port, or the mesh target port. */
+  port: number;
+}
+
+export function matchString(m: StringMatcher, value: string | undefined): boolean {
+  if (value === undefined) return false;
+  switch (m.kind) {
+    case 0:
+      return (m.ci ? value.toLowerCase() : value) === m.value;
+    case 1:
+      return (m.ci ? value.toLowerCase() : value).startsWith(m.value);
+    case 2:
+      return m.re!.test(value);
+    default:
+      return true;
+  }
+}
+
+function headerValue(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v.join(',') : v;
+}
+
+export function matches(m: CompiledMatch, view: RequestView): boolean {
+  if (m.uri !== null && !matchString(m.uri, view.path)) return false;
+  if (m.method !== null && !matchString(m.method, view.req.method)) return false;
+  if (m.port !== 0 && m.port !== view.port) return false;
+  if (m.authority !== null && !matchString(m.authority, view.req.headers.host)) return false;
+  if (m.scheme !== null && !matchString(m.scheme, view.scheme)) return false;
+  const hs = m.headers;
+  for (let i = 0; i < hs.length; i++) {
+    const h = hs[i]!;
+    if (matchString(h.m, headerValue(view.req, h.name)) === h.invert) return false;
+  }
+  const qs = m.query;
+  if (qs.length > 0) {
+    if (view.query === null) view.query = new URLSearchParams(view.rawQuery);
+    for (let i = 0; i < qs.length; i++) {
+      const q = qs[i]!;
+      const v = view.query.get(q.name);
+      if (!matchString(q.m, v === null ? undefined : v)) return false;
+    }
+  }
+  return true;
+}
+
+/** The first route whose conditions hold (any one of its `match` entries), or null. */
+export function findRoute(vhost: VirtualHost, view: RequestView): Route | null {
+  const routes = vhost.routes;
+  for (let i = 0; i < routes.length; i++) {
+    const r = routes[i]!;
+    const ms = r.matches;
+    if (ms === null) return r;
+    for (let j = 0; j < ms.length; j++) if (matches(ms[j]!, view)) return r;
+  }
+  return null;
+}

@@ -1,0 +1,82 @@
+import { Pool, type Dispatcher } from 'undici';
+
+/**
+ * The one seam between the data plane and the upstream HTTP client. Everything upstream goes
+ * through `dispatch` with a streaming handler, so undici can be replaced by a leaner client
+ * (see bench/) without touching routing or filters.
+ */
+export type UpstreamHandler = Dispatcher.DispatchHandler;
+
+export interface UpstreamRequest {
+  method: string;
+  path: string;
+  headers: string[];
+  body: NodeJS.ReadableStream | null;
+}
+
+export interface Upstream {
+  readonly origin: string;
+  dispatch(req: UpstreamRequest, handler: UpstreamHandler): void;
+  close(): Promise<void>;
+}
+
+export interface UpstreamSettings {
+  /** 0 means unlimited. */
+  maxConnections: number;
+  connectTimeoutMs: number;
+  idleTimeoutMs: number;
+}
+
+export const DEFAULT_UPSTREAM: UpstreamSettings = { maxConnections: 0, connectTimeoutMs: 10_000, idleTimeoutMs: 60_000 };
+
+class UndiciUpstream implements Upstream {
+  readonly origin: string;
+  private readonly pool: Pool;
+
+  constructor(origin: string, s: UpstreamSettings) {
+    this.origin = origin;
+    this.pool = new Pool(origin, {
+      connections: s.maxConnections > 0 ? s.maxConnections : null,
+      connectTimeout: s.connectTimeoutMs,
+      keepAliveTimeout: s.idleTimeoutMs,
+      keepAliveMaxTimeout: s.idleTimeoutMs,
+      // Route timeouts are the router's job; these are only backstops against a stuck socket.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      pipelining: 1,
+    });
+  }
+
+  dispatch(req: UpstreamRequest, handler: UpstreamHandler): void {
+    this.pool.dispatch(
+      { origin: this.origin, path: req.path, method: req.method, headers: req.headers, body: req.body as never },
+      handler,
+    );
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}
+
+/** Upstream connection pools, shared by every snapshot so a config reload keeps warm connections. */
+export class UpstreamPools {
+  private readonly pools = new Map<string, Upstream>();
+
+  get(address: string, port: number, settings: UpstreamSettings = DEFAULT_UPSTREAM): Upstream {
+    const host = address.includes(':') ? `[${address}]` : address;
+    const origin = `http://${host}:${port}`;
+    const key = `${origin}|${settings.maxConnections}|${settings.connectTimeoutMs}|${settings.idleTimeoutMs}`;
+    let u = this.pools.get(key);
+    if (u === undefined) {
+      u = new UndiciUpstream(origin, settings);
+      this.pools.set(key, u);
+    }
+    return u;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.pools.values()].map((p) => p.close().catch(() => undefined)));
+    this.pools.clear();
+  }
+}

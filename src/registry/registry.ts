@@ -1,0 +1,196 @@
+import type {
+  ConfigObject,
+  EndpointPort,
+  EndpointSliceBody,
+  EndpointsBody,
+  KubeServiceSpec,
+  Labels,
+  ServiceEntrySpec,
+  WorkloadEntrySpec,
+} from '../config/types.js';
+import { selects } from './labels.js';
+
+export const CLUSTER_DOMAIN = 'svc.cluster.local';
+
+/** One upstream address. `address` is an IP, or a DNS name when `resolve` is set. */
+export interface Endpoint {
+  address: string;
+  port: number;
+  labels: Labels;
+  weight: number;
+  /** Pod or workload name, when the config names one (for logs and `routes`). */
+  name?: string;
+  resolve?: boolean;
+}
+
+export interface ServicePortInfo {
+  number: number;
+  name?: string;
+  protocol: string;
+}
+
+export type ServiceOrigin = 'Service' | 'ServiceEntry';
+
+export interface RegistryService {
+  hostname: string;
+  namespace: string;
+  origin: ServiceOrigin;
+  /** The object that declared it, `Kind ns/name`. */
+  ref: string;
+  ports: ServicePortInfo[];
+  external: boolean;
+  /** Endpoints per service port number. */
+  endpoints: Map<number, Endpoint[]>;
+  /** How endpoints were found, for `routes` and config_dump. */
+  discovery: 'Endpoints' | 'EndpointSlice' | 'WorkloadEntry' | 'STATIC' | 'DNS' | 'none';
+}
+
+export interface Registry {
+  services: Map<string, RegistryService>;
+}
+
+/** `reviews` → `reviews.NS.svc.cluster.local`; `reviews.other` → `reviews.other.svc.cluster.local` when that is known. */
+export function resolveHost(registry: Registry, host: string, namespace: string): string {
+  const h = host.toLowerCase();
+  if (h.includes('*')) return h;
+  if (!h.includes('.')) return `${h}.${namespace}.${CLUSTER_DOMAIN}`;
+  if (registry.services.has(h)) return h;
+  const parts = h.split('.');
+  if (parts.length === 2) {
+    const fq = `${h}.${CLUSTER_DOMAIN}`;
+    if (registry.services.has(fq)) return fq;
+  }
+  return h;
+}
+
+export function buildRegistry(objects: readonly ConfigObject[]): Registry {
+  const services = new Map<string, RegistryService>();
+  const byKind = (k: string) => objects.filter((o) => o.kind === k);
+  const workloadEntries = byKind('WorkloadEntry') as ConfigObject<WorkloadEntrySpec>[];
+  const endpointsObjs = byKind('Endpoints') as ConfigObject<EndpointsBody>[];
+  const slices = byKind('EndpointSlice') as ConfigObject<EndpointSliceBody>[];
+
+  for (const svc of byKind('Service') as ConfigObject<KubeServiceSpec>[]) {
+    const hostname = `${svc.name}.${svc.namespace}.${CLUSTER_DOMAIN}`;
+    const spec = svc.spec;
+    const ports: ServicePortInfo[] = (spec.ports ?? []).map((p) => ({ number: p.port, name: p.name, protocol: protocolOf(p.name, p.appProtocol) }));
+    const endpoints = new Map<number, Endpoint[]>();
+    let discovery: RegistryService['discovery'] = 'none';
+
+    const ep = endpointsObjs.find((e) => e.name === svc.name && e.namespace === svc.namespace);
+    const mySlices = slices.filter((s) => s.namespace === svc.namespace && s.labels['kubernetes.io/service-name'] === svc.name);
+    const wes = spec.selector && Object.keys(spec.selector).length > 0
+      ? workloadEntries.filter((w) => w.namespace === svc.namespace && selects(spec.selector, weLabels(w)))
+      : [];
+
+    if (spec.type === 'ExternalName' && spec.externalName) {
+      discovery = 'DNS';
+      for (const p of spec.ports ?? []) endpoints.set(p.port, [{ address: spec.externalName, port: p.port, labels: {}, weight: 1, resolve: true }]);
+    } else if (ep || mySlices.length > 0 || wes.length > 0) {
+      discovery = ep ? 'Endpoints' : mySlices.length > 0 ? 'EndpointSlice' : 'WorkloadEntry';
+      for (const p of spec.ports ?? []) {
+        const list: Endpoint[] = [];
+        if (ep) {
+          for (const subset of ep.spec.subsets ?? []) {
+            const target = pickEndpointPort(subset.ports ?? [], p.name, spec.ports!.length);
+            if (target === undefined) continue;
+            for (const a of subset.addresses ?? []) list.push({ address: a.ip, port: target, labels: {}, weight: 1, name: a.targetRef?.name ?? a.hostname });
+          }
+        }
+        for (const s of mySlices) {
+          const target = pickEndpointPort(s.spec.ports ?? [], p.name, spec.ports!.length);
+          if (target === undefined) continue;
+          for (const e of s.spec.endpoints ?? []) {
+            if (e.conditions?.ready === false) continue;
+            for (const a of e.addresses) list.push({ address: a, port: target, labels: {}, weight: 1, name: e.targetRef?.name, resolve: s.spec.addressType === 'FQDN' });
+          }
+        }
+        for (const w of wes) {
+          const target = (p.name !== undefined ? w.spec.ports?.[p.name] : undefined) ?? (typeof p.targetPort === 'number' ? p.targetPort : p.port);
+          list.push(workloadEndpoint(w.spec, target, w.name));
+        }
+        endpoints.set(p.port, list);
+      }
+    } else {
+      // Nothing declares where the pods are: ask DNS for the service name, as a pod would.
+      discovery = 'DNS';
+      for (const p of spec.ports ?? []) endpoints.set(p.port, [{ address: hostname, port: p.port, labels: {}, weight: 1, resolve: true }]);
+    }
+    services.set(hostname, { hostname, namespace: svc.namespace, origin: 'Service', ref: svc.ref, ports, external: false, endpoints, discovery });
+  }
+
+  for (const se of byKind('ServiceEntry') as ConfigObject<ServiceEntrySpec>[]) {
+    const spec = se.spec;
+    const resolution = spec.resolution ?? 'NONE';
+    const ports: ServicePortInfo[] = (spec.ports ?? []).map((p) => ({ number: p.number, name: p.name, protocol: (p.protocol ?? 'TCP').toUpperCase() }));
+    const wes = spec.workloadSelector
+      ? workloadEntries.filter((w) => w.namespace === se.namespace && selects(spec.workloadSelector!.labels, weLabels(w)))
+      : [];
+    for (const rawHost of spec.hosts) {
+      const hostname = rawHost.toLowerCase();
+      const endpoints = new Map<number, Endpoint[]>();
+      let discovery: RegistryService['discovery'] = 'none';
+      for (const p of spec.ports ?? []) {
+        const target = p.targetPort ?? p.number;
+        const list: Endpoint[] = [];
+        if (spec.endpoints && spec.endpoints.length > 0) {
+          discovery = resolution === 'STATIC' ? 'STATIC' : 'DNS';
+          for (const e of spec.endpoints) {
+            const port = (p.name !== undefined ? e.ports?.[p.name] : undefined) ?? target;
+            list.push({ ...workloadEndpoint(e, port), resolve: resolution !== 'STATIC' && !isIP(e.address ?? '') });
+          }
+        } else if (wes.length > 0) {
+          discovery = 'WorkloadEntry';
+          for (const w of wes) list.push(workloadEndpoint(w.spec, (p.name !== undefined ? w.spec.ports?.[p.name] : undefined) ?? target, w.name));
+        } else if (resolution !== 'STATIC' && !hostname.includes('*')) {
+          discovery = 'DNS';
+          list.push({ address: hostname, port: target, labels: {}, weight: 1, resolve: true });
+        }
+        endpoints.set(p.number, list);
+      }
+      const existing = services.get(hostname);
+      if (existing && existing.origin === 'Service') continue; // a Kubernetes Service of the same name wins, as in Istio
+      services.set(hostname, {
+        hostname,
+        namespace: se.namespace,
+        origin: 'ServiceEntry',
+        ref: se.ref,
+        ports,
+        external: (spec.location ?? 'MESH_EXTERNAL') === 'MESH_EXTERNAL',
+        endpoints,
+        discovery,
+      });
+    }
+  }
+  return { services };
+}
+
+function weLabels(w: ConfigObject<WorkloadEntrySpec>): Labels {
+  // Istio reads a WorkloadEntry's labels from spec.labels, and its metadata labels too.
+  return { ...w.labels, ...(w.spec.labels ?? {}) };
+}
+
+function workloadEndpoint(spec: WorkloadEntrySpec, port: number, name?: string): Endpoint {
+  return { address: spec.address ?? '', port, labels: spec.labels ?? {}, weight: spec.weight && spec.weight > 0 ? spec.weight : 1, name };
+}
+
+/** The endpoint port for a service port: by name, or the only one when the service has one port. */
+function pickEndpointPort(ports: readonly EndpointPort[], name: string | undefined, servicePortCount: number): number | undefined {
+  if (name !== undefined) {
+    const hit = ports.find((p) => p.name === name);
+    if (hit) return hit.port;
+  }
+  if (servicePortCount === 1 && ports.length === 1) return ports[0]!.port;
+  return undefined;
+}
+
+/** Istio infers a Kubernetes port's protocol from its name prefix (`http-web`) or appProtocol. */
+function protocolOf(name: string | undefined, appProtocol: string | undefined): string {
+  const p = (appProtocol ?? name?.split('-')[0] ?? '').toUpperCase();
+  if (p === 'HTTP' || p === 'HTTP2' || p === 'HTTPS' || p === 'GRPC' || p === 'GRPC-WEB' || p === 'TLS' || p === 'TCP') return p;
+  return 'TCP';
+}
+
+function isIP(s: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(s) || s.includes(':');
+}

@@ -1,0 +1,151 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { createAdminServer } from '../admin/admin.js';
+import { createStatusServer } from '../admin/status.js';
+import type { Snapshot } from '../compile/snapshot.js';
+import { formatProblem } from '../config/problems.js';
+import { ActiveConfig, type DataPlaneState } from '../dataplane/active.js';
+import { createRequestHandler } from '../dataplane/proxy.js';
+import { UpstreamPools } from '../dataplane/upstream.js';
+import { createLogger, type Logger } from '../telemetry/log.js';
+import { buildSnapshot } from './config-source.js';
+import { listenAddressFor, type HostPort, type ServeOptions } from './options.js';
+import { startStandIns, type StandIn } from './standins.js';
+
+export interface BoundListener {
+  name: string;
+  gatewayPort: number;
+  address: string;
+  port: number;
+}
+
+/** The gateway process: config → snapshot → listeners, plus the status and admin ports. */
+export class Gateway {
+  private readonly pools = new UpstreamPools();
+  private state!: DataPlaneState;
+  private readonly servers = new Map<string, http.Server>();
+  private status: FastifyInstance | null = null;
+  private admin: FastifyInstance | null = null;
+  private standIns: StandIn[] = [];
+  private draining = false;
+  private started = false;
+  readonly bound: BoundListener[] = [];
+  statusAddress: HostPort | null = null;
+  adminAddress: HostPort | null = null;
+
+  private constructor(
+    private readonly opts: ServeOptions,
+    private readonly log: Logger,
+  ) {}
+
+  static async start(opts: ServeOptions, log: Logger = createLogger(opts.logFormat)): Promise<Gateway> {
+    const gw = new Gateway(opts, log);
+    try {
+      await gw.boot();
+    } catch (e) {
+      await gw.stop();
+      throw e;
+    }
+    return gw;
+  }
+
+  get snapshot(): Snapshot {
+    return this.state.active.snapshot;
+  }
+
+  ready(): boolean {
+    return this.started && !this.draining;
+  }
+
+  private async boot(): Promise<void> {
+    const { snapshot, problems, files } = await buildSnapshot(this.opts.configPaths, {
+      defaultNamespace: this.opts.defaultNamespace,
+      labels: this.opts.labels,
+    });
+    for (const p of problems) (p.severity === 'warning' ? this.log.warn : this.log.info)(formatProblem(p));
+    this.log.info(`config loaded from ${files.length} file(s): ${snapshot.listeners.length} listener(s), ${snapshot.clusters.size} cluster(s)`);
+    this.state = { active: new ActiveConfig(snapshot, this.pools) };
+
+    if (this.opts.standIns) this.standIns = await startStandIns(snapshot, this.log);
+
+    for (const l of snapshot.listeners) {
+      const addr = listenAddressFor(this.opts, l.port);
+      await this.listen(l.name, l.port, addr);
+    }
+    if (snapshot.listeners.length === 0) this.log.warn('no Gateway server to serve: check the config paths and --labels');
+    if (this.opts.meshListen) this.log.warn('--mesh-listen: the mesh listener is not available in this version yet');
+
+    this.status = createStatusServer(this);
+    const st = await this.status.listen({ port: this.opts.statusPort, host: '0.0.0.0' }).then(() => this.status!.server.address() as AddressInfo);
+    this.statusAddress = { host: st.address, port: st.port };
+    this.admin = createAdminServer(() => this.snapshot);
+    const ad = await this.admin.listen({ port: this.opts.adminPort, host: '127.0.0.1' }).then(() => this.admin!.server.address() as AddressInfo);
+    this.adminAddress = { host: ad.address, port: ad.port };
+    this.log.info(`status on ${st.address}:${st.port} (/healthz/ready), admin on 127.0.0.1:${ad.port} (/config_dump, /routes)`);
+    this.started = true;
+    this.log.info('ready');
+  }
+
+  private async listen(name: string, gatewayPort: number, addr: HostPort): Promise<void> {
+    const server = http.createServer(
+      {
+        // Envoy has no request timeout by default: long uploads must not be cut off. Headers
+        // still have to arrive in time, which bounds slow-loris clients.
+        requestTimeout: 0,
+        headersTimeout: 60_000,
+        keepAliveTimeout: 60_000,
+      },
+      createRequestHandler({ state: this.state, name, scheme: 'http' }),
+    );
+    server.on('clientError', onClientError);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (e: NodeJS.ErrnoException) =>
+        reject(new Error(`cannot listen on ${addr.host ?? '*'}:${addr.port} for gateway port ${gatewayPort}: ${e.code ?? e.message} (use --listen ${gatewayPort}=[HOST:]PORT to choose another)`)),
+      );
+      server.listen(addr.port, addr.host, () => resolve());
+    });
+    const a = server.address() as AddressInfo;
+    this.servers.set(name, server);
+    this.bound.push({ name, gatewayPort, address: a.address, port: a.port });
+    this.log.info(`listening: gateway port ${gatewayPort} on ${a.address}:${a.port}`);
+  }
+
+  /** Stop accepting, let requests in flight finish, release everything. */
+  async stop(): Promise<void> {
+    this.draining = true;
+    await Promise.all(
+      [...this.servers.values()].map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            s.close(() => resolve());
+            s.closeIdleConnections();
+          }),
+      ),
+    );
+    this.servers.clear();
+    await this.status?.close();
+    await this.admin?.close();
+    await Promise.all(this.standIns.map((s) => new Promise<void>((r) => s.server.close(() => r()))));
+    this.state?.active.stop();
+    await this.pools.close();
+  }
+
+  /** Address of a listener by gateway port, for tests and logs. */
+  addressOf(gatewayPort: number): { host: string; port: number } {
+    const b = this.bound.find((x) => x.gatewayPort === gatewayPort);
+    if (!b) throw new Error(`no listener for gateway port ${gatewayPort}`);
+    return { host: b.address, port: b.port };
+  }
+}
+
+function onClientError(err: NodeJS.ErrnoException, socket: import('node:stream').Duplex): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+  const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
+  const body = tooLarge ? 'Request Header Fields Too Large' : 'Bad Request';
+  socket.end(`HTTP/1.1 ${status}\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\nserver: istio-envoy\r\nconnection: close\r\n\r\n${body}`);
+}

@@ -1,0 +1,45 @@
+import type { Labels } from '../config/types.js';
+import type { LogFormat } from '../telemetry/log.js';
+
+export interface HostPort {
+  host?: string;
+  port: number;
+}
+
+export interface ServeOptions {
+  configPaths: string[];
+  /** Gateway port → local address; ports not listed use DEFAULT_LISTEN or their own number. */
+  listen: Map<number, HostPort>;
+  statusPort: number;
+  adminPort: number;
+  tlsDir: string;
+  defaultNamespace: string;
+  workers: number;
+  logFormat: LogFormat;
+  meshListen?: HostPort;
+  labels?: Labels;
+  standIns: boolean;
+}
+
+export const DEFAULT_LISTEN: ReadonlyMap<number, number> = new Map([
+  [80, 8080],
+  [443, 8443],
+]);
+
+export function listenAddressFor(opts: Pick<ServeOptions, 'listen'>, gatewayPort: number): HostPort {
+  return opts.listen.get(gatewayPort) ?? { port: DEFAULT_LISTEN.get(gatewayPort) ?? gatewayPort };
+}
+
+export function defaultServeOptions(): ServeOptions {
+  return {
+    configPaths: ['./gateways'],
+    listen: new Map(),
+    statusPort: 15021,
+    adminPort: 15000,
+    tlsDir: './tls',
+    defaultNamespace: 'default',
+    workers: 1,
+    logFormat: 'text',
+    standIns: false,
+  };
+}
