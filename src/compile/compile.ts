@@ -1,127 +1,50 @@
-import { parseDuration } from '../config/duration.js';
-import { locateField } from '../config/load.js';
-import type { Problem } from '../config/problems.js';
-import type { FieldPath } from '../config/source.js';
-import type {
-  ConfigObject,
-  DestinationRuleSpec,
-  GatewaySpec,
-  HTTPMatchRequest,
-  HTTPRoute,
-  Labels,
-  StringMatch,
-  VirtualServiceSpec,
-} from '../config/types.js';
+import type { ConfigObject, DestinationRuleSpec, GatewaySpec, Labels, VirtualServiceSpec } from '../config/types.js';
 import { selects } from '../registry/labels.js';
-import { buildRegistry, resolveHost, type Registry } from '../registry/registry.js';
+import { buildRegistry, CLUSTER_DOMAIN, resolveHost } from '../registry/registry.js';
+import { warn, type CompileContext } from './context.js';
 import { covers, intersect, namespaceAllows, parseGatewayHost } from './hosts.js';
-import { compileRe2 } from './regex.js';
-import type {
-  ClusterConfig,
-  CompiledMatch,
-  HeaderMatcher,
-  ListenerConfig,
-  Route,
-  RouteTable,
-  Snapshot,
-  StringMatcher,
-  VirtualHost,
-  WeightedDestination,
-} from './snapshot.js';
+import { destinationRuleFor } from './policy.js';
+import { compileHttpRoutes, DEFAULT_ROUTE_TIMEOUT_MS, ensureCluster, qualifyGateway } from './routes.js';
+import type { ListenerConfig, Route, RouteTable, Snapshot, VirtualHost, WeightedDestination } from './snapshot.js';
 
-export const DEFAULT_ROUTE_TIMEOUT_MS = 15_000;
+export { DEFAULT_ROUTE_TIMEOUT_MS, qualifyGateway } from './routes.js';
+export { destinationRuleFor } from './policy.js';
 
 export interface CompileOptions {
   /** This gateway's workload labels; a Gateway whose selector does not match is not served. Undefined serves all. */
   labels?: Labels;
   version?: number;
+  /** Build the `mesh` listener's table; short host names on it resolve in this namespace. */
+  meshNamespace?: string;
 }
 
 const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB']);
 
-interface Ctx {
-  registry: Registry;
-  problems: Problem[];
-  clusters: Map<string, ClusterConfig>;
-  destinationRules: ConfigObject<DestinationRuleSpec>[];
-}
-
-/** Validated objects in, the data plane's immutable Snapshot out. Pure: no sockets, no clocks but `builtAt`. */
+/** Validated objects in, the data plane's immutable Snapshot out. Pure: no sockets, no clock but `builtAt`. */
 export function compile(objects: readonly ConfigObject[], opts: CompileOptions = {}): Snapshot {
-  const ctx: Ctx = {
+  const virtualServices = byCreation(objects.filter((o) => o.kind === 'VirtualService')) as ConfigObject<VirtualServiceSpec>[];
+  const ctx: CompileContext = {
     registry: buildRegistry(objects),
     problems: [],
     clusters: new Map(),
     destinationRules: byCreation(objects.filter((o) => o.kind === 'DestinationRule')) as ConfigObject<DestinationRuleSpec>[],
+    virtualServices,
+    reported: new Set(),
   };
   const gateways = objects.filter((o) => o.kind === 'Gateway') as ConfigObject<GatewaySpec>[];
-  const virtualServices = byCreation(objects.filter((o) => o.kind === 'VirtualService')) as ConfigObject<VirtualServiceSpec>[];
   const gatewayIndex = new Map(gateways.map((g) => [`${g.namespace}/${g.name}`, g]));
   const served = gateways.filter((g) => opts.labels === undefined || selects(g.spec.selector, opts.labels));
-
-  // One listener per Gateway port, shared by every served Gateway with a server on it.
-  const ports = new Map<number, { gateways: ConfigObject<GatewaySpec>[] }>();
-  for (const gw of served) {
-    gw.spec.servers.forEach((server, i) => {
-      const protocol = server.port.protocol.toUpperCase();
-      if (!HTTP_PROTOCOLS.has(protocol)) {
-        warn(ctx, gw, ['servers', i, 'port', 'protocol'], `${protocol} servers are not served yet; port ${server.port.number} is skipped`);
-        return;
-      }
-      const entry = ports.get(server.port.number) ?? { gateways: [] };
-      if (!entry.gateways.includes(gw)) entry.gateways.push(gw);
-      ports.set(server.port.number, entry);
-    });
-  }
-
-  checkGatewayReferences(ctx, virtualServices, gatewayIndex);
+  // Delegates are compiled inside their root's routes, never on their own.
+  const delegates = new Set(virtualServices.flatMap((vs) => (vs.spec.http ?? []).filter((h) => h.delegate).map((h) => `${h.delegate!.namespace ?? vs.namespace}/${h.delegate!.name}`)));
+  const roots = virtualServices.filter((vs) => !delegates.has(`${vs.namespace}/${vs.name}`));
 
   const listeners: ListenerConfig[] = [];
-  for (const [port, { gateways: gws }] of [...ports].sort((a, b) => a[0] - b[0])) {
-    const domains = new Map<string, { vs: ConfigObject<VirtualServiceSpec>; gateway: string }[]>();
-    for (const vs of virtualServices) {
-      for (const gwRef of boundGateways(vs)) {
-        const gw = gws.find((g) => `${g.namespace}/${g.name}` === gwRef);
-        if (!gw) continue;
-        if (!exportedTo(vs, gw.namespace)) continue;
-        for (const server of gw.spec.servers) {
-          if (server.port.number !== port || !HTTP_PROTOCOLS.has(server.port.protocol.toUpperCase())) continue;
-          for (const rawServerHost of server.hosts) {
-            const sh = parseGatewayHost(rawServerHost);
-            if (!namespaceAllows(sh, vs.namespace, gw.namespace)) continue;
-            for (const vsHost of vs.spec.hosts ?? []) {
-              const domain = intersect(vsHost.toLowerCase(), sh.host);
-              if (domain === undefined) continue;
-              const list = domains.get(domain) ?? [];
-              if (!list.some((e) => e.vs === vs)) list.push({ vs, gateway: gwRef });
-              domains.set(domain, list);
-            }
-          }
-        }
-      }
-    }
-    const table: RouteTable = { name: `http.${port}`, exact: new Map(), wildcards: [], any: null };
-    for (const [domain, bindings] of domains) {
-      const routes: Route[] = [];
-      for (const { vs, gateway } of bindings) routes.push(...compileHttpRoutes(ctx, vs, gateway, port));
-      const vhost: VirtualHost = { domain, routes };
-      if (domain === '*') table.any = vhost;
-      else if (domain.startsWith('*.')) table.wildcards.push({ suffix: domain.slice(1), vhost });
-      else table.exact.set(domain, vhost);
-    }
-    table.wildcards.sort((a, b) => b.suffix.length - a.suffix.length);
-    listeners.push({
-      name: `gateway:${port}`,
-      kind: 'gateway',
-      port,
-      protocol: 'HTTP',
-      gateways: gws.map((g) => `${g.namespace}/${g.name}`),
-      routes: table,
-    });
-  }
+  for (const [port, gws] of gatewayPorts(ctx, served)) listeners.push(gatewayListener(ctx, roots, port, gws));
+  if (opts.meshNamespace !== undefined) listeners.push(meshListener(ctx, roots, opts.meshNamespace));
 
-  checkServedHosts(ctx, virtualServices, gatewayIndex);
-
+  checkGatewayReferences(ctx, roots, gatewayIndex);
+  checkServedHosts(ctx, roots, gatewayIndex);
+  checkDestinationRules(ctx);
   return { version: opts.version ?? 1, builtAt: new Date(), listeners, clusters: ctx.clusters, problems: ctx.problems };
 }
 
@@ -130,13 +53,22 @@ function byCreation<T extends ConfigObject>(list: T[]): T[] {
   return [...list].sort((a, b) => a.createdMs - b.createdMs || (a.namespace + '/' + a.name < b.namespace + '/' + b.name ? -1 : 1));
 }
 
-function warn(ctx: Ctx, obj: ConfigObject, field: FieldPath, message: string): void {
-  ctx.problems.push({ severity: 'warning', ...locateField(obj, field), object: obj.ref, field: fieldPath(obj, field), message });
-}
-
-function fieldPath(obj: ConfigObject, field: FieldPath): string {
-  const parts = [...obj.specPath, ...field];
-  return parts.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+/** One listener per Gateway port, shared by every served Gateway with an HTTP server on it. */
+function gatewayPorts(ctx: CompileContext, served: ConfigObject<GatewaySpec>[]): [number, ConfigObject<GatewaySpec>[]][] {
+  const ports = new Map<number, ConfigObject<GatewaySpec>[]>();
+  for (const gw of served) {
+    gw.spec.servers.forEach((server, i) => {
+      const protocol = server.port.protocol.toUpperCase();
+      if (!HTTP_PROTOCOLS.has(protocol)) {
+        warn(ctx, gw, ['servers', i, 'port', 'protocol'], `${protocol} servers are not served yet; port ${server.port.number} is skipped`);
+        return;
+      }
+      const list = ports.get(server.port.number) ?? [];
+      if (!list.includes(gw)) list.push(gw);
+      ports.set(server.port.number, list);
+    });
+  }
+  return [...ports].sort((a, b) => a[0] - b[0]);
 }
 
 /** `ns/name` of each Gateway a VirtualService names; `mesh` when it names none. */
@@ -145,35 +77,136 @@ export function boundGateways(vs: ConfigObject<VirtualServiceSpec>): string[] {
   return list.map((g) => qualifyGateway(g, vs.namespace));
 }
 
-export function qualifyGateway(ref: string, namespace: string): string {
-  if (ref === 'mesh') return 'mesh';
-  if (ref.includes('/')) return ref;
-  if (ref.includes('.')) {
-    // The older `name.namespace.svc.cluster.local` spelling.
-    const [name, ns] = ref.split('.');
-    return `${ns}/${name}`;
-  }
-  return `${namespace}/${ref}`;
-}
-
 function exportedTo(vs: ConfigObject<VirtualServiceSpec>, namespace: string): boolean {
   const to = vs.spec.exportTo;
   if (!to || to.length === 0) return true;
   return to.some((e) => e === '*' || (e === '.' && vs.namespace === namespace) || e === namespace);
 }
 
-function checkGatewayReferences(ctx: Ctx, vss: ConfigObject<VirtualServiceSpec>[], gateways: Map<string, ConfigObject<GatewaySpec>>): void {
+function newTable(name: string): RouteTable {
+  return { name, exact: new Map(), wildcards: [], any: null };
+}
+
+function addVirtualHost(table: RouteTable, domain: string, routes: Route[]): void {
+  const vhost: VirtualHost = { domain, routes };
+  if (domain === '*') table.any = vhost;
+  else if (domain.startsWith('*.')) table.wildcards.push({ suffix: domain.slice(1), vhost });
+  else table.exact.set(domain, vhost);
+}
+
+function gatewayListener(ctx: CompileContext, roots: ConfigObject<VirtualServiceSpec>[], port: number, gws: ConfigObject<GatewaySpec>[]): ListenerConfig {
+  const domains = new Map<string, { vs: ConfigObject<VirtualServiceSpec>; gateway: string }[]>();
+  for (const vs of roots) {
+    for (const gwRef of boundGateways(vs)) {
+      const gw = gws.find((g) => `${g.namespace}/${g.name}` === gwRef);
+      if (!gw || !exportedTo(vs, gw.namespace)) continue;
+      for (const server of gw.spec.servers) {
+        if (server.port.number !== port || !HTTP_PROTOCOLS.has(server.port.protocol.toUpperCase())) continue;
+        for (const rawServerHost of server.hosts) {
+          const sh = parseGatewayHost(rawServerHost);
+          if (!namespaceAllows(sh, vs.namespace, gw.namespace)) continue;
+          for (const vsHost of vs.spec.hosts ?? []) {
+            const domain = intersect(vsHost.toLowerCase(), sh.host);
+            if (domain === undefined) continue;
+            const list = domains.get(domain) ?? [];
+            if (!list.some((e) => e.vs === vs)) list.push({ vs, gateway: gwRef });
+            domains.set(domain, list);
+          }
+        }
+      }
+    }
+  }
+  const table = newTable(`http.${port}`);
+  for (const [domain, bindings] of domains) {
+    addVirtualHost(table, domain, bindings.flatMap(({ vs, gateway }) => compileHttpRoutes(ctx, vs, { gateway, port })));
+  }
+  table.wildcards.sort((a, b) => b.suffix.length - a.suffix.length);
+  return { name: `gateway:${port}`, kind: 'gateway', port, protocol: 'HTTP', gateways: gws.map((g) => `${g.namespace}/${g.name}`), routes: table };
+}
+
+/**
+ * The `mesh` listener: VirtualServices bound to `mesh` (or to no gateway), by service host,
+ * plus a plain route to every registry service no such VirtualService covers, as sidecars have.
+ */
+function meshListener(ctx: CompileContext, roots: ConfigObject<VirtualServiceSpec>[], namespace: string): ListenerConfig {
+  const domains = new Map<string, ConfigObject<VirtualServiceSpec>[]>();
+  for (const vs of roots) {
+    if (!boundGateways(vs).includes('mesh')) continue;
+    for (const h of vs.spec.hosts ?? []) {
+      const host = resolveHost(ctx.registry, h, vs.namespace);
+      const list = domains.get(host) ?? [];
+      if (!list.includes(vs)) list.push(vs);
+      domains.set(host, list);
+    }
+  }
+  const table = newTable('mesh');
+  for (const [domain, vss] of domains) {
+    const routes = vss.flatMap((vs) => compileHttpRoutes(ctx, vs, { gateway: 'mesh', port: 0 }));
+    addVirtualHost(table, domain, routes);
+  }
+  const patterns = [...domains.keys()];
+  for (const svc of ctx.registry.services.values()) {
+    if (svc.hostname.includes('*') || patterns.some((p) => covers(p, svc.hostname))) continue;
+    addVirtualHost(table, svc.hostname, [defaultRoute(ctx, svc.hostname)]);
+  }
+  // Sidecars answer to a service's short names too; so does the mesh listener, for its namespace.
+  for (const [domain, vhost] of [...table.exact]) {
+    for (const alias of shortNames(domain, namespace)) if (!table.exact.has(alias)) table.exact.set(alias, vhost);
+  }
+  table.wildcards.sort((a, b) => b.suffix.length - a.suffix.length);
+  return { name: 'mesh', kind: 'mesh', port: 0, protocol: 'HTTP', gateways: ['mesh'], routes: table };
+}
+
+function shortNames(fqdn: string, namespace: string): string[] {
+  const suffix = `.${CLUSTER_DOMAIN}`;
+  if (!fqdn.endsWith(suffix)) return [];
+  const [name, ns] = fqdn.slice(0, -suffix.length).split('.');
+  if (!name || !ns) return [];
+  const out = [`${name}.${ns}.svc`, `${name}.${ns}`];
+  if (ns === namespace) out.push(name);
+  return out;
+}
+
+function defaultRoute(ctx: CompileContext, host: string): Route {
+  const svc = ctx.registry.services.get(host)!;
+  const scope = { gateway: 'mesh', port: 0 };
+  const clusterByPort = new Map(svc.ports.map((p) => [p.number, ensureCluster(ctx, host, p.number, undefined, scope).name]));
+  const first = svc.ports[0]?.number ?? 80;
+  const dest: WeightedDestination = {
+    cluster: clusterByPort.get(first) ?? ensureCluster(ctx, host, first, undefined, scope).name,
+    host,
+    port: first,
+    weight: 100,
+    clusterByPort,
+    requestHeaders: null,
+    responseHeaders: null,
+  };
+  return {
+    source: `${svc.ref} (no VirtualService)`,
+    index: 0,
+    matches: null,
+    action: { type: 'forward', destinations: [dest], totalWeight: 100 },
+    timeoutMs: DEFAULT_ROUTE_TIMEOUT_MS,
+    rewrite: null,
+    requestHeaders: null,
+    responseHeaders: null,
+    retry: null,
+    fault: null,
+    cors: null,
+    mirrors: null,
+  };
+}
+
+function checkGatewayReferences(ctx: CompileContext, vss: ConfigObject<VirtualServiceSpec>[], gateways: Map<string, ConfigObject<GatewaySpec>>): void {
   for (const vs of vss) {
     (vs.spec.gateways ?? []).forEach((g, i) => {
       const ref = qualifyGateway(g, vs.namespace);
-      if (ref !== 'mesh' && !gateways.has(ref)) {
-        warn(ctx, vs, ['gateways', i], `gateway ${ref} does not exist, so these routes are not served on it`);
-      }
+      if (ref !== 'mesh' && !gateways.has(ref)) warn(ctx, vs, ['gateways', i], `gateway ${ref} does not exist, so these routes are not served on it`);
     });
   }
 }
 
-function checkServedHosts(ctx: Ctx, vss: ConfigObject<VirtualServiceSpec>[], gateways: Map<string, ConfigObject<GatewaySpec>>): void {
+function checkServedHosts(ctx: CompileContext, vss: ConfigObject<VirtualServiceSpec>[], gateways: Map<string, ConfigObject<GatewaySpec>>): void {
   for (const vs of vss) {
     for (const ref of boundGateways(vs)) {
       const gw = gateways.get(ref);
@@ -189,153 +222,11 @@ function checkServedHosts(ctx: Ctx, vss: ConfigObject<VirtualServiceSpec>[], gat
   }
 }
 
-function compileHttpRoutes(ctx: Ctx, vs: ConfigObject<VirtualServiceSpec>, gateway: string, port: number): Route[] {
-  const out: Route[] = [];
-  (vs.spec.http ?? []).forEach((http, index) => {
-    const route = compileHttpRoute(ctx, vs, http, index, gateway, port);
-    if (route) out.push(route);
-  });
-  return out;
-}
-
-function compileHttpRoute(ctx: Ctx, vs: ConfigObject<VirtualServiceSpec>, http: HTTPRoute, index: number, gateway: string, port: number): Route | undefined {
-  let matches: CompiledMatch[] | null = null;
-  if (http.match && http.match.length > 0) {
-    matches = [];
-    for (const m of http.match) {
-      if (m.gateways && m.gateways.length > 0 && !m.gateways.map((g) => qualifyGateway(g, vs.namespace)).includes(gateway)) continue;
-      if (m.port !== undefined && port !== 0 && m.port !== port) continue;
-      matches.push(compileMatch(m));
-    }
-    // Every condition was for another gateway or port: the route does not exist here.
-    if (matches.length === 0) return undefined;
-  }
-  const timeout = http.timeout !== undefined ? parseDuration(http.timeout)! : DEFAULT_ROUTE_TIMEOUT_MS;
-  const destinations = compileDestinations(ctx, vs, http, index);
-  if (!destinations) return undefined;
-  const totalWeight = destinations.reduce((s, d) => s + d.weight, 0);
-  return {
-    source: vs.ref,
-    index,
-    name: http.name,
-    matches,
-    action: { type: 'forward', destinations, totalWeight },
-    timeoutMs: timeout,
-  };
-}
-
-function compileDestinations(ctx: Ctx, vs: ConfigObject<VirtualServiceSpec>, http: HTTPRoute, index: number): WeightedDestination[] | undefined {
-  const list = http.route ?? [];
-  if (list.length === 0) return undefined;
-  const out: WeightedDestination[] = [];
-  const explicit = list.some((d) => (d.weight ?? 0) > 0);
-  if (list.length > 1) {
-    const sum = list.reduce((s, d) => s + (d.weight ?? 0), 0);
-    if (sum !== 100) {
-      warn(ctx, vs, ['http', index, 'route'], explicit
-        ? `weights add up to ${sum}, not 100; traffic is split in proportion to them`
-        : 'several destinations without weights; traffic is split evenly between them');
-    }
-  }
-  list.forEach((d, di) => {
-    const field: FieldPath = ['http', index, 'route', di, 'destination'];
-    const weight = list.length === 1 ? 100 : explicit ? (d.weight ?? 0) : 1;
-    const host = resolveHost(ctx.registry, d.destination.host, vs.namespace);
-    const cluster = ensureCluster(ctx, vs, field, host, d.destination.port?.number, d.destination.subset);
-    out.push({ cluster: cluster.name, host, port: cluster.port, subset: d.destination.subset, weight });
-  });
-  return out;
-}
-
-function ensureCluster(ctx: Ctx, obj: ConfigObject, field: FieldPath, host: string, portNumber: number | undefined, subset: string | undefined): ClusterConfig {
-  const svc = ctx.registry.services.get(host);
-  let port = portNumber;
-  if (port === undefined) {
-    if (svc && svc.ports.length === 1) port = svc.ports[0]!.number;
-    else if (svc && svc.ports.length > 1) {
-      port = svc.ports[0]!.number;
-      warn(ctx, obj, [...field, 'port'], `${host} has several ports (${svc.ports.map((p) => p.number).join(', ')}); name one with port.number (using ${port})`);
-    } else port = 80;
-  }
-  const name = `outbound|${port}|${subset ?? ''}|${host}`;
-  const existing = ctx.clusters.get(name);
-  if (existing) return existing;
-
-  if (!svc) {
-    warn(ctx, obj, [...field, 'host'], `${host} is not in the service registry (no Service or ServiceEntry declares it); requests get 503`);
-  } else if (!svc.endpoints.has(port)) {
-    warn(ctx, obj, [...field, 'port'], `${host} has no port ${port} (its ports: ${svc.ports.map((p) => p.number).join(', ') || 'none'})`);
-  }
-  let endpoints = svc?.endpoints.get(port) ?? [];
-  if (subset !== undefined) {
-    const labels = findSubset(ctx, host, subset);
-    if (!labels) {
-      warn(ctx, obj, [...field, 'subset'], `subset ${subset} is not defined by any DestinationRule for ${host}; requests get 503`);
-      endpoints = [];
-    } else {
-      endpoints = endpoints.filter((e) => selects(labels, e.labels));
-    }
-  }
-  const cluster: ClusterConfig = {
-    name,
-    host,
-    port,
-    subset,
-    discovery: svc?.discovery ?? 'none',
-    known: svc !== undefined,
-    endpoints,
-    lb: 'ROUND_ROBIN',
-  };
-  ctx.clusters.set(name, cluster);
-  return cluster;
-}
-
-/** The DestinationRule that governs a host: an exact host first, then the most specific wildcard. */
-export function destinationRuleFor(ctx: { registry: Registry; destinationRules: ConfigObject<DestinationRuleSpec>[] }, host: string): ConfigObject<DestinationRuleSpec> | undefined {
-  let best: ConfigObject<DestinationRuleSpec> | undefined;
-  let bestLen = -1;
+function checkDestinationRules(ctx: CompileContext): void {
   for (const dr of ctx.destinationRules) {
-    const drHost = resolveHost(ctx.registry, dr.spec.host, dr.namespace);
-    if (drHost === host) return dr;
-    if (covers(drHost, host) && drHost.length > bestLen) {
-      best = dr;
-      bestLen = drHost.length;
-    }
+    const host = resolveHost(ctx.registry, dr.spec.host, dr.namespace);
+    const known = host.includes('*') ? [...ctx.registry.services.keys()].some((h) => covers(host, h)) : ctx.registry.services.has(host);
+    if (!known) warn(ctx, dr, ['host'], `${host} is not in the service registry (no Service or ServiceEntry declares it), so this rule applies to nothing`);
+    else if (destinationRuleFor(ctx, host) !== dr && !host.includes('*')) warn(ctx, dr, ['host'], `another DestinationRule for ${host} takes precedence; this one is ignored`);
   }
-  return best;
-}
-
-function findSubset(ctx: Ctx, host: string, subset: string): Labels | undefined {
-  const dr = destinationRuleFor(ctx, host);
-  const s = dr?.spec.subsets?.find((x) => x.name === subset);
-  return s ? (s.labels ?? {}) : undefined;
-}
-
-function compileMatch(m: HTTPMatchRequest): CompiledMatch {
-  const headers: HeaderMatcher[] = [];
-  for (const [name, s] of Object.entries(m.headers ?? {})) headers.push({ name: name.toLowerCase(), m: stringMatcher(s), invert: false });
-  for (const [name, s] of Object.entries(m.withoutHeaders ?? {})) headers.push({ name: name.toLowerCase(), m: stringMatcher(s), invert: true });
-  const query = Object.entries(m.queryParams ?? {}).map(([name, s]) => ({ name, m: stringMatcher(s) }));
-  return {
-    name: m.name,
-    uri: m.uri ? stringMatcher(m.uri, m.ignoreUriCase === true) : null,
-    method: m.method ? stringMatcher(m.method) : null,
-    authority: m.authority ? stringMatcher(m.authority) : null,
-    scheme: m.scheme ? stringMatcher(m.scheme) : null,
-    headers,
-    query,
-    port: m.port ?? 0,
-  };
-}
-
-/** A StringMatch as the router runs it. Regexes were checked when the config was validated. */
-export function stringMatcher(s: StringMatch, ci = false): StringMatcher {
-  if (s.regex !== undefined) {
-    const r = compileRe2(s.regex, ci);
-    if (!r.ok) throw new Error(`regex ${JSON.stringify(s.regex)} passed validation but does not compile: ${r.error}`);
-    return { kind: 2, value: s.regex, re: r.re, ci };
-  }
-  if (s.exact !== undefined) return { kind: 0, value: ci ? s.exact.toLowerCase() : s.exact, re: null, ci };
-  if (s.prefix !== undefined) return { kind: 1, value: ci ? s.prefix.toLowerCase() : s.prefix, re: null, ci };
-  return { kind: 3, value: '', re: null, ci };
 }

@@ -32,23 +32,45 @@ function describeRouteMatch(r: Route): string {
 
 function describeAction(r: Route, snap: Snapshot): string {
   const a = r.action;
+  if (a.type === 'redirect') {
+    const d = a.redirect;
+    const port = d.port === undefined ? '' : d.port === 'request' ? ':<request port>' : d.port === 'default' ? '' : `:${d.port}`;
+    return `redirect ${d.code} to ${d.scheme ? `${d.scheme}://` : ''}${d.authority ?? '<same host>'}${port}${d.uri ?? '<same path>'}`;
+  }
+  if (a.type === 'direct') return `direct response ${a.status}${a.body ? ` (${a.body.length} bytes)` : ''}`;
   return a.destinations
     .map((d) => {
       const c = snap.clusters.get(d.cluster);
       const n = c ? c.endpoints.length : 0;
       const eps = !c || !c.known ? 'not in registry' : c.discovery === 'DNS' ? 'DNS' : `${n} endpoint${n === 1 ? '' : 's'}`;
       const w = a.destinations.length > 1 ? ` ${d.weight}%` : '';
-      return `${d.host}:${d.port}${d.subset ? ` subset ${d.subset}` : ''}${w} (${eps})`;
+      const lb = c && (c.lb !== 'ROUND_ROBIN' || c.hash) ? `, ${c.hash ? `hash by ${c.hash.type}` : c.lb.toLowerCase().replace('_', ' ')}` : '';
+      return `${d.host}:${d.port}${d.subset ? ` subset ${d.subset}` : ''}${w} (${eps}${lb})`;
     })
     .join(', ');
 }
 
+function describeFeatures(r: Route): string {
+  const f: string[] = [];
+  if (r.timeoutMs !== 15_000) f.push(r.timeoutMs === 0 ? 'no timeout' : `timeout ${r.timeoutMs / 1000}s`);
+  if (r.rewrite) f.push(`rewrite${r.rewrite.uri ? ` uri ${r.rewrite.uri}` : ''}${r.rewrite.regex ? ` uri regex ${r.rewrite.regex.re.source}` : ''}${r.rewrite.authority ? ` authority ${r.rewrite.authority}` : ''}`);
+  if (r.retry) f.push(`retries ${r.retry.retries}${r.retry.perTryTimeoutMs ? ` per try ${r.retry.perTryTimeoutMs / 1000}s` : ''}`);
+  if (r.fault) {
+    if (r.fault.delayPercent > 0) f.push(`fault delay ${r.fault.delayMs / 1000}s ${r.fault.delayPercent}%`);
+    if (r.fault.abortPercent > 0) f.push(`fault abort ${r.fault.abortStatus} ${r.fault.abortPercent}%`);
+  }
+  if (r.cors) f.push('cors');
+  if (r.requestHeaders || r.responseHeaders) f.push('headers');
+  for (const m of r.mirrors ?? []) f.push(`mirror ${m.host} ${m.percent}%`);
+  return f.join(', ') || '-';
+}
+
 /** The effective route table, one line per route, in the order the router tries them. */
 export function renderRoutes(snap: Snapshot): string {
-  const rows: string[][] = [['LISTENER', 'HOST', 'MATCH', 'DESTINATION', 'TIMEOUT', 'FROM']];
+  const rows: string[][] = [['LISTENER', 'HOST', 'MATCH', 'DESTINATION', 'POLICY', 'FROM']];
   for (const l of snap.listeners) {
     const t = l.routes;
-    const vhosts = [...t.exact.values(), ...t.wildcards.map((w) => w.vhost), ...(t.any ? [t.any] : [])];
+    const vhosts = [...new Set([...t.exact.values(), ...t.wildcards.map((w) => w.vhost), ...(t.any ? [t.any] : [])])];
     if (vhosts.length === 0) rows.push([l.name, '-', '-', 'no VirtualService bound: every request gets 404', '-', '-']);
     for (const vh of vhosts) {
       for (const r of vh.routes) {
@@ -57,7 +79,7 @@ export function renderRoutes(snap: Snapshot): string {
           vh.domain,
           describeRouteMatch(r),
           describeAction(r, snap),
-          r.timeoutMs === 0 ? 'none' : `${r.timeoutMs / 1000}s`,
+          describeFeatures(r),
           `${r.source} http[${r.index}]${r.name ? ` (${r.name})` : ''}`,
         ]);
       }

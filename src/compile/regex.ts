@@ -56,3 +56,11 @@ export function compileRe2(pattern: string, caseInsensitive = false): RegexResul
     return { ok: false, error: `not a valid regular expression: ${(e as Error).message.replace(/^Invalid regular expression: /, '')}` };
   }
 }
+
+/** Compile an RE2 pattern for searching (all matches, not anchored), as uriRegexRewrite uses it. */
+export function compileRe2Search(pattern: string): RegexResult {
+  const anchored = compileRe2(pattern);
+  if (!anchored.ok) return anchored;
+  const src = anchored.re.source.slice(4, -2); // strip the ^(?: … )$ added for full matches
+  return { ok: true, re: new RegExp(src, anchored.re.flags + 'g') };
+}

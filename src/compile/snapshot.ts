@@ -75,16 +75,89 @@ export interface CompiledMatch {
   port: number;
 }
 
+/** Header edits as Envoy applies them: remove, then set (overwrite), then add (append). */
+export interface HeaderOps {
+  set: [string, string][];
+  add: [string, string][];
+  remove: string[];
+}
+
 export interface WeightedDestination {
   cluster: string;
   host: string;
   port: number;
   subset?: string;
   weight: number;
+  /**
+   * When the destination names no port and the host has several (the mesh listener), the
+   * cluster for each port the request may be addressed to.
+   */
+  clusterByPort?: Map<number, string>;
+  requestHeaders: HeaderOps | null;
+  responseHeaders: HeaderOps | null;
+}
+
+export interface Redirect {
+  /** Replaces the whole path; the query string is kept unless this one has its own. */
+  uri?: string;
+  authority?: string;
+  scheme?: string;
+  /** A fixed port, or 'request' (FROM_REQUEST_PORT), or 'default' (FROM_PROTOCOL_DEFAULT). */
+  port?: number | 'request' | 'default';
+  code: number;
+}
+
+export interface Rewrite {
+  uri?: string;
+  regex?: { re: RegExp; substitution: string };
+  authority?: string;
+}
+
+export interface RetryPolicy {
+  /** Retries after the first try (Istio's `attempts`). */
+  retries: number;
+  perTryTimeoutMs: number;
+  on5xx: boolean;
+  onGatewayError: boolean;
+  onReset: boolean;
+  onConnectFailure: boolean;
+  onRefusedStream: boolean;
+  onRetriable4xx: boolean;
+  statusCodes: number[];
+  backoffBaseMs: number;
+}
+
+export interface FaultPolicy {
+  delayMs: number;
+  /** 0-100. */
+  delayPercent: number;
+  abortStatus: number;
+  abortPercent: number;
+}
+
+export interface CorsConfig {
+  origins: StringMatcher[];
+  /** `*` among the legacy allowOrigin entries. */
+  anyOrigin: boolean;
+  allowMethods: string;
+  allowHeaders: string;
+  exposeHeaders: string;
+  maxAge: string;
+  allowCredentials: boolean;
+  /** What to do with a preflight from a disallowed origin: pass it upstream, or answer it without CORS headers. */
+  unmatchedPreflights: 'forward' | 'ignore';
+}
+
+export interface MirrorPolicy {
+  cluster: string;
+  host: string;
+  percent: number;
 }
 
 export type RouteAction =
-  | { type: 'forward'; destinations: WeightedDestination[]; totalWeight: number };
+  | { type: 'forward'; destinations: WeightedDestination[]; totalWeight: number }
+  | { type: 'redirect'; redirect: Redirect }
+  | { type: 'direct'; status: number; body: Buffer | null };
 
 export interface Route {
   /** Where it was written: `VirtualService ns/name`, and its index in `http`. */
@@ -96,6 +169,40 @@ export interface Route {
   action: RouteAction;
   /** 0 disables the timeout. */
   timeoutMs: number;
+  rewrite: Rewrite | null;
+  requestHeaders: HeaderOps | null;
+  responseHeaders: HeaderOps | null;
+  retry: RetryPolicy | null;
+  fault: FaultPolicy | null;
+  cors: CorsConfig | null;
+  mirrors: MirrorPolicy[] | null;
+}
+
+export type LbPolicy = 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM' | 'PASSTHROUGH';
+
+export type HashKey =
+  | { type: 'header'; name: string }
+  | { type: 'cookie'; name: string; path?: string; ttlSeconds?: number }
+  | { type: 'sourceIp' }
+  | { type: 'query'; name: string };
+
+export interface PoolLimits {
+  /** 0: unlimited (Istio's default). */
+  maxConnections: number;
+  maxPendingRequests: number;
+  maxRequestsPerConnection: number;
+  maxRetries: number;
+  connectTimeoutMs: number;
+  idleTimeoutMs: number;
+}
+
+export interface OutlierPolicy {
+  consecutive5xx: number;
+  consecutiveGatewayErrors: number;
+  intervalMs: number;
+  baseEjectionMs: number;
+  maxEjectionPercent: number;
+  minHealthPercent: number;
 }
 
 export interface ClusterConfig {
@@ -108,5 +215,10 @@ export interface ClusterConfig {
   /** Whether the host is in the service registry at all. */
   known: boolean;
   endpoints: Endpoint[];
-  lb: 'ROUND_ROBIN';
+  lb: LbPolicy;
+  hash: HashKey | null;
+  pool: PoolLimits;
+  outlier: OutlierPolicy | null;
+  /** The DestinationRule that shaped it, if any. */
+  policyFrom?: string;
 }

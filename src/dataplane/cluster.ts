@@ -1,44 +1,78 @@
 import { lookup } from 'node:dns/promises';
 import type { ClusterConfig } from '../compile/snapshot.js';
 import type { Endpoint } from '../registry/registry.js';
-import type { Upstream, UpstreamPools } from './upstream.js';
+import { HashRing } from './hash.js';
+import type { Upstream, UpstreamPools, UpstreamSettings } from './upstream.js';
 
 export interface LiveEndpoint {
   address: string;
   port: number;
   name?: string;
+  weight: number;
   upstream: Upstream;
+  /** Requests in flight to this endpoint (LEAST_REQUEST reads it). */
+  active: number;
+  consecutive5xx: number;
+  consecutiveGatewayErrors: number;
+  /** 0 when serving; otherwise the time (ms) it may come back. */
+  ejectedUntil: number;
+  ejections: number;
+  /** Smooth weighted round robin state. */
+  current: number;
 }
 
 // Envoy's STRICT_DNS clusters re-resolve every 5 s by default.
 const DNS_REFRESH_MS = 5000;
 
+export type PickOutcome = LiveEndpoint | null;
+
 /**
- * A cluster as the data plane runs it: its live endpoints and its balancer state.
- * Endpoints given as DNS names are resolved in the background and swapped in whole.
+ * A cluster as the data plane runs it: live endpoints, balancer, circuit breakers and outlier
+ * detection. Policy-free clusters (the common case) take the shortest path through `pick`.
  */
 export class ClusterRuntime {
   readonly config: ClusterConfig;
+  /** Every endpoint, ejected or not. */
   endpoints: LiveEndpoint[] = [];
+  /** The endpoints balancing picks from (all of them when none is ejected, or in panic). */
+  healthy: LiveEndpoint[] = [];
+  /** Requests holding a connection slot (maxConnections), and those waiting for one. */
+  active = 0;
+  activeRetries = 0;
+  private readonly pending: (() => void)[] = [];
   private next = 0;
-  private readonly fixed: LiveEndpoint[];
-  private readonly dnsTargets: Endpoint[];
-  private timer: NodeJS.Timeout | null = null;
+  private weighted = false;
+  private ring: HashRing<LiveEndpoint> | null = null;
+  private readonly fixed: LiveEndpoint[] = [];
+  private readonly dnsTargets: Endpoint[] = [];
+  private readonly timers: NodeJS.Timeout[] = [];
   private firstResolution: Promise<void> | null = null;
+  private readonly settings: UpstreamSettings;
 
   constructor(config: ClusterConfig, private readonly pools: UpstreamPools) {
     this.config = config;
-    this.fixed = [];
-    this.dnsTargets = [];
+    const p = config.pool;
+    this.settings = {
+      maxConnections: p.maxConnections,
+      connectTimeoutMs: p.connectTimeoutMs,
+      idleTimeoutMs: p.idleTimeoutMs,
+      maxRequestsPerConnection: p.maxRequestsPerConnection,
+    };
     for (const e of config.endpoints) {
       if (e.resolve) this.dnsTargets.push(e);
-      else this.fixed.push(this.live(e.address, e.port, e.name));
+      else this.fixed.push(this.live(e.address, e.port, e.weight, e.name));
     }
-    this.endpoints = this.fixed;
+    this.setEndpoints(this.fixed);
     if (this.dnsTargets.length > 0) {
       this.firstResolution = this.resolve();
-      this.timer = setInterval(() => void this.resolve(), DNS_REFRESH_MS);
-      this.timer.unref();
+      const t = setInterval(() => void this.resolve(), DNS_REFRESH_MS);
+      t.unref();
+      this.timers.push(t);
+    }
+    if (config.outlier) {
+      const t = setInterval(() => this.sweep(), config.outlier.intervalMs);
+      t.unref();
+      this.timers.push(t);
     }
   }
 
@@ -47,23 +81,186 @@ export class ClusterRuntime {
     return this.firstResolution;
   }
 
-  /** Round robin over the live endpoints; null when there is none. */
-  pick(): LiveEndpoint | null {
-    const eps = this.endpoints;
+  /**
+   * An endpoint for one attempt: by hash when the cluster hashes and a key is given, else by
+   * the cluster's policy. `avoid` holds endpoints already tried, skipped when another exists.
+   */
+  pick(hashKey?: number, avoid?: readonly LiveEndpoint[]): PickOutcome {
+    const eps = this.healthy;
     const n = eps.length;
     if (n === 0) return null;
-    const i = this.next;
-    this.next = i + 1 >= n ? 0 : i + 1;
-    return eps[i < n ? i : 0]!;
+    if (n === 1) return eps[0]!;
+    const ok = avoid && avoid.length > 0 && avoid.length < n ? (e: LiveEndpoint) => !avoid.includes(e) : undefined;
+    if (this.ring !== null && hashKey !== undefined) return this.ring.pick(hashKey, ok);
+    for (let tries = 0; tries < n; tries++) {
+      const e = this.pickOnce(eps, n);
+      if (!ok || ok(e)) return e;
+    }
+    return eps[0]!;
+  }
+
+  private pickOnce(eps: LiveEndpoint[], n: number): LiveEndpoint {
+    switch (this.config.lb) {
+      case 'RANDOM':
+        return this.weighted ? this.weightedRandom(eps) : eps[Math.floor(Math.random() * n)]!;
+      case 'LEAST_REQUEST': {
+        // Envoy's default: the better of two random choices.
+        const a = eps[Math.floor(Math.random() * n)]!;
+        let b = eps[Math.floor(Math.random() * n)]!;
+        if (b === a) b = eps[(eps.indexOf(a) + 1) % n]!;
+        return a.active / a.weight <= b.active / b.weight ? a : b;
+      }
+      case 'PASSTHROUGH':
+        return eps[0]!;
+      default: {
+        if (this.weighted) return this.smoothWeighted(eps);
+        const i = this.next;
+        this.next = i + 1 >= n ? 0 : i + 1;
+        return eps[i < n ? i : 0]!;
+      }
+    }
+  }
+
+  private smoothWeighted(eps: LiveEndpoint[]): LiveEndpoint {
+    let total = 0;
+    let best = eps[0]!;
+    for (const e of eps) {
+      e.current += e.weight;
+      total += e.weight;
+      if (e.current > best.current) best = e;
+    }
+    best.current -= total;
+    return best;
+  }
+
+  private weightedRandom(eps: LiveEndpoint[]): LiveEndpoint {
+    let total = 0;
+    for (const e of eps) total += e.weight;
+    let r = Math.random() * total;
+    for (const e of eps) {
+      r -= e.weight;
+      if (r < 0) return e;
+    }
+    return eps[eps.length - 1]!;
+  }
+
+  // --- circuit breakers (connectionPool) -----------------------------------------------
+
+  /**
+   * Take a connection slot: true to go now; a queued start when the pool is full but requests
+   * may wait; false on overflow (503 with x-envoy-overloaded).
+   */
+  admit(start: () => void): boolean | 'queued' {
+    const max = this.config.pool.maxConnections;
+    if (max === 0 || this.active < max) {
+      this.active++;
+      return true;
+    }
+    const maxPending = this.config.pool.maxPendingRequests;
+    if (maxPending > 0 && this.pending.length >= maxPending) return false;
+    this.pending.push(start);
+    return 'queued';
+  }
+
+  /** Give a slot back; the oldest waiting request takes it. */
+  release(): void {
+    const next = this.pending.shift();
+    if (next !== undefined) next();
+    else this.active--;
+  }
+
+  /** Drop a queued start (its client went away). */
+  cancelQueued(start: () => void): void {
+    const i = this.pending.indexOf(start);
+    if (i >= 0) this.pending.splice(i, 1);
+  }
+
+  /** Whether one more retry fits under connectionPool.http.maxRetries. */
+  retryAllowed(): boolean {
+    const max = this.config.pool.maxRetries;
+    return max === 0 || this.activeRetries < max;
+  }
+
+  // --- outlier detection -----------------------------------------------------------------
+
+  /** Record an attempt's outcome: an HTTP status, or 0 for a local failure (connect, reset, timeout). */
+  record(e: LiveEndpoint, status: number): void {
+    const od = this.config.outlier;
+    if (od === null) return;
+    if (status !== 0 && status < 500) {
+      e.consecutive5xx = 0;
+      e.consecutiveGatewayErrors = 0;
+      return;
+    }
+    e.consecutive5xx++;
+    if (status === 0 || status === 502 || status === 503 || status === 504) e.consecutiveGatewayErrors++;
+    else e.consecutiveGatewayErrors = 0;
+    const trip = (od.consecutive5xx > 0 && e.consecutive5xx >= od.consecutive5xx) || (od.consecutiveGatewayErrors > 0 && e.consecutiveGatewayErrors >= od.consecutiveGatewayErrors);
+    if (trip && e.ejectedUntil === 0) this.eject(e);
+  }
+
+  private eject(e: LiveEndpoint): void {
+    const od = this.config.outlier!;
+    const ejected = this.endpoints.filter((x) => x.ejectedUntil !== 0).length;
+    // Envoy always allows one ejection, whatever maxEjectionPercent says.
+    if (ejected > 0 && (ejected * 100) / this.endpoints.length >= od.maxEjectionPercent) return;
+    e.ejections++;
+    e.ejectedUntil = Date.now() + od.baseEjectionMs * e.ejections;
+    e.consecutive5xx = 0;
+    e.consecutiveGatewayErrors = 0;
+    this.refreshHealthy();
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    let changed = false;
+    for (const e of this.endpoints) {
+      if (e.ejectedUntil !== 0 && e.ejectedUntil <= now) {
+        e.ejectedUntil = 0;
+        changed = true;
+      } else if (e.ejectedUntil === 0 && e.ejections > 0 && e.consecutive5xx === 0) {
+        // A host that stays healthy earns its ejection multiplier back, one interval at a time.
+        e.ejections--;
+      }
+    }
+    if (changed) this.refreshHealthy();
+  }
+
+  private refreshHealthy(): void {
+    const all = this.endpoints;
+    const ok = all.filter((e) => e.ejectedUntil === 0);
+    const od = this.config.outlier;
+    // Below minHealthPercent the cluster is in panic: balance over every endpoint.
+    const panic = od !== null && od.minHealthPercent > 0 && (ok.length * 100) / Math.max(1, all.length) < od.minHealthPercent;
+    this.healthy = panic ? all : ok;
+    this.ring = this.config.hash ? new HashRing(this.healthy, (e) => `${e.address}:${e.port}`, (e) => e.weight) : null;
+  }
+
+  private setEndpoints(list: LiveEndpoint[]): void {
+    this.endpoints = list;
+    this.weighted = list.some((e) => e.weight !== list[0]!.weight);
+    this.refreshHealthy();
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    for (const t of this.timers) clearInterval(t);
+    this.timers.length = 0;
   }
 
-  private live(address: string, port: number, name?: string): LiveEndpoint {
-    return { address, port, name, upstream: this.pools.get(address, port) };
+  private live(address: string, port: number, weight: number, name?: string): LiveEndpoint {
+    return {
+      address,
+      port,
+      name,
+      weight: weight > 0 ? weight : 1,
+      upstream: this.pools.get(address, port, this.settings),
+      active: 0,
+      consecutive5xx: 0,
+      consecutiveGatewayErrors: 0,
+      ejectedUntil: 0,
+      ejections: 0,
+      current: 0,
+    };
   }
 
   private async resolve(): Promise<void> {
@@ -72,9 +269,12 @@ export class ClusterRuntime {
       // IPv4 first, as Istio configures Envoy (V4_ONLY unless the cluster is dual-stack).
       let addrs = await lookup(t.address, { all: true, family: 4 }).catch(() => []);
       if (addrs.length === 0) addrs = await lookup(t.address, { all: true }).catch(() => []);
-      for (const a of addrs) resolved.push(this.live(a.address, t.port, t.address));
+      for (const a of addrs) {
+        const known = this.endpoints.find((e) => e.address === a.address && e.port === t.port);
+        resolved.push(known ?? this.live(a.address, t.port, t.weight, t.address));
+      }
     }
-    this.endpoints = [...this.fixed, ...resolved];
+    this.setEndpoints([...this.fixed, ...resolved]);
     this.firstResolution = null;
   }
 }

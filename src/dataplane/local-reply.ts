@@ -10,6 +10,7 @@ export const REPLY = {
   resetBeforeHeaders: 'upstream connect error or disconnect/reset before headers. reset reason: connection termination',
   protocolError: 'upstream connect error or disconnect/reset before headers. reset reason: protocol error',
   timeout: 'upstream request timeout',
+  overflow: 'upstream connect error or disconnect/reset before headers. reset reason: overflow',
 } as const;
 
 export function sendLocalReply(res: ServerResponse, status: number, body: string, extraHeaders?: readonly string[]): void {

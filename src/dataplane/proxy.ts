@@ -1,13 +1,20 @@
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Route, WeightedDestination } from '../compile/snapshot.js';
+import type { Readable } from 'node:stream';
 import { normalizeAuthority } from '../compile/hosts.js';
-import type { DataPlaneState } from './active.js';
+import type { Route, WeightedDestination } from '../compile/snapshot.js';
+import type { ActiveConfig, DataPlaneState } from './active.js';
+import { bufferForReplay, hasBody, teeForMirrors, type PreparedBody } from './body.js';
 import type { ClusterRuntime, LiveEndpoint } from './cluster.js';
-import { downstreamResponseHeaders, upstreamRequestHeaders } from './headers.js';
+import { isPreflight, originAllowed, preflightHeaders, responseCorsHeaders } from './cors.js';
+import { hash32 } from './hash.js';
+import { applyHeaderOps, setHeader } from './header-ops.js';
+import { clientAddress, downstreamResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import { REPLY, sendLocalReply } from './local-reply.js';
 import { splitTarget } from './path.js';
+import { redirectLocation, rewritePath } from './redirect.js';
 import { findRoute, findVirtualHost, type RequestView } from './router.js';
-import type { UpstreamHandler } from './upstream.js';
+import type { UpstreamHandler, UpstreamRequest } from './upstream.js';
 
 export interface ListenerContext {
   state: DataPlaneState;
@@ -16,9 +23,17 @@ export interface ListenerContext {
   scheme: 'http' | 'https';
 }
 
-/** The request handler of one HTTP listener: route, pick an endpoint, forward. */
+/** The request handler of one HTTP listener: route, run the route's filters, forward. */
 export function createRequestHandler(ctx: ListenerContext): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => handleRequest(ctx, req, res);
+}
+
+/** The port an authority names, or the default. */
+function authorityPort(authority: string, dflt: number): number {
+  const colon = authority.lastIndexOf(':');
+  if (colon < 0 || authority.indexOf(']', colon) >= 0) return dflt;
+  const n = Number(authority.slice(colon + 1));
+  return Number.isInteger(n) && n > 0 ? n : dflt;
 }
 
 function handleRequest(ctx: ListenerContext, req: IncomingMessage, res: ServerResponse): void {
@@ -28,24 +43,15 @@ function handleRequest(ctx: ListenerContext, req: IncomingMessage, res: ServerRe
   if (listener === undefined || target === null) return sendLocalReply(res, 404, '');
   const authority = target.authority ?? req.headers.host;
   if (authority === undefined) return sendLocalReply(res, 404, '');
+  const mesh = listener.kind === 'mesh';
+  const port = mesh ? authorityPort(authority, 80) : listener.port;
   const vhost = findVirtualHost(listener.routes, normalizeAuthority(authority));
-  if (vhost === null) return sendLocalReply(res, 404, '');
-  const view: RequestView = { req, path: target.path, rawQuery: target.rawQuery, query: null, scheme: ctx.scheme, port: listener.port };
+  // The mesh listener is registry-only: a host no Service or ServiceEntry declares is refused.
+  if (vhost === null) return sendLocalReply(res, mesh ? 502 : 404, '');
+  const view: RequestView = { req, path: target.path, rawQuery: target.rawQuery, query: null, scheme: ctx.scheme, port, matched: null };
   const route = findRoute(vhost, view);
   if (route === null) return sendLocalReply(res, 404, '');
-
-  const dest = pickDestination(route.action.destinations, route.action.totalWeight);
-  const cluster = active.clusters.get(dest.cluster);
-  if (cluster === undefined || !cluster.config.known) return sendLocalReply(res, 503, '');
-  const endpoint = cluster.pick();
-  if (endpoint !== null) return forward(ctx, req, res, route, cluster, endpoint, target.path, target.rawQuery);
-  const lookup = cluster.firstLookup;
-  if (lookup === null) return sendLocalReply(res, 503, REPLY.noHealthyUpstream);
-  void lookup.then(() => {
-    const ep = cluster.pick();
-    if (ep === null) sendLocalReply(res, 503, REPLY.noHealthyUpstream);
-    else forward(ctx, req, res, route, cluster, ep, target.path, target.rawQuery);
-  });
+  new Exchange(ctx, active, req, res, route, view, authority).start();
 }
 
 function pickDestination(dests: WeightedDestination[], total: number): WeightedDestination {
@@ -60,135 +66,18 @@ function pickDestination(dests: WeightedDestination[], total: number): WeightedD
   return dests[dests.length - 1]!;
 }
 
-function hasBody(req: IncomingMessage): boolean {
-  const cl = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
-}
-
-function forward(
-  ctx: ListenerContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  route: Route,
-  _cluster: ClusterRuntime,
-  endpoint: LiveEndpoint,
-  path: string,
-  rawQuery: string,
-): void {
-  const exchange = new Exchange(req, res, route.timeoutMs);
-  const body = hasBody(req) ? req : null;
-  endpoint.upstream.dispatch(
-    { method: req.method ?? 'GET', path: rawQuery === '' ? path : `${path}?${rawQuery}`, headers: upstreamRequestHeaders(req, ctx.scheme), body },
-    exchange,
-  );
-  exchange.armTimeout(body !== null);
-}
-
-const kExchange = Symbol('meshgate.exchange');
-
-class UpstreamTimeout extends Error {
-  override name = 'UpstreamTimeout';
-}
-
-/**
- * One request's trip upstream and back, as an undici dispatch handler: the answer is written to
- * the client as it arrives, with backpressure both ways, and nothing is buffered whole.
- */
-class Exchange implements UpstreamHandler {
-  private abortUpstream: ((err?: Error) => void) | null = null;
-  private resumeUpstream: (() => void) | null = null;
-  private timer: NodeJS.Timeout | null = null;
-  private finished = false;
-  private readonly startMs = Date.now();
-  private drainListener: (() => void) | null = null;
-
-  constructor(
-    private readonly req: IncomingMessage,
-    private readonly res: ServerResponse,
-    private readonly timeoutMs: number,
-  ) {
-    (res as unknown as Record<symbol, Exchange>)[kExchange] = this;
-    res.on('close', onDownstreamClose);
+class LocalFailure extends Error {
+  constructor(readonly kind: 'timeout' | 'per-try-timeout' | 'downstream') {
+    super(kind);
   }
-
-  /** Envoy's route timeout counts from the end of the client's request. */
-  armTimeout(requestHasBody: boolean): void {
-    if (this.timeoutMs <= 0 || this.finished) return;
-    if (!requestHasBody || this.req.readableEnded) this.timer = setTimeout(onTimeout, this.timeoutMs, this);
-    else this.req.once('end', () => {
-      if (!this.finished) this.timer = setTimeout(onTimeout, this.timeoutMs, this);
-    });
-  }
-
-  onConnect(abort: (err?: Error) => void): void {
-    if (this.finished) abort();
-    else this.abortUpstream = abort;
-  }
-
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
-    if (this.finished) return false;
-    this.resumeUpstream = resume;
-    this.res.writeHead(statusCode, downstreamResponseHeaders(rawHeaders, Date.now() - this.startMs));
-    return true;
-  }
-
-  onData(chunk: Buffer): boolean {
-    if (this.finished) return false;
-    if (this.res.write(chunk)) return true;
-    if (this.drainListener === null) this.drainListener = () => this.resumeUpstream?.();
-    this.res.once('drain', this.drainListener);
-    return false;
-  }
-
-  onComplete(): void {
-    if (this.finished) return;
-    this.finish();
-    this.res.end();
-  }
-
-  onError(err: Error): void {
-    if (this.finished) return;
-    this.finish();
-    if (this.res.headersSent) {
-      this.res.destroy(err);
-      return;
-    }
-    if (err instanceof UpstreamTimeout) return sendLocalReply(this.res, 504, REPLY.timeout);
-    sendLocalReply(this.res, 503, upstreamFailureReply(err));
-  }
-
-  timedOut(): void {
-    if (this.finished) return;
-    const err = new UpstreamTimeout('upstream request timeout');
-    if (this.abortUpstream) this.abortUpstream(err);
-    else this.onError(err);
-    // undici reports the abort through onError; make sure the client hears back either way.
-    if (!this.finished) this.onError(err);
-  }
-
-  downstreamClosed(): void {
-    if (this.finished) return;
-    this.finish();
-    this.abortUpstream?.(new Error('downstream closed'));
-  }
-
-  private finish(): void {
-    this.finished = true;
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
-  }
-}
-
-function onTimeout(ex: Exchange): void {
-  ex.timedOut();
-}
-
-function onDownstreamClose(this: ServerResponse): void {
-  const ex = (this as unknown as Record<symbol, Exchange | undefined>)[kExchange];
-  if (ex !== undefined && !this.writableFinished) ex.downstreamClosed();
 }
 
 const CONNECT_ERRNO: Record<string, number> = { ECONNREFUSED: 111, EHOSTUNREACH: 113, ENETUNREACH: 101, ETIMEDOUT: 110 };
+
+function isConnectFailure(err: Error & { code?: string }): boolean {
+  const c = err.code ?? '';
+  return c === 'UND_ERR_CONNECT_TIMEOUT' || CONNECT_ERRNO[c] !== undefined || c === 'ENOTFOUND' || c === 'EAI_AGAIN';
+}
 
 /** Envoy's wording for an upstream that failed before sending headers. */
 export function upstreamFailureReply(err: Error & { code?: string }): string {
@@ -196,6 +85,505 @@ export function upstreamFailureReply(err: Error & { code?: string }): string {
   if (code === 'UND_ERR_CONNECT_TIMEOUT') return `${REPLY.connectFailure}, transport failure reason: delayed connect error: 110`;
   if (CONNECT_ERRNO[code] !== undefined) return `${REPLY.connectFailure}, transport failure reason: delayed connect error: ${CONNECT_ERRNO[code]}`;
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return REPLY.connectFailure;
-  if (code === 'HPE_INVALID_CONSTANT' || code.startsWith('HPE_') || code === 'UND_ERR_INFO') return REPLY.protocolError;
+  if (code.startsWith('HPE_') || code === 'UND_ERR_INFO') return REPLY.protocolError;
   return REPLY.resetBeforeHeaders;
+}
+
+const kExchange = Symbol('meshgate.exchange');
+
+/**
+ * One client request from route match to the last byte of the answer: the route's filters
+ * (CORS, fault), then attempts upstream (retries, timeouts), streaming the chosen answer back.
+ */
+class Exchange {
+  private dest: WeightedDestination | null = null;
+  private cluster: ClusterRuntime | null = null;
+  private hashKey: number | undefined = undefined;
+  /** Extra response headers from filters (CORS, a generated hash cookie). */
+  private responseExtra: string[] | null = null;
+  private headers: string[] = [];
+  private path = '';
+  private body: PreparedBody | null = null;
+  private tried: LiveEndpoint[] = [];
+  private attempt: Attempt | null = null;
+  private attempts = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private holdsSlot = false;
+  private queuedStart: (() => void) | null = null;
+  private finished = false;
+  private readonly startMs = Date.now();
+
+  constructor(
+    private readonly ctx: ListenerContext,
+    private readonly active: ActiveConfig,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly route: Route,
+    private readonly view: RequestView,
+    private readonly authority: string,
+  ) {}
+
+  start(): void {
+    const route = this.route;
+    if (route.cors !== null) {
+      const origin = this.req.headers.origin;
+      if (origin !== undefined) {
+        const allowed = originAllowed(route.cors, origin);
+        if (isPreflight(this.req)) {
+          if (allowed) return this.localReply(200, '', preflightHeaders(route.cors, origin));
+          if (route.cors.unmatchedPreflights === 'ignore') return this.localReply(200, '');
+        } else if (allowed) {
+          this.responseExtra = responseCorsHeaders(route.cors, origin);
+        }
+      }
+    }
+    const fault = route.fault;
+    if (fault !== null && fault.delayPercent > 0 && Math.random() * 100 < fault.delayPercent) {
+      this.watchDownstream();
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        if (!this.finished) this.afterDelay();
+      }, fault.delayMs);
+      return;
+    }
+    this.afterDelay();
+  }
+
+  private afterDelay(): void {
+    const route = this.route;
+    const fault = route.fault;
+    if (fault !== null && fault.abortPercent > 0 && Math.random() * 100 < fault.abortPercent) {
+      return this.localReply(fault.abortStatus, 'fault filter abort');
+    }
+    const action = route.action;
+    if (action.type === 'redirect') {
+      const location = redirectLocation(action.redirect, this.ctx.scheme, this.authority, this.view.path, this.view.rawQuery, this.view.port);
+      return this.localReply(action.redirect.code, '', ['location', location]);
+    }
+    if (action.type === 'direct') {
+      const headers = ['server', 'istio-envoy', 'content-length', String(action.body?.length ?? 0)];
+      if (action.body) headers.push('content-type', 'text/plain');
+      if (route.responseHeaders) applyHeaderOps(headers, route.responseHeaders);
+      this.finish();
+      this.res.writeHead(action.status, headers);
+      this.res.end(action.body ?? undefined);
+      return;
+    }
+    const dest = pickDestination(action.destinations, action.totalWeight);
+    const clusterName = dest.clusterByPort?.get(this.view.port) ?? dest.cluster;
+    const cluster = this.active.clusters.get(clusterName);
+    if (cluster === undefined || !cluster.config.known) return this.localReply(503, '');
+    this.dest = dest;
+    this.cluster = cluster;
+    if (cluster.config.hash !== null) this.computeHash();
+    this.prepareRequest();
+    if (!hasBody(this.req)) {
+      this.body = null;
+      this.admit();
+    } else if (route.retry !== null) {
+      this.watchDownstream();
+      bufferForReplay(this.req, (b) => {
+        if (this.finished) return;
+        this.body = b;
+        this.admit();
+      });
+    } else {
+      this.body = { replayable: false, stream: this.req };
+      this.admit();
+    }
+  }
+
+  private prepareRequest(): void {
+    const route = this.route;
+    const dest = this.dest!;
+    const headers = upstreamRequestHeaders(this.req, this.ctx.scheme);
+    let path = this.view.path;
+    if (route.rewrite !== null) {
+      path = rewritePath(route.rewrite, this.view.matched, path);
+      if (route.rewrite.authority !== undefined) setHeader(headers, 'host', route.rewrite.authority);
+    }
+    if (dest.requestHeaders !== null) applyHeaderOps(headers, dest.requestHeaders);
+    if (route.requestHeaders !== null) applyHeaderOps(headers, route.requestHeaders);
+    headers.push('x-envoy-attempt-count', '1');
+    this.headers = headers;
+    this.path = this.view.rawQuery === '' ? path : `${path}?${this.view.rawQuery}`;
+  }
+
+  private computeHash(): void {
+    const h = this.cluster!.config.hash!;
+    let key: string | undefined;
+    if (h.type === 'header') {
+      const v = this.req.headers[h.name];
+      key = Array.isArray(v) ? v.join(',') : v;
+    } else if (h.type === 'sourceIp') {
+      key = clientAddress(this.req);
+    } else if (h.type === 'query') {
+      if (this.view.query === null) this.view.query = new URLSearchParams(this.view.rawQuery);
+      key = this.view.query.get(h.name) ?? undefined;
+    } else {
+      key = readCookie(this.req.headers.cookie, h.name);
+      if (key === undefined && h.ttlSeconds !== undefined) {
+        // Envoy makes the cookie up when the client has none, so the next request sticks.
+        key = randomBytes(8).toString('hex');
+        const attrs = [`${h.name}="${key}"`];
+        if (h.ttlSeconds > 0) attrs.push(`Max-Age=${h.ttlSeconds}`);
+        attrs.push(`Path=${h.path ?? '/'}`, 'HttpOnly');
+        (this.responseExtra ??= []).push('set-cookie', attrs.join('; '));
+      }
+    }
+    this.hashKey = key === undefined ? undefined : hash32(key);
+  }
+
+  /** Take a connection slot under the cluster's circuit breakers, or answer 503 overflow. */
+  private admit(): void {
+    const cluster = this.cluster!;
+    const start = () => {
+      this.queuedStart = null;
+      if (this.finished) return cluster.release();
+      this.holdsSlot = true;
+      this.begin();
+    };
+    const r = cluster.admit(start);
+    if (r === true) {
+      this.holdsSlot = true;
+      this.begin();
+    } else if (r === 'queued') {
+      this.queuedStart = start;
+      this.watchDownstream();
+    } else {
+      this.localReply(503, REPLY.overflow, ['x-envoy-overloaded', 'true']);
+    }
+  }
+
+  private begin(): void {
+    this.watchDownstream();
+    this.startMirrors();
+    this.armTimeout();
+    this.tryOnce();
+  }
+
+  private armTimeout(): void {
+    const ms = this.route.timeoutMs;
+    if (ms <= 0 || this.finished) return;
+    if (this.req.readableEnded || this.body === null || this.body.replayable) this.timer = setTimeout(onRouteTimeout, ms, this);
+    else {
+      this.req.once('end', () => {
+        if (!this.finished) this.timer = setTimeout(onRouteTimeout, ms, this);
+      });
+    }
+  }
+
+  private tryOnce(): void {
+    const cluster = this.cluster!;
+    const endpoint = cluster.pick(this.hashKey, this.tried);
+    if (endpoint === null) {
+      const lookup = cluster.firstLookup;
+      if (lookup !== null && this.attempts === 0) {
+        void lookup.then(() => {
+          if (!this.finished) this.tryOnce();
+        });
+        return;
+      }
+      return this.localReply(503, REPLY.noHealthyUpstream);
+    }
+    this.attempts++;
+    if (this.attempts > 1) this.headers[this.headers.length - 1] = String(this.attempts);
+    this.tried.push(endpoint);
+    endpoint.active++;
+    const attempt = new Attempt(this, endpoint, this.attempts > 1);
+    this.attempt = attempt;
+    const perTry = this.route.retry?.perTryTimeoutMs ?? 0;
+    if (perTry > 0) attempt.timer = setTimeout(onPerTryTimeout, perTry, attempt);
+    const body = this.body;
+    const req: UpstreamRequest = {
+      method: this.req.method ?? 'GET',
+      path: this.path,
+      headers: this.attempts > 1 ? this.headers.slice() : this.headers,
+      body: body === null ? null : body.replayable ? (body.data as never) : (body.stream as never),
+    };
+    endpoint.upstream.dispatch(req, attempt);
+  }
+
+  // --- attempt outcomes ------------------------------------------------------------------
+
+  onAttemptHeaders(at: Attempt, status: number, raw: Buffer[]): boolean {
+    if (at !== this.attempt || this.finished) return false;
+    this.cluster!.record(at.endpoint, status);
+    if (this.shouldRetryStatus(status)) {
+      at.discard();
+      this.scheduleRetry();
+      return false;
+    }
+    at.clearTimer();
+    const headers = downstreamResponseHeaders(raw, Date.now() - this.startMs);
+    if (this.responseExtra !== null) for (const h of this.responseExtra) headers.push(h);
+    if (this.dest!.responseHeaders !== null) applyHeaderOps(headers, this.dest!.responseHeaders);
+    if (this.route.responseHeaders !== null) applyHeaderOps(headers, this.route.responseHeaders);
+    this.res.writeHead(status, headers);
+    return true;
+  }
+
+  onAttemptComplete(at: Attempt): void {
+    if (at !== this.attempt || this.finished) return;
+    this.finish();
+    this.res.end();
+  }
+
+  onAttemptError(at: Attempt, err: Error): void {
+    if (at !== this.attempt || this.finished) return;
+    at.clearTimer();
+    if (err instanceof LocalFailure && err.kind !== 'per-try-timeout') return;
+    this.cluster!.record(at.endpoint, 0);
+    if (this.res.headersSent) {
+      this.finish();
+      this.res.destroy(err);
+      return;
+    }
+    if (this.shouldRetryError(err)) {
+      this.scheduleRetry();
+      return;
+    }
+    if (err instanceof LocalFailure) return this.localReply(504, REPLY.timeout);
+    this.localReply(503, upstreamFailureReply(err));
+  }
+
+  private canRetry(): boolean {
+    const r = this.route.retry;
+    if (r === null || this.attempts > r.retries) return false;
+    if (this.body !== null && !this.body.replayable) return false;
+    return this.cluster!.retryAllowed();
+  }
+
+  private shouldRetryStatus(status: number): boolean {
+    const r = this.route.retry;
+    if (r === null || status < 400) return false;
+    const hit =
+      (r.on5xx && status >= 500) ||
+      (r.onGatewayError && (status === 502 || status === 503 || status === 504)) ||
+      (r.onRetriable4xx && status === 409) ||
+      r.statusCodes.includes(status);
+    return hit && this.canRetry();
+  }
+
+  private shouldRetryError(err: Error): boolean {
+    const r = this.route.retry;
+    if (r === null) return false;
+    const broad = r.on5xx || r.onGatewayError || r.onReset;
+    const hit = err instanceof LocalFailure ? broad : broad || (r.onConnectFailure && isConnectFailure(err));
+    return hit && this.canRetry();
+  }
+
+  private scheduleRetry(): void {
+    const cluster = this.cluster!;
+    cluster.activeRetries++;
+    // Envoy's jittered exponential back-off: up to 25 ms, 50 ms, ... capped at 250 ms.
+    const ceiling = Math.min(250, this.route.retry!.backoffBaseMs * 2 ** (this.attempts - 1));
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      cluster.activeRetries--;
+      if (!this.finished) this.tryOnce();
+    }, Math.random() * ceiling);
+  }
+
+  // --- endings ---------------------------------------------------------------------------
+
+  routeTimedOut(): void {
+    if (this.finished) return;
+    this.timer = null;
+    this.attempt?.abort(new LocalFailure('timeout'));
+    if (this.res.headersSent) {
+      this.finish();
+      this.res.destroy();
+    } else this.localReply(504, REPLY.timeout);
+  }
+
+  downstreamClosed(): void {
+    if (this.finished) return;
+    this.finish();
+    this.attempt?.abort(new LocalFailure('downstream'));
+  }
+
+  private localReply(status: number, body: string, headers?: string[]): void {
+    this.finish();
+    sendLocalReply(this.res, status, body, headers);
+  }
+
+  private watchDownstream(): void {
+    const res = this.res as unknown as Record<symbol, Exchange | undefined>;
+    if (res[kExchange] !== undefined) return;
+    res[kExchange] = this;
+    this.res.on('close', onDownstreamClose);
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    if (this.retryTimer !== null) {
+      clearTimeout(this.retryTimer);
+      this.cluster!.activeRetries--;
+    }
+    this.timer = this.retryTimer = null;
+    if (this.queuedStart !== null) this.cluster!.cancelQueued(this.queuedStart);
+    if (this.holdsSlot) this.cluster!.release();
+    this.holdsSlot = false;
+  }
+
+  // --- mirroring -------------------------------------------------------------------------
+
+  private startMirrors(): void {
+    const mirrors = this.route.mirrors;
+    if (mirrors === null) return;
+    const chosen = mirrors.filter((m) => m.percent >= 100 || Math.random() * 100 < m.percent);
+    if (chosen.length === 0) return;
+    let streams: Readable[] | null = null;
+    if (this.body !== null && !this.body.replayable) {
+      const tee = teeForMirrors(this.req, chosen.length);
+      this.body = { replayable: false, stream: tee.main };
+      streams = tee.mirrors;
+    }
+    chosen.forEach((m, i) => {
+      const ep = this.active.clusters.get(m.cluster)?.pick();
+      if (!ep) {
+        streams?.[i]!.destroy();
+        return;
+      }
+      const headers = this.headers.slice();
+      const host = this.headers[this.headers.findIndex((h, k) => k % 2 === 0 && h.toLowerCase() === 'host') + 1] ?? this.authority;
+      setHeader(headers, 'host', shadowHost(host));
+      const body = this.body === null ? null : this.body.replayable ? this.body.data : streams![i]!;
+      ep.upstream.dispatch({ method: this.req.method ?? 'GET', path: this.path, headers, body: body as never }, new MirrorSink(this.route.timeoutMs));
+    });
+  }
+}
+
+/** Envoy's shadow host: `-shadow` after the host name, before any port. */
+export function shadowHost(authority: string): string {
+  const colon = authority.lastIndexOf(':');
+  if (colon < 0 || authority.indexOf(']', colon) >= 0) return `${authority}-shadow`;
+  return `${authority.slice(0, colon)}-shadow${authority.slice(colon)}`;
+}
+
+function readCookie(header: string | undefined, name: string): string | undefined {
+  if (header === undefined) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0 || part.slice(0, eq).trim() !== name) continue;
+    const v = part.slice(eq + 1).trim();
+    return v.length >= 2 && v[0] === '"' && v[v.length - 1] === '"' ? v.slice(1, -1) : v;
+  }
+  return undefined;
+}
+
+function onRouteTimeout(ex: Exchange): void {
+  ex.routeTimedOut();
+}
+
+function onPerTryTimeout(at: Attempt): void {
+  at.timer = null;
+  at.abort(new LocalFailure('per-try-timeout'));
+}
+
+function onDownstreamClose(this: ServerResponse): void {
+  const ex = (this as unknown as Record<symbol, Exchange | undefined>)[kExchange];
+  if (ex !== undefined && !this.writableFinished) ex.downstreamClosed();
+}
+
+/** One try upstream, as an undici dispatch handler; the Exchange decides what reaches the client. */
+class Attempt implements UpstreamHandler {
+  timer: NodeJS.Timeout | null = null;
+  private abortFn: ((err?: Error) => void) | null = null;
+  private pendingAbort: Error | null = null;
+  private resumeFn: (() => void) | null = null;
+  private drainListener: (() => void) | null = null;
+  private discarded = false;
+  private done = false;
+
+  constructor(
+    private readonly ex: Exchange,
+    readonly endpoint: LiveEndpoint,
+    readonly retry: boolean,
+  ) {}
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortFn = abort;
+    if (this.pendingAbort !== null) abort(this.pendingAbort);
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    if (statusCode < 200) return true;
+    this.resumeFn = resume;
+    return this.ex.onAttemptHeaders(this, statusCode, rawHeaders);
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.discarded) return true;
+    const res = this.ex.res;
+    if (res.write(chunk)) return true;
+    if (this.drainListener === null) this.drainListener = () => this.resumeFn?.();
+    res.once('drain', this.drainListener);
+    return false;
+  }
+
+  onComplete(): void {
+    this.end();
+    if (!this.discarded) this.ex.onAttemptComplete(this);
+  }
+
+  onError(err: Error): void {
+    this.end();
+    if (!this.discarded) this.ex.onAttemptError(this, err);
+  }
+
+  abort(err: Error): void {
+    if (this.abortFn !== null) this.abortFn(err);
+    else this.pendingAbort = err;
+  }
+
+  /** Drop this try's answer (a retry follows). */
+  discard(): void {
+    this.discarded = true;
+    this.clearTimer();
+    this.abort(new LocalFailure('downstream'));
+  }
+
+  clearTimer(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private end(): void {
+    if (this.done) return;
+    this.done = true;
+    this.clearTimer();
+    this.endpoint.active--;
+  }
+}
+
+/** Handler for a mirrored copy: reads and forgets the answer, never reports anything. */
+class MirrorSink implements UpstreamHandler {
+  private timer: NodeJS.Timeout | null = null;
+  constructor(timeoutMs: number) {
+    if (timeoutMs > 0) {
+      this.timer = setTimeout(() => this.abortFn?.(new Error('mirror timeout')), timeoutMs);
+      this.timer.unref();
+    }
+  }
+  private abortFn: ((err?: Error) => void) | null = null;
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortFn = abort;
+  }
+  onHeaders(): boolean {
+    return true;
+  }
+  onData(): boolean {
+    return true;
+  }
+  onComplete(): void {
+    if (this.timer) clearTimeout(this.timer);
+  }
+  onError(): void {
+    if (this.timer) clearTimeout(this.timer);
+  }
 }

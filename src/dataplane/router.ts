@@ -23,6 +23,8 @@ export interface RequestView {
   scheme: string;
   /** The port the request was addressed to: the Gateway port, or the mesh target port. */
   port: number;
+  /** The match entry that selected the route (rewrite needs it); null when the route has none. */
+  matched: CompiledMatch | null;
 }
 
 export function matchString(m: StringMatcher, value: string | undefined): boolean {
@@ -73,8 +75,16 @@ export function findRoute(vhost: VirtualHost, view: RequestView): Route | null {
   for (let i = 0; i < routes.length; i++) {
     const r = routes[i]!;
     const ms = r.matches;
-    if (ms === null) return r;
-    for (let j = 0; j < ms.length; j++) if (matches(ms[j]!, view)) return r;
+    if (ms === null) {
+      view.matched = null;
+      return r;
+    }
+    for (let j = 0; j < ms.length; j++) {
+      if (matches(ms[j]!, view)) {
+        view.matched = ms[j]!;
+        return r;
+      }
+    }
   }
   return null;
 }

@@ -25,9 +25,11 @@ export interface UpstreamSettings {
   maxConnections: number;
   connectTimeoutMs: number;
   idleTimeoutMs: number;
+  /** 0 means unlimited. */
+  maxRequestsPerConnection: number;
 }
 
-export const DEFAULT_UPSTREAM: UpstreamSettings = { maxConnections: 0, connectTimeoutMs: 10_000, idleTimeoutMs: 60_000 };
+export const DEFAULT_UPSTREAM: UpstreamSettings = { maxConnections: 0, connectTimeoutMs: 10_000, idleTimeoutMs: 60_000, maxRequestsPerConnection: 0 };
 
 class UndiciUpstream implements Upstream {
   readonly origin: string;
@@ -44,6 +46,7 @@ class UndiciUpstream implements Upstream {
       headersTimeout: 0,
       bodyTimeout: 0,
       pipelining: 1,
+      ...(s.maxRequestsPerConnection > 0 ? { maxRequestsPerClient: s.maxRequestsPerConnection } : {}),
     });
   }
 
@@ -66,7 +69,7 @@ export class UpstreamPools {
   get(address: string, port: number, settings: UpstreamSettings = DEFAULT_UPSTREAM): Upstream {
     const host = address.includes(':') ? `[${address}]` : address;
     const origin = `http://${host}:${port}`;
-    const key = `${origin}|${settings.maxConnections}|${settings.connectTimeoutMs}|${settings.idleTimeoutMs}`;
+    const key = `${origin}|${settings.maxConnections}|${settings.connectTimeoutMs}|${settings.idleTimeoutMs}|${settings.maxRequestsPerConnection}`;
     let u = this.pools.get(key);
     if (u === undefined) {
       u = new UndiciUpstream(origin, settings);

@@ -17,10 +17,10 @@ export interface BuildResult {
 }
 
 /** Load, validate and compile: one code path for serve, validate, routes and get. */
-export async function buildSnapshot(paths: string[], opts: { defaultNamespace: string; labels?: Labels; version?: number }): Promise<BuildResult> {
+export async function buildSnapshot(paths: string[], opts: { defaultNamespace: string; labels?: Labels; version?: number; mesh?: boolean }): Promise<BuildResult> {
   const loaded = await loadConfig(paths, { defaultNamespace: opts.defaultNamespace });
   if (hasErrors(loaded.problems)) throw new ConfigError(loaded.problems);
-  const snapshot = compile(loaded.objects, { labels: opts.labels, version: opts.version });
+  const snapshot = compile(loaded.objects, { labels: opts.labels, version: opts.version, meshNamespace: opts.mesh ? opts.defaultNamespace : undefined });
   const problems = [...loaded.problems, ...snapshot.problems];
   if (hasErrors(problems)) throw new ConfigError(problems);
   return { snapshot, problems, files: loaded.files };

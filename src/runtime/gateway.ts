@@ -62,6 +62,7 @@ export class Gateway {
     const { snapshot, problems, files } = await buildSnapshot(this.opts.configPaths, {
       defaultNamespace: this.opts.defaultNamespace,
       labels: this.opts.labels,
+      mesh: this.opts.meshListen !== undefined,
     });
     for (const p of problems) (p.severity === 'warning' ? this.log.warn : this.log.info)(formatProblem(p));
     this.log.info(`config loaded from ${files.length} file(s): ${snapshot.listeners.length} listener(s), ${snapshot.clusters.size} cluster(s)`);
@@ -70,11 +71,10 @@ export class Gateway {
     if (this.opts.standIns) this.standIns = await startStandIns(snapshot, this.log);
 
     for (const l of snapshot.listeners) {
-      const addr = listenAddressFor(this.opts, l.port);
+      const addr = l.kind === 'mesh' ? this.opts.meshListen! : listenAddressFor(this.opts, l.port);
       await this.listen(l.name, l.port, addr);
     }
-    if (snapshot.listeners.length === 0) this.log.warn('no Gateway server to serve: check the config paths and --labels');
-    if (this.opts.meshListen) this.log.warn('--mesh-listen: the mesh listener is not available in this version yet');
+    if (!snapshot.listeners.some((l) => l.kind === 'gateway')) this.log.warn('no Gateway server to serve: check the config paths and --labels');
 
     this.status = createStatusServer(this);
     const st = await this.status.listen({ port: this.opts.statusPort, host: '0.0.0.0' }).then(() => this.status!.server.address() as AddressInfo);
@@ -108,7 +108,7 @@ export class Gateway {
     const a = server.address() as AddressInfo;
     this.servers.set(name, server);
     this.bound.push({ name, gatewayPort, address: a.address, port: a.port });
-    this.log.info(`listening: gateway port ${gatewayPort} on ${a.address}:${a.port}`);
+    this.log.info(name === 'mesh' ? `listening: mesh on ${a.address}:${a.port}` : `listening: gateway port ${gatewayPort} on ${a.address}:${a.port}`);
   }
 
   /** Stop accepting, let requests in flight finish, release everything. */
@@ -131,9 +131,9 @@ export class Gateway {
     await this.pools.close();
   }
 
-  /** Address of a listener by gateway port, for tests and logs. */
+  /** Address of a listener by gateway port (0: the mesh listener), for tests and logs. */
   addressOf(gatewayPort: number): { host: string; port: number } {
-    const b = this.bound.find((x) => x.gatewayPort === gatewayPort);
+    const b = this.bound.find((x) => (gatewayPort === 0 ? x.name === 'mesh' : x.gatewayPort === gatewayPort && x.name !== 'mesh'));
     if (!b) throw new Error(`no listener for gateway port ${gatewayPort}`);
     return { host: b.address, port: b.port };
   }

@@ -1,0 +1,29 @@
+import { locateField } from '../config/load.js';
+import type { Problem } from '../config/problems.js';
+import type { FieldPath } from '../config/source.js';
+import type { ConfigObject, DestinationRuleSpec, VirtualServiceSpec } from '../config/types.js';
+import type { Registry } from '../registry/registry.js';
+import type { ClusterConfig } from './snapshot.js';
+
+/** What the compile steps share while one Snapshot is built. */
+export interface CompileContext {
+  registry: Registry;
+  problems: Problem[];
+  clusters: Map<string, ClusterConfig>;
+  destinationRules: ConfigObject<DestinationRuleSpec>[];
+  virtualServices: ConfigObject<VirtualServiceSpec>[];
+  /** Problems already reported, so a rule compiled for several listeners is reported once. */
+  reported: Set<string>;
+}
+
+export function warn(ctx: CompileContext, obj: ConfigObject, field: FieldPath, message: string): void {
+  const key = `${obj.ref}|${field.join('.')}|${message}`;
+  if (ctx.reported.has(key)) return;
+  ctx.reported.add(key);
+  ctx.problems.push({ severity: 'warning', ...locateField(obj, field), object: obj.ref, field: fieldPath(obj, field), message });
+}
+
+export function fieldPath(obj: ConfigObject, field: FieldPath): string {
+  const parts = [...obj.specPath, ...field];
+  return parts.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+}

@@ -1,0 +1,116 @@
+import { parseDuration } from '../config/duration.js';
+import type { ConfigObject, DestinationRuleSpec, Labels, TrafficPolicy } from '../config/types.js';
+import { resolveHost, type Registry } from '../registry/registry.js';
+import { covers } from './hosts.js';
+import type { HashKey, LbPolicy, OutlierPolicy, PoolLimits } from './snapshot.js';
+
+/** The DestinationRule that governs a host: an exact host first, then the most specific wildcard. */
+export function destinationRuleFor(
+  ctx: { registry: Registry; destinationRules: ConfigObject<DestinationRuleSpec>[] },
+  host: string,
+): ConfigObject<DestinationRuleSpec> | undefined {
+  let best: ConfigObject<DestinationRuleSpec> | undefined;
+  let bestLen = -1;
+  for (const dr of ctx.destinationRules) {
+    const drHost = resolveHost(ctx.registry, dr.spec.host, dr.namespace);
+    if (drHost === host) return dr;
+    if (covers(drHost, host) && drHost.length > bestLen) {
+      best = dr;
+      bestLen = drHost.length;
+    }
+  }
+  return best;
+}
+
+type PortPolicy = Omit<TrafficPolicy, 'portLevelSettings'>;
+
+/** A traffic policy with its `portLevelSettings` for this port laid over it, field by field. */
+function forPort(tp: TrafficPolicy | undefined, port: number): PortPolicy {
+  if (!tp) return {};
+  const { portLevelSettings, ...base } = tp;
+  const pl = portLevelSettings?.find((p) => p.port?.number === port);
+  if (!pl) return base;
+  const { port: _p, ...over } = pl;
+  return { ...base, ...definedOnly(over) };
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== null)) as Partial<T>;
+}
+
+export interface ClusterPolicy {
+  lb: LbPolicy;
+  hash: HashKey | null;
+  pool: PoolLimits;
+  outlier: OutlierPolicy | null;
+  subsetLabels?: Labels;
+  subsetDefined: boolean;
+  policyFrom?: string;
+}
+
+const ms = (d: string | undefined, dflt: number) => (d === undefined ? dflt : parseDuration(d) ?? dflt);
+
+// Istio leaves Envoy's circuit breakers effectively unlimited unless a DestinationRule says
+// otherwise; 0 stands for "no limit" here.
+export const DEFAULT_POOL: PoolLimits = {
+  maxConnections: 0,
+  maxPendingRequests: 0,
+  maxRequestsPerConnection: 0,
+  maxRetries: 0,
+  connectTimeoutMs: 10_000,
+  idleTimeoutMs: 60_000,
+};
+
+/** Load balancing, pool limits and outlier detection for one cluster, as Istio merges them: rule, port, subset, subset port. */
+export function clusterPolicy(dr: ConfigObject<DestinationRuleSpec> | undefined, port: number, subset: string | undefined): ClusterPolicy {
+  let tp = forPort(dr?.spec.trafficPolicy, port);
+  let subsetDefined = subset === undefined;
+  let subsetLabels: Labels | undefined;
+  if (subset !== undefined && dr) {
+    const s = dr.spec.subsets?.find((x) => x.name === subset);
+    if (s) {
+      subsetDefined = true;
+      subsetLabels = s.labels ?? {};
+      tp = { ...tp, ...definedOnly(forPort(s.trafficPolicy, port)) };
+    }
+  }
+  const lbSettings = tp.loadBalancer;
+  let lb: LbPolicy = 'ROUND_ROBIN';
+  let hash: HashKey | null = null;
+  const simple = lbSettings?.simple;
+  if (simple === 'LEAST_REQUEST' || simple === 'LEAST_CONN') lb = 'LEAST_REQUEST';
+  else if (simple === 'RANDOM') lb = 'RANDOM';
+  else if (simple === 'PASSTHROUGH') lb = 'PASSTHROUGH';
+  const ch = lbSettings?.consistentHash;
+  if (ch) {
+    if (ch.httpHeaderName) hash = { type: 'header', name: ch.httpHeaderName.toLowerCase() };
+    else if (ch.httpCookie) {
+      const ttl = ch.httpCookie.ttl !== undefined ? parseDuration(ch.httpCookie.ttl) : undefined;
+      hash = { type: 'cookie', name: ch.httpCookie.name, path: ch.httpCookie.path, ttlSeconds: ttl === undefined ? undefined : Math.floor(ttl / 1000) };
+    } else if (ch.useSourceIp) hash = { type: 'sourceIp' };
+    else if (ch.httpQueryParameterName) hash = { type: 'query', name: ch.httpQueryParameterName };
+  }
+  const cp = tp.connectionPool;
+  const pool: PoolLimits = {
+    maxConnections: cp?.tcp?.maxConnections ?? 0,
+    maxPendingRequests: cp?.http?.http1MaxPendingRequests ?? 0,
+    maxRequestsPerConnection: cp?.http?.maxRequestsPerConnection ?? 0,
+    maxRetries: cp?.http?.maxRetries ?? 0,
+    connectTimeoutMs: ms(cp?.tcp?.connectTimeout, DEFAULT_POOL.connectTimeoutMs),
+    idleTimeoutMs: ms(cp?.http?.idleTimeout, DEFAULT_POOL.idleTimeoutMs),
+  };
+  const od = tp.outlierDetection;
+  const outlier: OutlierPolicy | null = od
+    ? {
+        // Envoy's defaults, which Istio keeps: 5 consecutive 5xx, gateway errors off, 10 s sweeps,
+        // 30 s base ejection; Istio's own: at most 10 % ejected, panic threshold 0 %.
+        consecutive5xx: od.consecutive5xxErrors ?? 5,
+        consecutiveGatewayErrors: od.consecutiveGatewayErrors ?? od.consecutiveErrors ?? 0,
+        intervalMs: ms(od.interval, 10_000),
+        baseEjectionMs: ms(od.baseEjectionTime, 30_000),
+        maxEjectionPercent: od.maxEjectionPercent ?? 10,
+        minHealthPercent: od.minHealthPercent ?? 0,
+      }
+    : null;
+  return { lb, hash, pool, outlier, subsetLabels, subsetDefined, policyFrom: dr?.ref };
+}

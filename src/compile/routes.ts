@@ -1,0 +1,321 @@
+import { parseDuration } from '../config/duration.js';
+import type { FieldPath } from '../config/source.js';
+import type { ConfigObject, Destination, HTTPMatchRequest, HTTPRoute, HeaderOperations, Percent, VirtualServiceSpec } from '../config/types.js';
+import { selects } from '../registry/labels.js';
+import { resolveHost } from '../registry/registry.js';
+import { warn, type CompileContext } from './context.js';
+import { compileMatch, mergeDelegateMatches, stringMatcher } from './match.js';
+import { clusterPolicy, destinationRuleFor } from './policy.js';
+import { compileRe2Search } from './regex.js';
+import type {
+  ClusterConfig,
+  CompiledMatch,
+  CorsConfig,
+  FaultPolicy,
+  HeaderOps,
+  MirrorPolicy,
+  Redirect,
+  RetryPolicy,
+  Rewrite,
+  Route,
+  RouteAction,
+  WeightedDestination,
+} from './snapshot.js';
+
+export const DEFAULT_ROUTE_TIMEOUT_MS = 15_000;
+
+/** Where routes are compiled for: a Gateway (`ns/name`) on one port, or `mesh` (port 0: any). */
+export interface RouteScope {
+  gateway: string;
+  port: number;
+}
+
+export function qualifyGateway(ref: string, namespace: string): string {
+  if (ref === 'mesh') return 'mesh';
+  if (ref.includes('/')) return ref;
+  if (ref.includes('.')) {
+    // The older `name.namespace.svc.cluster.local` spelling.
+    const [name, ns] = ref.split('.');
+    return `${ns}/${name}`;
+  }
+  return `${namespace}/${ref}`;
+}
+
+export function compileHttpRoutes(ctx: CompileContext, vs: ConfigObject<VirtualServiceSpec>, scope: RouteScope): Route[] {
+  const out: Route[] = [];
+  (vs.spec.http ?? []).forEach((http, index) => {
+    if (http.delegate) {
+      out.push(...compileDelegate(ctx, vs, http, index, scope));
+      return;
+    }
+    const route = compileRoute(ctx, vs, http, index, scope, http.match);
+    if (route) out.push(route);
+  });
+  return out;
+}
+
+function compileDelegate(ctx: CompileContext, root: ConfigObject<VirtualServiceSpec>, http: HTTPRoute, index: number, scope: RouteScope): Route[] {
+  const ns = http.delegate!.namespace ?? root.namespace;
+  const del = ctx.virtualServices.find((v) => v.name === http.delegate!.name && v.namespace === ns);
+  if (!del) {
+    warn(ctx, root, ['http', index, 'delegate'], `delegate VirtualService ${ns}/${http.delegate!.name} does not exist; this route is skipped`);
+    return [];
+  }
+  if (del.spec.hosts && del.spec.hosts.length > 0) {
+    warn(ctx, del, ['hosts'], 'a delegate VirtualService must not set hosts; they are ignored when it is used as a delegate');
+  }
+  const out: Route[] = [];
+  (del.spec.http ?? []).forEach((dh, di) => {
+    if (dh.delegate) {
+      warn(ctx, del, ['http', di, 'delegate'], 'a delegate cannot delegate again; this route is skipped');
+      return;
+    }
+    const rootMatches = filterScope(http.match, root.namespace, scope);
+    if (rootMatches === null) return;
+    const merged = mergeDelegateMatches(rootMatches, dh.match);
+    if (merged === null) return;
+    const route = compileRoute(ctx, del, dh, di, { ...scope, gateway: scope.gateway }, merged, true);
+    if (route) out.push(route);
+  });
+  return out;
+}
+
+/** Drops conditions meant for other gateways or ports; null when none is left for this scope. */
+function filterScope(match: HTTPMatchRequest[] | undefined, namespace: string, scope: RouteScope): HTTPMatchRequest[] | undefined | null {
+  if (!match || match.length === 0) return match;
+  const kept = match.filter((m) => {
+    if (m.gateways && m.gateways.length > 0 && !m.gateways.map((g) => qualifyGateway(g, namespace)).includes(scope.gateway)) return false;
+    if (m.port !== undefined && scope.port !== 0 && m.port !== scope.port) return false;
+    return true;
+  });
+  return kept.length > 0 ? kept : null;
+}
+
+function compileRoute(
+  ctx: CompileContext,
+  vs: ConfigObject<VirtualServiceSpec>,
+  http: HTTPRoute,
+  index: number,
+  scope: RouteScope,
+  rawMatches: HTTPMatchRequest[] | undefined,
+  prefiltered = false,
+): Route | undefined {
+  const scoped = prefiltered ? rawMatches : filterScope(rawMatches, vs.namespace, scope);
+  if (scoped === null) return undefined;
+  const matches: CompiledMatch[] | null = scoped && scoped.length > 0 ? scoped.map(compileMatch) : null;
+  const action = compileAction(ctx, vs, http, index, scope);
+  if (!action) return undefined;
+  return {
+    source: vs.ref,
+    index,
+    name: http.name,
+    matches,
+    action,
+    timeoutMs: http.timeout !== undefined ? parseDuration(http.timeout)! : DEFAULT_ROUTE_TIMEOUT_MS,
+    rewrite: compileRewrite(http),
+    requestHeaders: headerOps(http.headers?.request),
+    responseHeaders: headerOps(http.headers?.response),
+    retry: compileRetry(http),
+    fault: compileFault(http),
+    cors: compileCors(http),
+    mirrors: compileMirrors(ctx, vs, http, index),
+  };
+}
+
+function compileAction(ctx: CompileContext, vs: ConfigObject<VirtualServiceSpec>, http: HTTPRoute, index: number, scope: RouteScope): RouteAction | undefined {
+  if (http.redirect) {
+    const r = http.redirect;
+    const redirect: Redirect = { code: r.redirectCode ?? 301 };
+    if (r.uri !== undefined) redirect.uri = r.uri;
+    if (r.authority !== undefined) redirect.authority = r.authority;
+    if (r.scheme !== undefined) redirect.scheme = r.scheme;
+    if (r.port !== undefined) redirect.port = r.port;
+    else if (r.derivePort === 'FROM_REQUEST_PORT') redirect.port = 'request';
+    else if (r.derivePort === 'FROM_PROTOCOL_DEFAULT') redirect.port = 'default';
+    return { type: 'redirect', redirect };
+  }
+  if (http.directResponse) {
+    const b = http.directResponse.body;
+    const body = b?.string !== undefined ? Buffer.from(b.string) : b?.bytes !== undefined ? Buffer.from(b.bytes, 'base64') : null;
+    return { type: 'direct', status: http.directResponse.status, body };
+  }
+  const list = http.route ?? [];
+  if (list.length === 0) return undefined;
+  const explicit = list.some((d) => (d.weight ?? 0) > 0);
+  if (list.length > 1) {
+    const sum = list.reduce((s, d) => s + (d.weight ?? 0), 0);
+    if (sum !== 100) {
+      warn(ctx, vs, ['http', index, 'route'], explicit
+        ? `weights add up to ${sum}, not 100; traffic is split in proportion to them`
+        : 'several destinations without weights; traffic is split evenly between them');
+    }
+  }
+  const destinations: WeightedDestination[] = list.map((d, di) => {
+    const field: FieldPath = ['http', index, 'route', di, 'destination'];
+    const weight = list.length === 1 ? 100 : explicit ? (d.weight ?? 0) : 1;
+    return { ...destinationClusters(ctx, vs, field, d.destination, scope), weight, requestHeaders: headerOps(d.headers?.request), responseHeaders: headerOps(d.headers?.response) };
+  });
+  return { type: 'forward', destinations, totalWeight: destinations.reduce((s, d) => s + d.weight, 0) };
+}
+
+function destinationClusters(ctx: CompileContext, vs: ConfigObject, field: FieldPath, d: Destination, scope: RouteScope) {
+  const host = resolveHost(ctx.registry, d.host, vs.namespace);
+  const svc = ctx.registry.services.get(host);
+  const cluster = ensureCluster(ctx, host, d.port?.number, d.subset, scope, { obj: vs, field });
+  let clusterByPort: Map<number, string> | undefined;
+  // On the mesh listener a destination without a port follows the port the call was made to.
+  if (scope.port === 0 && d.port?.number === undefined && svc && svc.ports.length > 1) {
+    clusterByPort = new Map(svc.ports.map((p) => [p.number, ensureCluster(ctx, host, p.number, d.subset, scope, { obj: vs, field }).name]));
+  }
+  return { cluster: cluster.name, host, port: cluster.port, subset: d.subset, clusterByPort };
+}
+
+/** The object and field a cluster's problems are reported against; none for clusters no rule names. */
+export interface Blame {
+  obj: ConfigObject;
+  field: FieldPath;
+}
+
+export function ensureCluster(ctx: CompileContext, host: string, portNumber: number | undefined, subset: string | undefined, scope: RouteScope, blame?: Blame): ClusterConfig {
+  const svc = ctx.registry.services.get(host);
+  const report = (sub: string, message: string) => {
+    if (blame) warn(ctx, blame.obj, [...blame.field, sub], message);
+  };
+  let port = portNumber;
+  if (port === undefined) {
+    if (svc && svc.ports.length === 1) port = svc.ports[0]!.number;
+    else if (svc && svc.ports.length > 1) {
+      port = svc.ports[0]!.number;
+      if (scope.port !== 0) report('port', `${host} has several ports (${svc.ports.map((p) => p.number).join(', ')}); name one with port.number (using ${port})`);
+    } else port = scope.port !== 0 ? scope.port : 80;
+  }
+  const name = `outbound|${port}|${subset ?? ''}|${host}`;
+  const existing = ctx.clusters.get(name);
+  if (existing) return existing;
+
+  if (!svc) {
+    report('host', `${host} is not in the service registry (no Service or ServiceEntry declares it); requests get 503`);
+  } else if (!svc.endpoints.has(port)) {
+    report('port', `${host} has no port ${port} (its ports: ${svc.ports.map((p) => p.number).join(', ') || 'none'})`);
+  }
+  const dr = destinationRuleFor(ctx, host);
+  const policy = clusterPolicy(dr, port, subset);
+  let endpoints = svc?.endpoints.get(port) ?? [];
+  if (subset !== undefined) {
+    if (!policy.subsetDefined) {
+      report('subset', `subset ${subset} is not defined by any DestinationRule for ${host}; requests get 503`);
+      endpoints = [];
+    } else {
+      endpoints = endpoints.filter((e) => selects(policy.subsetLabels, e.labels));
+    }
+  }
+  const cluster: ClusterConfig = {
+    name,
+    host,
+    port,
+    subset,
+    discovery: svc?.discovery ?? 'none',
+    known: svc !== undefined,
+    endpoints,
+    lb: policy.lb,
+    hash: policy.hash,
+    pool: policy.pool,
+    outlier: policy.outlier,
+    policyFrom: policy.policyFrom,
+  };
+  ctx.clusters.set(name, cluster);
+  return cluster;
+}
+
+function headerOps(h: HeaderOperations | undefined): HeaderOps | null {
+  if (!h) return null;
+  const set = Object.entries(h.set ?? {}).map(([k, v]) => [k.toLowerCase(), v] as [string, string]);
+  const add = Object.entries(h.add ?? {}).map(([k, v]) => [k.toLowerCase(), v] as [string, string]);
+  const remove = (h.remove ?? []).map((k) => k.toLowerCase());
+  if (set.length === 0 && add.length === 0 && remove.length === 0) return null;
+  return { set, add, remove };
+}
+
+function compileRewrite(http: HTTPRoute): Rewrite | null {
+  const r = http.rewrite;
+  if (!r) return null;
+  const out: Rewrite = {};
+  if (r.uri !== undefined && r.uri !== '') out.uri = r.uri;
+  if (r.uriRegexRewrite) {
+    const re = compileRe2Search(r.uriRegexRewrite.match);
+    // RE2 writes groups as \1; JavaScript's replace wants $1.
+    if (re.ok) out.regex = { re: re.re, substitution: (r.uriRegexRewrite.rewrite ?? '').replace(/\$/g, '$$$$').replace(/\\(\d)/g, '$$$1') };
+  }
+  if (r.authority !== undefined && r.authority !== '') out.authority = r.authority;
+  return out.uri !== undefined || out.regex !== undefined || out.authority !== undefined ? out : null;
+}
+
+const percentOf = (p: Percent | undefined, legacy: number | undefined): number => (p?.value !== undefined ? p.value : legacy !== undefined ? legacy : 100);
+
+// Istio's retry conditions when `retries` is set without `retryOn`.
+const DEFAULT_RETRY_ON = 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes';
+
+function compileRetry(http: HTTPRoute): RetryPolicy | null {
+  const r = http.retries;
+  if (!r || !r.attempts) return null;
+  const on = (r.retryOn ?? DEFAULT_RETRY_ON).split(',').map((s) => s.trim()).filter(Boolean);
+  const codes = on.filter((c) => /^\d{3}$/.test(c)).map(Number);
+  const policy: RetryPolicy = {
+    retries: r.attempts,
+    perTryTimeoutMs: r.perTryTimeout !== undefined ? parseDuration(r.perTryTimeout)! : 0,
+    on5xx: on.includes('5xx'),
+    onGatewayError: on.includes('gateway-error'),
+    onReset: on.includes('reset') || on.includes('reset-before-request'),
+    onConnectFailure: on.includes('connect-failure'),
+    onRefusedStream: on.includes('refused-stream'),
+    onRetriable4xx: on.includes('retriable-4xx'),
+    statusCodes: codes.length > 0 ? codes : on.includes('retriable-status-codes') ? [503] : [],
+    backoffBaseMs: 25,
+  };
+  return policy;
+}
+
+function compileFault(http: HTTPRoute): FaultPolicy | null {
+  const f = http.fault;
+  if (!f) return null;
+  const delayMs = f.delay ? parseDuration(f.delay.fixedDelay ?? f.delay.exponentialDelay ?? '0s') ?? 0 : 0;
+  return {
+    delayMs,
+    delayPercent: f.delay ? percentOf(f.delay.percentage, f.delay.percent) : 0,
+    abortStatus: f.abort?.httpStatus ?? 0,
+    abortPercent: f.abort?.httpStatus !== undefined ? percentOf(f.abort.percentage, undefined) : 0,
+  };
+}
+
+function compileCors(http: HTTPRoute): CorsConfig | null {
+  const c = http.corsPolicy;
+  if (!c) return null;
+  const legacy = c.allowOrigin ?? [];
+  const maxAge = c.maxAge !== undefined ? parseDuration(c.maxAge) : undefined;
+  return {
+    origins: [...(c.allowOrigins ?? []).map((m) => stringMatcher(m)), ...legacy.filter((o) => o !== '*').map((o) => stringMatcher({ exact: o }))],
+    anyOrigin: legacy.includes('*'),
+    allowMethods: (c.allowMethods ?? []).join(','),
+    allowHeaders: (c.allowHeaders ?? []).join(','),
+    exposeHeaders: (c.exposeHeaders ?? []).join(','),
+    maxAge: maxAge !== undefined ? String(Math.floor(maxAge / 1000)) : '',
+    allowCredentials: c.allowCredentials === true,
+    unmatchedPreflights: c.unmatchedPreflights === 'IGNORE' ? 'ignore' : 'forward',
+  };
+}
+
+function compileMirrors(ctx: CompileContext, vs: ConfigObject<VirtualServiceSpec>, http: HTTPRoute, index: number): MirrorPolicy[] | null {
+  const out: MirrorPolicy[] = [];
+  const scope: RouteScope = { gateway: '', port: 0 };
+  if (http.mirror) {
+    const host = resolveHost(ctx.registry, http.mirror.host, vs.namespace);
+    const c = ensureCluster(ctx, host, http.mirror.port?.number, http.mirror.subset, scope, { obj: vs, field: ['http', index, 'mirror'] });
+    out.push({ cluster: c.name, host, percent: percentOf(http.mirrorPercentage, http.mirrorPercent) });
+  }
+  (http.mirrors ?? []).forEach((m, mi) => {
+    const host = resolveHost(ctx.registry, m.destination.host, vs.namespace);
+    const c = ensureCluster(ctx, host, m.destination.port?.number, m.destination.subset, scope, { obj: vs, field: ['http', index, 'mirrors', mi, 'destination'] });
+    out.push({ cluster: c.name, host, percent: percentOf(m.percentage, undefined) });
+  });
+  return out.length > 0 ? out : null;
+}
