@@ -30,6 +30,7 @@ export function compile(objects: readonly ConfigObject[], opts: CompileOptions =
     destinationRules: byCreation(objects.filter((o) => o.kind === 'DestinationRule')) as ConfigObject<DestinationRuleSpec>[],
     virtualServices,
     reported: new Set(),
+    compiled: new Set(),
   };
   const gateways = objects.filter((o) => o.kind === 'Gateway') as ConfigObject<GatewaySpec>[];
   const gatewayIndex = new Map(gateways.map((g) => [`${g.namespace}/${g.name}`, g]));
@@ -41,6 +42,10 @@ export function compile(objects: readonly ConfigObject[], opts: CompileOptions =
   const listeners: ListenerConfig[] = [];
   for (const [port, gws] of gatewayPorts(ctx, served)) listeners.push(gatewayListener(ctx, roots, port, gws));
   if (opts.meshNamespace !== undefined) listeners.push(meshListener(ctx, roots, opts.meshNamespace));
+
+  // Rules no listener serves here (mesh-bound without --mesh-listen, unselected gateways) are
+  // still config: check their destinations too, without adding their clusters.
+  for (const vs of roots) if (!ctx.compiled.has(vs)) compileHttpRoutes({ ...ctx, clusters: new Map() }, vs, { gateway: 'mesh', port: 0 });
 
   checkGatewayReferences(ctx, roots, gatewayIndex);
   checkServedHosts(ctx, roots, gatewayIndex);

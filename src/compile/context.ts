@@ -14,6 +14,8 @@ export interface CompileContext {
   virtualServices: ConfigObject<VirtualServiceSpec>[];
   /** Problems already reported, so a rule compiled for several listeners is reported once. */
   reported: Set<string>;
+  /** VirtualServices whose routes some listener compiled. */
+  compiled: Set<ConfigObject<VirtualServiceSpec>>;
 }
 
 export function warn(ctx: CompileContext, obj: ConfigObject, field: FieldPath, message: string): void {

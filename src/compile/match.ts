@@ -64,14 +64,18 @@ function mergeUri(root: StringMatch | undefined, del: StringMatch | undefined): 
 
 /**
  * Istio's delegation: each delegate condition is narrowed by the root route's condition.
- * A pair that cannot hold together (disjoint URIs, different values for one header) is dropped.
+ * A pair that cannot hold together (disjoint URIs, different values for one header) is dropped;
+ * null when nothing is left, or when some delegate condition fits no root condition at all.
  */
 export function mergeDelegateMatches(root: HTTPMatchRequest[] | undefined, del: HTTPMatchRequest[] | undefined): HTTPMatchRequest[] | undefined | null {
   if (!root || root.length === 0) return del;
   if (!del || del.length === 0) return root;
   const out: HTTPMatchRequest[] = [];
-  for (const r of root) {
-    for (const d of del) {
+  // As Istio: every delegate condition must fit at least one root condition, else the whole
+  // delegate route conflicts and is dropped.
+  for (const d of del) {
+    const before = out.length;
+    for (const r of root) {
       const uri = mergeUri(r.uri, d.uri);
       const headers = mergeMaps(r.headers, d.headers);
       const queryParams = mergeMaps(r.queryParams, d.queryParams);
@@ -93,6 +97,7 @@ export function mergeDelegateMatches(root: HTTPMatchRequest[] | undefined, del: 
         gateways: r.gateways,
       });
     }
+    if (out.length === before) return null;
   }
   return out.length > 0 ? out : null;
 }

@@ -24,14 +24,22 @@ export function destinationRuleFor(
 
 type PortPolicy = Omit<TrafficPolicy, 'portLevelSettings'>;
 
-/** A traffic policy with its `portLevelSettings` for this port laid over it, field by field. */
+/**
+ * A traffic policy as it applies to this port. Istio: port-level settings override the
+ * destination-level ones wholesale, "default values will be applied to fields omitted in
+ * port-level traffic policies" (nothing is inherited).
+ */
 function forPort(tp: TrafficPolicy | undefined, port: number): PortPolicy {
   if (!tp) return {};
   const { portLevelSettings, ...base } = tp;
-  const pl = portLevelSettings?.find((p) => p.port?.number === port);
+  const pl = hasPortLevel(tp, port);
   if (!pl) return base;
   const { port: _p, ...over } = pl;
-  return { ...base, ...definedOnly(over) };
+  return over;
+}
+
+function hasPortLevel(tp: TrafficPolicy | undefined, port: number) {
+  return tp?.portLevelSettings?.find((p) => p.port?.number === port);
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {
@@ -71,7 +79,8 @@ export function clusterPolicy(dr: ConfigObject<DestinationRuleSpec> | undefined,
     if (s) {
       subsetDefined = true;
       subsetLabels = s.labels ?? {};
-      tp = { ...tp, ...definedOnly(forPort(s.trafficPolicy, port)) };
+      // Subset fields override the rule's one by one; a subset port-level entry replaces them all.
+      tp = hasPortLevel(s.trafficPolicy, port) ? forPort(s.trafficPolicy, port) : { ...tp, ...definedOnly(forPort(s.trafficPolicy, port)) };
     }
   }
   const lbSettings = tp.loadBalancer;
@@ -108,7 +117,8 @@ export function clusterPolicy(dr: ConfigObject<DestinationRuleSpec> | undefined,
         consecutiveGatewayErrors: od.consecutiveGatewayErrors ?? od.consecutiveErrors ?? 0,
         intervalMs: ms(od.interval, 10_000),
         baseEjectionMs: ms(od.baseEjectionTime, 30_000),
-        maxEjectionPercent: od.maxEjectionPercent ?? 10,
+        // 0 is proto3's unset for this int32, so Istio keeps its 10 %.
+        maxEjectionPercent: od.maxEjectionPercent || 10,
         minHealthPercent: od.minHealthPercent ?? 0,
       }
     : null;

@@ -42,6 +42,7 @@ export function qualifyGateway(ref: string, namespace: string): string {
 }
 
 export function compileHttpRoutes(ctx: CompileContext, vs: ConfigObject<VirtualServiceSpec>, scope: RouteScope): Route[] {
+  ctx.compiled.add(vs);
   const out: Route[] = [];
   (vs.spec.http ?? []).forEach((http, index) => {
     if (http.delegate) {
@@ -64,20 +65,44 @@ function compileDelegate(ctx: CompileContext, root: ConfigObject<VirtualServiceS
   if (del.spec.hosts && del.spec.hosts.length > 0) {
     warn(ctx, del, ['hosts'], 'a delegate VirtualService must not set hosts; they are ignored when it is used as a delegate');
   }
+  const exportTo = del.spec.exportTo;
+  if (exportTo && exportTo.length > 0 && !exportTo.some((e) => e === '*' || e === root.namespace || (e === '.' && del.namespace === root.namespace))) {
+    warn(ctx, root, ['http', index, 'delegate'], `delegate VirtualService ${ns}/${del.name} is not exported to namespace ${root.namespace}; this route is skipped`);
+    return [];
+  }
   const out: Route[] = [];
   (del.spec.http ?? []).forEach((dh, di) => {
     if (dh.delegate) {
       warn(ctx, del, ['http', di, 'delegate'], 'a delegate cannot delegate again; this route is skipped');
       return;
     }
-    const rootMatches = filterScope(http.match, root.namespace, scope);
-    if (rootMatches === null) return;
-    const merged = mergeDelegateMatches(rootMatches, dh.match);
+    // Istio merges first (a delegate route any of whose conditions conflicts with the root is
+    // dropped whole), then keeps the merged conditions meant for this gateway and port.
+    const merged = mergeDelegateMatches(http.match, dh.match);
     if (merged === null) return;
-    const route = compileRoute(ctx, del, dh, di, { ...scope, gateway: scope.gateway }, merged, true);
+    const scoped = filterScope(merged, root.namespace, scope);
+    if (scoped === null) return;
+    const route = compileRoute(ctx, del, inheritFromRoot(http, dh), di, scope, scoped, true);
     if (route) out.push(route);
   });
   return out;
+}
+
+/** Istio's mergeHTTPRoute: a delegate route takes what the root route sets and it does not. */
+function inheritFromRoot(root: HTTPRoute, dh: HTTPRoute): HTTPRoute {
+  return {
+    ...dh,
+    rewrite: dh.rewrite ?? root.rewrite,
+    timeout: dh.timeout ?? root.timeout,
+    retries: dh.retries ?? root.retries,
+    fault: dh.fault ?? root.fault,
+    mirror: dh.mirror ?? root.mirror,
+    mirrorPercent: dh.mirrorPercent ?? root.mirrorPercent,
+    mirrorPercentage: dh.mirrorPercentage ?? root.mirrorPercentage,
+    mirrors: dh.mirrors ?? root.mirrors,
+    corsPolicy: dh.corsPolicy ?? root.corsPolicy,
+    headers: dh.headers ?? root.headers,
+  };
 }
 
 /** Drops conditions meant for other gateways or ports; null when none is left for this scope. */
@@ -103,6 +128,9 @@ function compileRoute(
   const scoped = prefiltered ? rawMatches : filterScope(rawMatches, vs.namespace, scope);
   if (scoped === null) return undefined;
   const matches: CompiledMatch[] | null = scoped && scoped.length > 0 ? scoped.map(compileMatch) : null;
+  if (http.fault?.delay?.exponentialDelay !== undefined) {
+    warn(ctx, vs, ['http', index, 'fault', 'delay', 'exponentialDelay'], 'Istio does not support exponentialDelay; this delay is not applied (use fixedDelay)');
+  }
   const action = compileAction(ctx, vs, http, index, scope);
   if (!action) return undefined;
   return {
@@ -215,7 +243,8 @@ export function ensureCluster(ctx: CompileContext, host: string, portNumber: num
     port,
     subset,
     discovery: svc?.discovery ?? 'none',
-    known: svc !== undefined,
+    // Envoy has no cluster for an undefined subset: it answers 503 with no body, like an unknown host.
+    known: svc !== undefined && policy.subsetDefined,
     endpoints,
     lb: policy.lb,
     hash: policy.hash,
@@ -227,19 +256,31 @@ export function ensureCluster(ctx: CompileContext, host: string, portNumber: num
   return cluster;
 }
 
+const isAuthority = (name: string) => name === 'host' || name === ':authority';
+
 function headerOps(h: HeaderOperations | undefined): HeaderOps | null {
   if (!h) return null;
-  const set = Object.entries(h.set ?? {}).map(([k, v]) => [k.toLowerCase(), v] as [string, string]);
-  const add = Object.entries(h.add ?? {}).map(([k, v]) => [k.toLowerCase(), v] as [string, string]);
-  const remove = (h.remove ?? []).map((k) => k.toLowerCase());
+  // Istio turns a set/add of Host into an authority rewrite (see authorityFrom) and never removes it.
+  const set = Object.entries(h.set ?? {}).map(([k, v]) => [k.toLowerCase(), v] as [string, string]).filter(([k]) => !isAuthority(k));
+  const add = Object.entries(h.add ?? {}).map(([k, v]) => [k.toLowerCase(), v] as [string, string]).filter(([k]) => !isAuthority(k));
+  const remove = (h.remove ?? []).map((k) => k.toLowerCase()).filter((k) => !isAuthority(k));
   if (set.length === 0 && add.length === 0 && remove.length === 0) return null;
   return { set, add, remove };
 }
 
+/** The Host a route's request header edits ask for, which Istio applies as an authority rewrite. */
+function authorityFrom(h: HeaderOperations | undefined): string | undefined {
+  for (const ops of [h?.set, h?.add]) {
+    for (const [k, v] of Object.entries(ops ?? {})) if (isAuthority(k.toLowerCase())) return v;
+  }
+  return undefined;
+}
+
 function compileRewrite(http: HTTPRoute): Rewrite | null {
-  const r = http.rewrite;
-  if (!r) return null;
+  const r = http.rewrite ?? {};
   const out: Rewrite = {};
+  const headerAuthority = authorityFrom(http.headers?.request);
+  if (headerAuthority !== undefined) out.authority = headerAuthority;
   if (r.uri !== undefined && r.uri !== '') out.uri = r.uri;
   if (r.uriRegexRewrite) {
     const re = compileRe2Search(r.uriRegexRewrite.match);
@@ -258,7 +299,8 @@ const DEFAULT_RETRY_ON = 'connect-failure,refused-stream,unavailable,cancelled,r
 function compileRetry(http: HTTPRoute): RetryPolicy | null {
   const r = http.retries;
   if (!r || !r.attempts) return null;
-  const on = (r.retryOn ?? DEFAULT_RETRY_ON).split(',').map((s) => s.trim()).filter(Boolean);
+  const explicit = r.retryOn !== undefined && r.retryOn.trim() !== '';
+  const on = (explicit ? r.retryOn! : DEFAULT_RETRY_ON).split(',').map((s) => s.trim()).filter(Boolean);
   const codes = on.filter((c) => /^\d{3}$/.test(c)).map(Number);
   const policy: RetryPolicy = {
     retries: r.attempts,
@@ -269,8 +311,10 @@ function compileRetry(http: HTTPRoute): RetryPolicy | null {
     onConnectFailure: on.includes('connect-failure'),
     onRefusedStream: on.includes('refused-stream'),
     onRetriable4xx: on.includes('retriable-4xx'),
-    statusCodes: codes.length > 0 ? codes : on.includes('retriable-status-codes') ? [503] : [],
-    backoffBaseMs: 25,
+    // Istio keeps its default codes (503) only with its default retryOn; a retryOn that is set
+    // brings its own bare codes, so `retriable-status-codes` alone retries no status.
+    statusCodes: explicit ? codes : [503],
+    backoffBaseMs: r.backoff !== undefined ? parseDuration(r.backoff)! : 25,
   };
   return policy;
 }
@@ -278,19 +322,22 @@ function compileRetry(http: HTTPRoute): RetryPolicy | null {
 function compileFault(http: HTTPRoute): FaultPolicy | null {
   const f = http.fault;
   if (!f) return null;
-  const delayMs = f.delay ? parseDuration(f.delay.fixedDelay ?? f.delay.exponentialDelay ?? '0s') ?? 0 : 0;
+  // Istio does not support exponentialDelay (validation warns and the delay is dropped).
+  const delayMs = f.delay?.fixedDelay !== undefined ? parseDuration(f.delay.fixedDelay) ?? 0 : 0;
   return {
     delayMs,
-    delayPercent: f.delay ? percentOf(f.delay.percentage, f.delay.percent) : 0,
+    // Istio: a delay or abort without a percentage applies to no request.
+    delayPercent: f.delay?.fixedDelay !== undefined ? percentOf(f.delay.percentage, f.delay.percent ?? 0) : 0,
     abortStatus: f.abort?.httpStatus ?? 0,
-    abortPercent: f.abort?.httpStatus !== undefined ? percentOf(f.abort.percentage, undefined) : 0,
+    abortPercent: f.abort?.httpStatus !== undefined ? percentOf(f.abort.percentage, 0) : 0,
   };
 }
 
 function compileCors(http: HTTPRoute): CorsConfig | null {
   const c = http.corsPolicy;
   if (!c) return null;
-  const legacy = c.allowOrigin ?? [];
+  // Istio reads the deprecated allowOrigin only when allowOrigins is not set.
+  const legacy = c.allowOrigins !== undefined && c.allowOrigins.length > 0 ? [] : (c.allowOrigin ?? []);
   const maxAge = c.maxAge !== undefined ? parseDuration(c.maxAge) : undefined;
   return {
     origins: [...(c.allowOrigins ?? []).map((m) => stringMatcher(m)), ...legacy.filter((o) => o !== '*').map((o) => stringMatcher({ exact: o }))],

@@ -80,6 +80,7 @@ export interface HTTPRetry {
   perTryTimeout?: string;
   retryOn?: string;
   retryRemoteLocalities?: boolean;
+  backoff?: string;
 }
 
 export interface HTTPFaultInjection {

@@ -23,6 +23,8 @@ export interface LiveEndpoint {
 
 // Envoy's STRICT_DNS clusters re-resolve every 5 s by default.
 const DNS_REFRESH_MS = 5000;
+// Envoy's default outlier_detection.max_ejection_time.
+const MAX_EJECTION_MS = 300_000;
 
 export type PickOutcome = LiveEndpoint | null;
 
@@ -96,7 +98,8 @@ export class ClusterRuntime {
       const e = this.pickOnce(eps, n);
       if (!ok || ok(e)) return e;
     }
-    return eps[0]!;
+    // The balancer kept landing on tried endpoints: take the first untried one rather than retry a tried host.
+    return (ok && eps.find(ok)) || eps[0]!;
   }
 
   private pickOnce(eps: LiveEndpoint[], n: number): LiveEndpoint {
@@ -202,10 +205,14 @@ export class ClusterRuntime {
   private eject(e: LiveEndpoint): void {
     const od = this.config.outlier!;
     const ejected = this.endpoints.filter((x) => x.ejectedUntil !== 0).length;
-    // Envoy always allows one ejection, whatever maxEjectionPercent says.
-    if (ejected > 0 && (ejected * 100) / this.endpoints.length >= od.maxEjectionPercent) return;
-    e.ejections++;
-    e.ejectedUntil = Date.now() + od.baseEjectionMs * e.ejections;
+    // One ejection is always allowed, whatever maxEjectionPercent says; beyond it, Envoy checks
+    // the share ejected *after* this one (envoyproxy/envoy#26877: 50 % of 3 hosts is 1, not 2).
+    if (ejected > 0 && ((ejected + 1) * 100) / this.endpoints.length > od.maxEjectionPercent) return;
+    // Envoy's max_ejection_time (Istio leaves the default: 300 s, or baseEjectionTime if longer)
+    // caps the ejection time and stops the multiplier growing past it.
+    const maxMs = Math.max(MAX_EJECTION_MS, od.baseEjectionMs);
+    if (e.ejections * od.baseEjectionMs < maxMs + od.baseEjectionMs) e.ejections++;
+    e.ejectedUntil = Date.now() + Math.min(od.baseEjectionMs * e.ejections, maxMs);
     e.consecutive5xx = 0;
     e.consecutiveGatewayErrors = 0;
     this.refreshHealthy();
@@ -218,7 +225,7 @@ export class ClusterRuntime {
       if (e.ejectedUntil !== 0 && e.ejectedUntil <= now) {
         e.ejectedUntil = 0;
         changed = true;
-      } else if (e.ejectedUntil === 0 && e.ejections > 0 && e.consecutive5xx === 0) {
+      } else if (e.ejectedUntil === 0 && e.ejections > 0) {
         // A host that stays healthy earns its ejection multiplier back, one interval at a time.
         e.ejections--;
       }

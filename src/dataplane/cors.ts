@@ -8,7 +8,8 @@ import { matchString } from './router.js';
 
 export function originAllowed(c: CorsConfig, origin: string): boolean {
   if (c.anyOrigin) return true;
-  for (const m of c.origins) if (matchString(m, origin)) return true;
+  // Envoy also lets any origin through a matcher that accepts the literal "*" (allowOrigins: [{exact: '*'}]).
+  for (const m of c.origins) if (matchString(m, origin) || matchString(m, '*')) return true;
   return false;
 }
 

@@ -8,7 +8,7 @@ import { bufferForReplay, hasBody, teeForMirrors, type PreparedBody } from './bo
 import type { ClusterRuntime, LiveEndpoint } from './cluster.js';
 import { isPreflight, originAllowed, preflightHeaders, responseCorsHeaders } from './cors.js';
 import { hash32 } from './hash.js';
-import { applyHeaderOps, setHeader } from './header-ops.js';
+import { applyHeaderOps, applyRouteHeaderOps, removeHeader, setHeader } from './header-ops.js';
 import { clientAddress, downstreamResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import { REPLY, sendLocalReply } from './local-reply.js';
 import { splitTarget } from './path.js';
@@ -53,6 +53,9 @@ function handleRequest(ctx: ListenerContext, req: IncomingMessage, res: ServerRe
   if (route === null) return sendLocalReply(res, 404, '');
   new Exchange(ctx, active, req, res, route, view, authority).start();
 }
+
+/** Istio treats a route with one destination differently from a weighted one (header edit order). */
+const singleDestination = (route: Route): boolean => route.action.type === 'forward' && route.action.destinations.length === 1;
 
 function pickDestination(dests: WeightedDestination[], total: number): WeightedDestination {
   if (dests.length === 1) return dests[0]!;
@@ -159,7 +162,10 @@ class Exchange {
     const action = route.action;
     if (action.type === 'redirect') {
       const location = redirectLocation(action.redirect, this.ctx.scheme, this.authority, this.view.path, this.view.rawQuery, this.view.port);
-      return this.localReply(action.redirect.code, '', ['location', location]);
+      // Envoy applies the route's response header edits to its redirects too.
+      const headers = ['location', location];
+      if (route.responseHeaders) applyHeaderOps(headers, route.responseHeaders);
+      return this.localReply(action.redirect.code, '', headers);
     }
     if (action.type === 'direct') {
       const headers = ['server', 'istio-envoy', 'content-length', String(action.body?.length ?? 0)];
@@ -203,8 +209,9 @@ class Exchange {
       path = rewritePath(route.rewrite, this.view.matched, path);
       if (route.rewrite.authority !== undefined) setHeader(headers, 'host', route.rewrite.authority);
     }
-    if (dest.requestHeaders !== null) applyHeaderOps(headers, dest.requestHeaders);
-    if (route.requestHeaders !== null) applyHeaderOps(headers, route.requestHeaders);
+    applyRouteHeaderOps(headers, route.requestHeaders, dest.requestHeaders, singleDestination(route));
+    // Envoy overwrites any count the client sent; tryOnce relies on this being the last header.
+    removeHeader(headers, 'x-envoy-attempt-count');
     headers.push('x-envoy-attempt-count', '1');
     this.headers = headers;
     this.path = this.view.rawQuery === '' ? path : `${path}?${this.view.rawQuery}`;
@@ -228,7 +235,8 @@ class Exchange {
         key = randomBytes(8).toString('hex');
         const attrs = [`${h.name}="${key}"`];
         if (h.ttlSeconds > 0) attrs.push(`Max-Age=${h.ttlSeconds}`);
-        attrs.push(`Path=${h.path ?? '/'}`, 'HttpOnly');
+        if (h.path !== undefined) attrs.push(`Path=${h.path}`);
+        attrs.push('HttpOnly');
         (this.responseExtra ??= []).push('set-cookie', attrs.join('; '));
       }
     }
@@ -317,9 +325,15 @@ class Exchange {
     }
     at.clearTimer();
     const headers = downstreamResponseHeaders(raw, Date.now() - this.startMs);
-    if (this.responseExtra !== null) for (const h of this.responseExtra) headers.push(h);
-    if (this.dest!.responseHeaders !== null) applyHeaderOps(headers, this.dest!.responseHeaders);
-    if (this.route.responseHeaders !== null) applyHeaderOps(headers, this.route.responseHeaders);
+    const extra = this.responseExtra;
+    if (extra !== null) {
+      // CORS headers replace what the upstream sent (Envoy's setInline); a hash cookie is added.
+      for (let i = 0; i < extra.length; i += 2) {
+        if (extra[i] !== 'set-cookie') removeHeader(headers, extra[i]!);
+        headers.push(extra[i]!, extra[i + 1]!);
+      }
+    }
+    applyRouteHeaderOps(headers, this.route.responseHeaders, this.dest!.responseHeaders, singleDestination(this.route));
     this.res.writeHead(status, headers);
     return true;
   }
@@ -377,8 +391,9 @@ class Exchange {
   private scheduleRetry(): void {
     const cluster = this.cluster!;
     cluster.activeRetries++;
-    // Envoy's jittered exponential back-off: up to 25 ms, 50 ms, ... capped at 250 ms.
-    const ceiling = Math.min(250, this.route.retry!.backoffBaseMs * 2 ** (this.attempts - 1));
+    // Envoy's jittered exponential back-off: up to base, 2 × base, ... capped at 10 × base (25 ms by default).
+    const base = this.route.retry!.backoffBaseMs;
+    const ceiling = Math.min(10 * base, base * 2 ** (this.attempts - 1));
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       cluster.activeRetries--;

@@ -8,16 +8,25 @@ function splitHostPort(authority: string): [string, string | undefined] {
   return [authority.slice(0, colon), authority.slice(colon + 1)];
 }
 
-/** The Location of a VirtualService redirect, as Envoy builds it (path_redirect keeps the query unless it has its own). */
+/**
+ * The Location of a VirtualService redirect, as Istio configures Envoy's RedirectAction and Envoy
+ * builds it: path_redirect keeps the query unless it has its own; a port (fixed, or the Gateway
+ * port for FROM_REQUEST_PORT) is dropped by Istio when it is the target scheme's default;
+ * FROM_PROTOCOL_DEFAULT sets no port. `authority` replaces the whole Host. Otherwise the Host
+ * keeps its port, unless a port is set, or the scheme changes and it was the old scheme's default.
+ */
 export function redirectLocation(r: Redirect, scheme: string, authority: string, path: string, rawQuery: string, requestPort: number): string {
   const toScheme = r.scheme ?? scheme;
-  let [host, port] = splitHostPort(r.authority ?? authority);
-  if (r.port === 'request') port = String(requestPort);
-  else if (r.port === 'default') port = undefined;
-  else if (r.port !== undefined) port = String(r.port);
-  if (port !== undefined && Number(port) === DEFAULT_PORT[toScheme] && r.port !== undefined) port = undefined;
+  let port = r.port === 'request' ? requestPort : typeof r.port === 'number' ? r.port : undefined;
+  if (port !== undefined && port === DEFAULT_PORT[toScheme]) port = undefined;
+  let host = r.authority ?? authority;
+  if (r.authority === undefined) {
+    const [name, own] = splitHostPort(authority);
+    if (own !== undefined && (port !== undefined || (toScheme !== scheme && Number(own) === DEFAULT_PORT[scheme]))) host = name;
+  }
   let target = r.uri ?? path;
   if (!target.includes('?') && rawQuery !== '') target = `${target}?${rawQuery}`;
+  if (target[0] !== '/') target = `/${target}`;
   return `${toScheme}://${host}${port !== undefined ? `:${port}` : ''}${target}`;
 }
 

@@ -34,9 +34,15 @@ export const DEFAULT_UPSTREAM: UpstreamSettings = { maxConnections: 0, connectTi
 class UndiciUpstream implements Upstream {
   readonly origin: string;
   private readonly pool: Pool;
+  /**
+   * maxRequestsPerConnection 1: every request asks for `connection: close`. Otherwise undefined,
+   * never false: an explicit false would undo undici's own close-after-HEAD.
+   */
+  private readonly reset: true | undefined;
 
   constructor(origin: string, s: UpstreamSettings) {
     this.origin = origin;
+    this.reset = s.maxRequestsPerConnection === 1 ? true : undefined;
     this.pool = new Pool(origin, {
       connections: s.maxConnections > 0 ? s.maxConnections : null,
       connectTimeout: s.connectTimeoutMs,
@@ -46,13 +52,15 @@ class UndiciUpstream implements Upstream {
       headersTimeout: 0,
       bodyTimeout: 0,
       pipelining: 1,
-      ...(s.maxRequestsPerConnection > 0 ? { maxRequestsPerClient: s.maxRequestsPerConnection } : {}),
+      // undici lets maxRequestsPerClient + 1 requests through one socket (it post-increments its
+      // counter, nodejs/undici#5033), so ask for one less; 1 itself is handled per request (reset).
+      ...(s.maxRequestsPerConnection > 1 ? { maxRequestsPerClient: s.maxRequestsPerConnection - 1 } : {}),
     });
   }
 
   dispatch(req: UpstreamRequest, handler: UpstreamHandler): void {
     this.pool.dispatch(
-      { origin: this.origin, path: req.path, method: req.method, headers: req.headers, body: req.body as never },
+      { origin: this.origin, path: req.path, method: req.method, headers: req.headers, body: req.body as never, reset: this.reset },
       handler,
     );
   }
