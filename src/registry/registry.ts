@@ -77,8 +77,9 @@ export function buildRegistry(objects: readonly ConfigObject[]): Registry {
     const endpoints = new Map<number, Endpoint[]>();
     let discovery: RegistryService['discovery'] = 'none';
 
-    const ep = endpointsObjs.find((e) => e.name === svc.name && e.namespace === svc.namespace);
     const mySlices = slices.filter((s) => s.namespace === svc.namespace && s.labels['kubernetes.io/service-name'] === svc.name);
+    // Istio reads EndpointSlices when there are any; an Endpoints object describes the same pods.
+    const ep = mySlices.length > 0 ? undefined : endpointsObjs.find((e) => e.name === svc.name && e.namespace === svc.namespace);
     const wes = spec.selector && Object.keys(spec.selector).length > 0
       ? workloadEntries.filter((w) => w.namespace === svc.namespace && selects(spec.selector, weLabels(w)))
       : [];
