@@ -21,7 +21,13 @@ async function main(argv: string[]): Promise<number> {
   }
   const run = COMMANDS[command];
   if (!run) throw new UsageError(`meshgate: unknown command ${JSON.stringify(command)} (commands: ${Object.keys(COMMANDS).join(', ')}; see meshgate --help)`);
-  return run(rest);
+  try {
+    return await run(rest);
+  } catch (e) {
+    // Value errors from flag parsers name the flag; say which command they belong to.
+    if (e instanceof UsageError && !e.message.startsWith('meshgate')) throw new UsageError(`meshgate ${command}: ${e.message}`);
+    throw e;
+  }
 }
 
 main(process.argv.slice(2)).then(

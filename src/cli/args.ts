@@ -18,10 +18,11 @@ export function parse(command: string, argv: string[], options: OptionSpec, allo
     return { values: r.values as Parsed['values'], positionals: r.positionals };
   } catch (e) {
     const msg = (e as Error).message
+      .replace(/^Option '([^']+)' argument is ambiguous.*$/s, 'option $1 needs a value (write $1=VALUE for a value that starts with "-")')
       .replace(/^Unknown option '([^']+)'.*$/s, 'unknown option $1')
       .replace(/^Option '([^']+)' argument missing.*$/s, 'option $1 needs a value')
       .replace(/^Unexpected argument '([^']+)'.*$/s, 'unexpected argument $1');
-    throw new UsageError(`meshgate ${command}: ${msg} (see meshgate ${command} --help)`);
+    throw new UsageError(`meshgate ${command}: ${msg.split('\n')[0]} (see meshgate ${command} --help)`);
   }
 }
 

@@ -47,7 +47,8 @@ const ALIASES: Record<string, string> = {
 
 /** kubectl's age format (k8s.io/apimachinery duration.HumanDuration). */
 export function humanDuration(ms: number): string {
-  const seconds = Math.floor(ms / 1000);
+  const seconds = Math.trunc(ms / 1000);
+  if (seconds < -1) return '<invalid>';
   if (seconds < 0) return '0s';
   if (seconds < 120) return `${seconds}s`;
   const minutes = Math.floor(seconds / 60);

@@ -18,6 +18,10 @@ export interface LoadResult {
 
 const CONFIG_EXT = new Set(['.yaml', '.yml', '.json']);
 
+// Kinds that live outside namespaces, named without one in messages.
+const CLUSTER_SCOPED = new Set(['Namespace', 'Node', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'PersistentVolume', 'StorageClass', 'PriorityClass', 'IngressClass', 'GatewayClass', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration', 'APIService']);
+const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Pod', 'Job', 'CronJob']);
+
 /** Raised for a config path that does not exist: a usage error, not a config problem. */
 export class MissingConfigPath extends Error {}
 
@@ -105,14 +109,15 @@ function readDocument(
   const meta = isPlainObject(value.metadata) ? value.metadata : {};
   const name = typeof meta.name === 'string' ? meta.name : '';
   const namespace = typeof meta.namespace === 'string' && meta.namespace !== '' ? meta.namespace : opts.defaultNamespace;
-  const ref = `${kind} ${namespace}/${name || '<unnamed>'}`;
+  const ref = CLUSTER_SCOPED.has(kind) ? `${kind} ${name || '<unnamed>'}` : `${kind} ${namespace}/${name || '<unnamed>'}`;
   const info = kindInfo(apiVersion, kind);
   if (!info) {
     const versions = knownVersionsOf(kind);
     if (versions.length > 0 && apiVersion.split('/')[0] === versions[0]!.split('/')[0]) {
       problems.push({ severity: 'error', ...at(['apiVersion']), object: ref, field: 'apiVersion', message: `${apiVersion} is not a version of ${kind} we read: use ${versions.join(', ')}` });
     } else {
-      problems.push({ severity: 'info', ...at([]), object: ref, message: `skipped: meshgate does not read ${apiVersion} ${kind}` });
+      const hint = WORKLOAD_KINDS.has(kind) ? '; meshgate runs no workloads: declare where its pods answer with an Endpoints object or WorkloadEntry' : '';
+      problems.push({ severity: 'info', ...at([]), object: ref, message: `skipped: meshgate does not read ${apiVersion} ${kind}${hint}` });
     }
     return;
   }

@@ -19,7 +19,8 @@ export interface RequestView {
   path: string;
   /** Raw query string without `?`, or '' */
   rawQuery: string;
-  query: URLSearchParams | null;
+  /** Parsed lazily, only when a route matches on query parameters. */
+  query: Map<string, string> | null;
   scheme: string;
   /** The port the request was addressed to: the Gateway port, or the mesh target port. */
   port: number;
@@ -59,14 +60,29 @@ export function matches(m: CompiledMatch, view: RequestView): boolean {
   }
   const qs = m.query;
   if (qs.length > 0) {
-    if (view.query === null) view.query = new URLSearchParams(view.rawQuery);
+    if (view.query === null) view.query = parseQuery(view.rawQuery);
     for (let i = 0; i < qs.length; i++) {
       const q = qs[i]!;
-      const v = view.query.get(q.name);
-      if (!matchString(q.m, v === null ? undefined : v)) return false;
+      if (!matchString(q.m, view.query.get(q.name))) return false;
     }
   }
   return true;
+}
+
+/**
+ * Query parameters as Envoy matches them: raw, not percent-decoded, the first value of a
+ * repeated name winning.
+ */
+export function parseQuery(raw: string): Map<string, string> {
+  const out = new Map<string, string>();
+  if (raw === '') return out;
+  for (const part of raw.split('&')) {
+    if (part === '') continue;
+    const eq = part.indexOf('=');
+    const name = eq < 0 ? part : part.slice(0, eq);
+    if (!out.has(name)) out.set(name, eq < 0 ? '' : part.slice(eq + 1));
+  }
+  return out;
 }
 
 /** The first route whose conditions hold (any one of its `match` entries), or null. */

@@ -77,8 +77,9 @@ export function buildRegistry(objects: readonly ConfigObject[]): Registry {
     const endpoints = new Map<number, Endpoint[]>();
     let discovery: RegistryService['discovery'] = 'none';
 
-    const ep = endpointsObjs.find((e) => e.name === svc.name && e.namespace === svc.namespace);
     const mySlices = slices.filter((s) => s.namespace === svc.namespace && s.labels['kubernetes.io/service-name'] === svc.name);
+    // Istio reads EndpointSlices when there are any; an Endpoints object describes the same pods.
+    const ep = mySlices.length > 0 ? undefined : endpointsObjs.find((e) => e.name === svc.name && e.namespace === svc.namespace);
     const wes = spec.selector && Object.keys(spec.selector).length > 0
       ? workloadEntries.filter((w) => w.namespace === svc.namespace && selects(spec.selector, weLabels(w)))
       : [];
@@ -107,7 +108,7 @@ export function buildRegistry(objects: readonly ConfigObject[]): Registry {
         }
         for (const w of wes) {
           const target = (p.name !== undefined ? w.spec.ports?.[p.name] : undefined) ?? (typeof p.targetPort === 'number' ? p.targetPort : p.port);
-          list.push(workloadEndpoint(w.spec, target, w.name));
+          list.push(workloadEndpoint(w.spec, target, w.name, weLabels(w)));
         }
         endpoints.set(p.port, list);
       }
@@ -141,7 +142,7 @@ export function buildRegistry(objects: readonly ConfigObject[]): Registry {
           }
         } else if (wes.length > 0) {
           discovery = 'WorkloadEntry';
-          for (const w of wes) list.push(workloadEndpoint(w.spec, (p.name !== undefined ? w.spec.ports?.[p.name] : undefined) ?? target, w.name));
+          for (const w of wes) list.push(workloadEndpoint(w.spec, (p.name !== undefined ? w.spec.ports?.[p.name] : undefined) ?? target, w.name, weLabels(w)));
         } else if (resolution !== 'STATIC' && !hostname.includes('*')) {
           discovery = 'DNS';
           list.push({ address: hostname, port: target, labels: {}, weight: 1, resolve: true });
@@ -166,12 +167,12 @@ export function buildRegistry(objects: readonly ConfigObject[]): Registry {
 }
 
 function weLabels(w: ConfigObject<WorkloadEntrySpec>): Labels {
-  // Istio reads a WorkloadEntry's labels from spec.labels, and its metadata labels too.
-  return { ...w.labels, ...(w.spec.labels ?? {}) };
+  // Istio merges a WorkloadEntry's spec.labels with its metadata labels, metadata winning.
+  return { ...(w.spec.labels ?? {}), ...w.labels };
 }
 
-function workloadEndpoint(spec: WorkloadEntrySpec, port: number, name?: string): Endpoint {
-  return { address: spec.address ?? '', port, labels: spec.labels ?? {}, weight: spec.weight && spec.weight > 0 ? spec.weight : 1, name };
+function workloadEndpoint(spec: WorkloadEntrySpec, port: number, name?: string, labels: Labels = spec.labels ?? {}): Endpoint {
+  return { address: spec.address ?? '', port, labels, weight: spec.weight && spec.weight > 0 ? spec.weight : 1, name };
 }
 
 /** The endpoint port for a service port: by name, or the only one when the service has one port. */
