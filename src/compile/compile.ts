@@ -50,6 +50,8 @@ export function compile(objects: readonly ConfigObject[], opts: CompileOptions =
   checkGatewayReferences(ctx, roots, gatewayIndex);
   checkServedHosts(ctx, roots, gatewayIndex);
   checkDestinationRules(ctx);
+  // In file order, so an operator reads them top to bottom alongside the YAML.
+  ctx.problems.sort((a, b) => (a.file ?? '').localeCompare(b.file ?? '') || (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
   return { version: opts.version ?? 1, builtAt: new Date(), listeners, clusters: ctx.clusters, problems: ctx.problems };
 }
 

@@ -52,7 +52,6 @@ function describeAction(r: Route, snap: Snapshot): string {
 
 function describeFeatures(r: Route): string {
   const f: string[] = [];
-  if (r.timeoutMs !== 15_000) f.push(r.timeoutMs === 0 ? 'no timeout' : `timeout ${r.timeoutMs / 1000}s`);
   if (r.rewrite) f.push(`rewrite${r.rewrite.uri ? ` uri ${r.rewrite.uri}` : ''}${r.rewrite.regex ? ` uri regex ${r.rewrite.regex.re.source}` : ''}${r.rewrite.authority ? ` authority ${r.rewrite.authority}` : ''}`);
   if (r.retry) f.push(`retries ${r.retry.retries}${r.retry.perTryTimeoutMs ? ` per try ${r.retry.perTryTimeoutMs / 1000}s` : ''}`);
   if (r.fault) {
@@ -67,11 +66,11 @@ function describeFeatures(r: Route): string {
 
 /** The effective route table, one line per route, in the order the router tries them. */
 export function renderRoutes(snap: Snapshot): string {
-  const rows: string[][] = [['LISTENER', 'HOST', 'MATCH', 'DESTINATION', 'POLICY', 'FROM']];
+  const rows: string[][] = [['LISTENER', 'HOST', 'MATCH', 'DESTINATION', 'TIMEOUT', 'POLICY', 'FROM']];
   for (const l of snap.listeners) {
     const t = l.routes;
     const vhosts = [...new Set([...t.exact.values(), ...t.wildcards.map((w) => w.vhost), ...(t.any ? [t.any] : [])])];
-    if (vhosts.length === 0) rows.push([l.name, '-', '-', 'no VirtualService bound: every request gets 404', '-', '-']);
+    if (vhosts.length === 0) rows.push([l.name, '-', '-', 'no VirtualService bound: every request gets 404', '-', '-', '-']);
     for (const vh of vhosts) {
       for (const r of vh.routes) {
         rows.push([
@@ -79,6 +78,7 @@ export function renderRoutes(snap: Snapshot): string {
           vh.domain,
           describeRouteMatch(r),
           describeAction(r, snap),
+          r.timeoutMs === 0 ? 'none' : `${r.timeoutMs / 1000}s`,
           describeFeatures(r),
           `${r.source} http[${r.index}]${r.name ? ` (${r.name})` : ''}`,
         ]);

@@ -13,7 +13,7 @@ import { clientAddress, downstreamResponseHeaders, upstreamRequestHeaders } from
 import { REPLY, sendLocalReply } from './local-reply.js';
 import { splitTarget } from './path.js';
 import { redirectLocation, rewritePath } from './redirect.js';
-import { findRoute, findVirtualHost, type RequestView } from './router.js';
+import { findRoute, findVirtualHost, parseQuery, type RequestView } from './router.js';
 import type { UpstreamHandler, UpstreamRequest } from './upstream.js';
 
 export interface ListenerContext {
@@ -226,7 +226,7 @@ class Exchange {
     } else if (h.type === 'sourceIp') {
       key = clientAddress(this.req);
     } else if (h.type === 'query') {
-      if (this.view.query === null) this.view.query = new URLSearchParams(this.view.rawQuery);
+      if (this.view.query === null) this.view.query = parseQuery(this.view.rawQuery);
       key = this.view.query.get(h.name) ?? undefined;
     } else {
       key = readCookie(this.req.headers.cookie, h.name);

@@ -145,7 +145,7 @@ describe('meshgate routes', () => {
     const r = await runCli(['routes', '-c', 'gateways']);
     expect(r.code).toBe(0);
     const [header, ...rows] = outLines(r.stdout);
-    expect(header!.split(/\s{2,}/)).toEqual(['LISTENER', 'HOST', 'MATCH', 'DESTINATION', 'TIMEOUT', 'FROM']);
+    expect(header!.split(/\s{2,}/)).toEqual(['LISTENER', 'HOST', 'MATCH', 'DESTINATION', 'TIMEOUT', 'POLICY', 'FROM']);
     expect(rows).toHaveLength(1);
     expect(rows[0]!.split(/\s{3,}/)).toEqual([
       'gateway:80',
@@ -153,6 +153,7 @@ describe('meshgate routes', () => {
       'prefix /',
       'my-http-ingress-service.my-namespace.svc.cluster.local:80 (3 endpoints)',
       '15s',
+      '-',
       'VirtualService my-namespace/my-nginx-virtualservice http[0]',
     ]);
   });
@@ -162,15 +163,15 @@ describe('meshgate routes', () => {
     expect(r.code).toBe(0);
     const rows = outLines(r.stdout).slice(1).map((l) => l.split(/\s{3,}/));
     expect(rows).toEqual([
-      ['gateway:80', 'shop.example.com', 'prefix /cart', 'cart.shop.svc.cluster.local:80 60% (DNS), cart-canary.shop.svc.cluster.local:80 30% (DNS)', '15s', 'VirtualService shop/shop http[0]'],
-      ['gateway:80', 'shop.example.com', 'any', 'catalog.shop.svc.cluster.local:80 (not in registry)', '15s', 'VirtualService shop/shop http[1]'],
+      ['gateway:80', 'shop.example.com', 'prefix /cart', 'cart.shop.svc.cluster.local:80 60% (DNS), cart-canary.shop.svc.cluster.local:80 30% (DNS)', '15s', '-', 'VirtualService shop/shop http[0]'],
+      ['gateway:80', 'shop.example.com', 'any', 'catalog.shop.svc.cluster.local:80 (not in registry)', '15s', '-', 'VirtualService shop/shop http[1]'],
     ]);
   });
 
   it('aligns the columns', async () => {
     const r = await runCli(['routes', '-c', WARNINGS]);
     const ls = outLines(r.stdout);
-    for (const col of ['HOST', 'MATCH', 'DESTINATION', 'TIMEOUT', 'FROM']) {
+    for (const col of ['HOST', 'MATCH', 'DESTINATION', 'TIMEOUT', 'POLICY', 'FROM']) {
       const at = ls[0]!.indexOf(col);
       for (const l of ls.slice(1)) {
         expect(l[at - 1], `${col} in ${l}`).toBe(' ');

@@ -127,7 +127,9 @@ describe('compile: listeners and route tables', () => {
     expect(r.action).toEqual({
       type: 'forward',
       totalWeight: 100,
-      destinations: [{ cluster: 'outbound|80||svc.example.com', host: 'svc.example.com', port: 80, subset: undefined, weight: 100 }],
+      destinations: [
+        { cluster: 'outbound|80||svc.example.com', host: 'svc.example.com', port: 80, subset: undefined, weight: 100, clusterByPort: undefined, requestHeaders: null, responseHeaders: null },
+      ],
     });
     const c = snap.clusters.get('outbound|80||svc.example.com')!;
     expect(c).toMatchObject({ host: 'svc.example.com', port: 80, known: true, discovery: 'STATIC' });

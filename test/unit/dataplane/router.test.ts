@@ -1,7 +1,7 @@
 import { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { stringMatcher } from '../../../src/compile/compile.js';
+import { stringMatcher } from '../../../src/compile/match.js';
 import type { CompiledMatch, Route, RouteTable, VirtualHost } from '../../../src/compile/snapshot.js';
 import { findRoute, findVirtualHost, matches, matchString, type RequestView } from '../../../src/dataplane/router.js';
 
