@@ -141,8 +141,9 @@ describe('retries', () => {
     expect(one({ retries: { attempts: 2 } }).retry!.perTryTimeoutMs).toBe(0);
   });
 
-  it('backs off from Envoy\'s 25 ms base interval', () => {
+  it('backs off from Envoy\'s 25 ms base interval, or the route\'s retries.backoff', () => {
     expect(one({ retries: { attempts: 2 } }).retry!.backoffBaseMs).toBe(25);
+    expect(one({ retries: { attempts: 2, backoff: '100ms' } }).retry!.backoffBaseMs).toBe(100);
   });
 
   it('compiles retries per route, independently', () => {

@@ -1,0 +1,130 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compile } from '../../src/compile/compile.js';
+import { parseConfigTexts } from '../../src/config/load.js';
+import { startGateway, staticService, type TestGateway } from '../helpers/gateway.js';
+import { echo } from '../helpers/http.js';
+import { startUpstream, type Upstream } from '../helpers/upstream.js';
+
+// Smaller points where Istio's translation to Envoy decides the answer, each checked end to end.
+
+const GATEWAY = `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: ["*"]
+---
+`;
+
+let up: Upstream;
+let gw: TestGateway;
+
+beforeAll(async () => {
+  up = await startUpstream({ name: 'details' });
+  gw = await startGateway({
+    'gw.yaml': GATEWAY,
+    'svc.yaml': staticService('backend.test', [up.port]),
+    'vs.yaml': `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: details, namespace: default}
+spec:
+  hosts: [details.example.com]
+  gateways: [gw]
+  http:
+  - match: [{uri: {prefix: /host-set}}]
+    headers:
+      request:
+        set: {host: rewritten.example.com}
+    route: [{destination: {host: backend.test}}]
+  - match: [{uri: {prefix: /host-remove}}]
+    headers:
+      request:
+        remove: [host]
+    route: [{destination: {host: backend.test}}]
+  - match: [{uri: {prefix: /exponential}}]
+    fault:
+      delay: {exponentialDelay: 5s, percentage: {value: 100}}
+    route: [{destination: {host: backend.test}}]
+  - route: [{destination: {host: cookie.test}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: cookie, namespace: default}
+spec:
+  host: cookie.test
+  trafficPolicy:
+    loadBalancer:
+      consistentHash:
+        httpCookie: {name: sticky, ttl: 30s}
+`,
+    'cookie.yaml': staticService('cookie.test', [up.port]),
+  });
+});
+
+afterAll(async () => {
+  await gw?.stop();
+  await up?.close();
+});
+
+describe('Istio translation details', () => {
+  it('a Host set in headers.request is an authority rewrite (the upstream sees one Host, the new one)', async () => {
+    const a = await gw.get('details.example.com', '/host-set');
+    expect(a.status).toBe(200);
+    expect(echo(a).headers.host).toBe('rewritten.example.com');
+  });
+
+  it('removing Host is ignored, as Istio ignores it', async () => {
+    const a = await gw.get('details.example.com', '/host-remove');
+    expect(a.status).toBe(200);
+    expect(echo(a).headers.host).toBe('details.example.com');
+  });
+
+  it('exponentialDelay is not applied (Istio does not support it) and validate says so', async () => {
+    const t0 = Date.now();
+    const a = await gw.get('details.example.com', '/exponential');
+    expect(a.status).toBe(200);
+    expect(Date.now() - t0).toBeLessThan(5000);
+    const warnings = gw.gateway.snapshot.problems.filter((p) => p.field?.endsWith('exponentialDelay'));
+    expect(warnings.map((p) => p.message)).toEqual(['Istio does not support exponentialDelay; this delay is not applied (use fixedDelay)']);
+  });
+
+  it('a generated hash cookie carries no Path when the rule names none (as Envoy writes it)', async () => {
+    const a = await gw.get('details.example.com', '/anything');
+    expect(a.status).toBe(200);
+    const cookie = (a.headers['set-cookie'] as string[])[0]!;
+    expect(cookie).toMatch(/^sticky="[0-9a-f]+"; Max-Age=30; HttpOnly$/);
+  });
+});
+
+describe('outlierDetection.maxEjectionPercent', () => {
+  it('0 is proto3\'s unset: Istio keeps its 10 %', () => {
+    const { objects, problems } = parseConfigTexts(
+      [
+        {
+          file: 'dr.yaml',
+          text: `${staticService('od.test', [9])}---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: od, namespace: default}
+spec:
+  host: od.test
+  trafficPolicy:
+    outlierDetection: {consecutive5xxErrors: 1, maxEjectionPercent: 0}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: od, namespace: default}
+spec:
+  hosts: [od.test]
+  http: [{route: [{destination: {host: od.test}}]}]
+`,
+        },
+      ],
+      { defaultNamespace: 'default' },
+    );
+    expect(problems.filter((p) => p.severity === 'error')).toEqual([]);
+    const snap = compile(objects, { meshNamespace: 'default' });
+    expect(snap.clusters.get('outbound|80||od.test')!.outlier!.maxEjectionPercent).toBe(10);
+  });
+});
