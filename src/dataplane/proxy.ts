@@ -37,12 +37,17 @@ function authorityPort(authority: string, dflt: number): number {
 }
 
 function handleRequest(ctx: ListenerContext, req: IncomingMessage, res: ServerResponse): void {
+  // Istio's gateways do not accept HTTP/1.0 (Envoy's accept_http_10 is off): 426, as they answer.
+  if (req.httpVersionMinor === 0 && req.httpVersionMajor === 1) {
+    res.shouldKeepAlive = false;
+    return sendLocalReply(res, 426, '');
+  }
   const active = ctx.state.active;
   const listener = active.listeners.get(ctx.name);
   const target = splitTarget(req.url ?? '/');
   if (listener === undefined || target === null) return sendLocalReply(res, 404, '');
   const authority = target.authority ?? req.headers.host;
-  if (authority === undefined) return sendLocalReply(res, 404, '');
+  if (authority === undefined) return sendLocalReply(res, 400, '');
   const mesh = listener.kind === 'mesh';
   const port = mesh ? authorityPort(authority, 80) : listener.port;
   const vhost = findVirtualHost(listener.routes, normalizeAuthority(authority));

@@ -52,6 +52,8 @@ class UndiciUpstream implements Upstream {
       headersTimeout: 0,
       bodyTimeout: 0,
       pipelining: 1,
+      // Envoy accepts up to 60 KiB of response headers from upstreams.
+      maxHeaderSize: 60 * 1024,
       // undici lets maxRequestsPerClient + 1 requests through one socket (it post-increments its
       // counter, nodejs/undici#5033), so ask for one less; 1 itself is handled per request (reset).
       ...(s.maxRequestsPerConnection > 1 ? { maxRequestsPerClient: s.maxRequestsPerConnection - 1 } : {}),

@@ -13,6 +13,8 @@ import { buildSnapshot } from './config-source.js';
 import { listenAddressFor, type HostPort, type ServeOptions } from './options.js';
 import { startStandIns, type StandIn } from './standins.js';
 
+const MAX_HEADER_BYTES = 60 * 1024;
+
 export interface BoundListener {
   name: string;
   gatewayPort: number;
@@ -95,6 +97,10 @@ export class Gateway {
         requestTimeout: 0,
         headersTimeout: 60_000,
         keepAliveTimeout: 60_000,
+        // Envoy's default request header limit; larger requests get 431.
+        maxHeaderSize: MAX_HEADER_BYTES,
+        // A missing Host is the router's to answer, as an Envoy local reply.
+        requireHostHeader: false,
       },
       createRequestHandler({ state: this.state, name, scheme: 'http' }),
     );

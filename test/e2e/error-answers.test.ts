@@ -420,3 +420,38 @@ ports: [{name: http, port: ${main.port}}]
     });
   });
 });
+
+describe('HTTP/1.0, as Istio gateways answer it', () => {
+  it('is refused with 426 Upgrade Required (Envoy accept_http_10 is off in Istio), and the upstream sees nothing', async () => {
+    const up = await startUpstream({ name: 'http10' });
+    const gw = await startGateway({
+      'all.yaml': `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: ["*"]
+---
+${staticService('http10.test', [up.port])}---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: http10, namespace: default}
+spec:
+  hosts: ["*"]
+  gateways: [gw]
+  http: [{route: [{destination: {host: http10.test}}]}]
+`,
+    });
+    try {
+      const text = await rawRequest(gw.port(), 'GET / HTTP/1.0\r\nHost: a.example.com\r\n\r\n');
+      expect(text).toMatch(/^HTTP\/1\.1 426 Upgrade Required\r\n/);
+      expect(text.toLowerCase()).toContain('server: istio-envoy');
+      expect(up.seen).toHaveLength(0);
+      expect((await gw.get('a.example.com', '/')).status).toBe(200);
+    } finally {
+      await gw.stop();
+      await up.close();
+    }
+  });
+});
