@@ -1,0 +1,121 @@
+// Config directories for the meshgate processes under test:
+//  - seed: the shipped example (gateways/*) with its Endpoints pointed at the bench upstream;
+//  - route table: the same plus a generated Gateway and HOSTS VirtualServices × ROUTES uri-prefix routes.
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseAllDocuments } from 'yaml';
+
+const CONFIG_EXT = /\.(ya?ml|json)$/i;
+
+/**
+ * Copies the example config into `dir`, dropping its Endpoints/EndpointSlice objects (they point
+ * at `npm start`'s stand-ins) and adding one Endpoints per Service that points every service
+ * port at 127.0.0.1:`upstreamPort`. Returns what it wrote, for the report.
+ */
+export function writeSeedConfig(srcDir, dir, upstreamPort) {
+  fs.mkdirSync(dir, { recursive: true });
+  const services = [];
+  let dropped = 0;
+  for (const file of fs.readdirSync(srcDir).filter((f) => CONFIG_EXT.test(f)).sort()) {
+    const text = fs.readFileSync(path.join(srcDir, file), 'utf8');
+    const docs = parseAllDocuments(text);
+    const keep = [];
+    for (const doc of docs) {
+      const obj = doc.toJS();
+      if (obj === null || typeof obj !== 'object') continue;
+      if (obj.kind === 'Endpoints' || obj.kind === 'EndpointSlice') {
+        dropped++;
+        continue;
+      }
+      if (obj.kind === 'Service') services.push(obj);
+      keep.push(doc);
+    }
+    if (keep.length === docs.length) fs.copyFileSync(path.join(srcDir, file), path.join(dir, file));
+    else if (keep.length > 0) fs.writeFileSync(path.join(dir, file), keep.map((d) => d.toString()).join('---\n'));
+  }
+  if (services.length === 0) throw new Error(`no Service in ${srcDir}: nothing to point at the bench upstream`);
+  const endpoints = services.map((s) => {
+    const ports = (s.spec?.ports ?? []).map((p) => `    - ${p.name ? `name: ${p.name}\n      ` : ''}port: ${upstreamPort}`);
+    return [
+      'apiVersion: v1',
+      'kind: Endpoints',
+      'metadata:',
+      `  name: ${s.metadata.name}`,
+      ...(s.metadata.namespace ? [`  namespace: ${s.metadata.namespace}`] : []),
+      'subsets:',
+      '- addresses:',
+      '  - ip: 127.0.0.1',
+      '  ports:',
+      ...ports,
+    ].join('\n');
+  });
+  fs.writeFileSync(path.join(dir, 'zz-bench-endpoints.yml'), '# Written by bench/run.mjs: the seed services, served by the bench upstream.\n' + endpoints.join('\n---\n') + '\n');
+  return {
+    services: services.map((s) => ({ namespace: s.metadata.namespace ?? 'default', name: s.metadata.name, port: s.spec?.ports?.[0]?.port ?? 80 })),
+    droppedEndpoints: dropped,
+  };
+}
+
+/**
+ * The seed config plus a route table of `hosts` VirtualServices (one host each, `routes`
+ * uri-prefix routes each, the last one `prefix: /`), bound to their own Gateway on port 80
+ * (`*.bench.example`). All routes go to the seed's service, so only routing differs.
+ * Returns the request that hits the last route of the host in the middle of the table.
+ */
+export function writeRouteTableConfig(srcDir, dir, upstreamPort, { hosts = 1000, routes = 10 } = {}) {
+  const seed = writeSeedConfig(srcDir, dir, upstreamPort);
+  const { namespace: ns, name: svcName, port: svcPort } = seed.services[0];
+  const pad = (n) => String(n).padStart(4, '0');
+  const parts = [
+    [
+      'apiVersion: networking.istio.io/v1alpha3',
+      'kind: Gateway',
+      'metadata:',
+      '  name: bench-route-table',
+      `  namespace: ${ns}`,
+      'spec:',
+      '  selector:',
+      '    istio: ingressgateway',
+      '  servers:',
+      '  - port:',
+      '      number: 80',
+      '      name: http-bench',
+      '      protocol: HTTP',
+      '    hosts:',
+      '    - "*.bench.example"',
+    ].join('\n'),
+  ];
+  for (let h = 0; h < hosts; h++) {
+    const lines = [
+      'apiVersion: networking.istio.io/v1alpha3',
+      'kind: VirtualService',
+      'metadata:',
+      `  name: rt-${pad(h)}`,
+      `  namespace: ${ns}`,
+      'spec:',
+      '  hosts:',
+      `  - h-${pad(h)}.bench.example`,
+      '  gateways:',
+      '  - bench-route-table',
+      '  http:',
+    ];
+    for (let r = 0; r < routes; r++) {
+      const prefix = r === routes - 1 ? '/' : `/app-${pad(h)}/r${r}/`;
+      lines.push(
+        `  - name: r${r}`,
+        '    match:',
+        '    - uri:',
+        `        prefix: ${prefix}`,
+        '    route:',
+        '    - destination:',
+        `        host: ${svcName}`,
+        '        port:',
+        `          number: ${svcPort}`,
+      );
+    }
+    parts.push(lines.join('\n'));
+  }
+  fs.writeFileSync(path.join(dir, 'zz-bench-route-table.yml'), '# Written by bench/run.mjs: the large route table scenario.\n' + parts.join('\n---\n') + '\n');
+  const middle = Math.floor(hosts / 2);
+  return { host: `h-${pad(middle)}.bench.example`, path: '/index.html', hosts, routes, routeName: `r${routes - 1}` };
+}

@@ -1,0 +1,410 @@
+#!/usr/bin/env node
+// `npm run bench`: meshgate against a direct upstream and hand-written undici proxies, in one run,
+// interleaved rounds, plus the 1,000-VirtualService route table against the seed config.
+// See bench/README.md for what is measured and how to read it.
+//
+// Environment: DUR (s per run, default 5), ROUNDS (3), CONNS (64), BENCH_QUICK=1 (~20 s smoke run),
+// BENCH_HOSTS (VirtualServices in the route table, 1000), BENCH_LOADGEN=wrk|autocannon,
+// BENCH_UPSTREAM=nginx|node, BENCH_PIN=0 (no taskset), BENCH_JSON=FILE (also write the results as JSON).
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { writeRouteTableConfig, writeSeedConfig } from './lib/config.mjs';
+import { pickLoadGenerator } from './lib/load.mjs';
+import {
+  HarnessError,
+  allowedCpus,
+  cleanup,
+  cpuSeconds,
+  machineBusySeconds,
+  ownCpuSeconds,
+  installCleanupHooks,
+  makeTempDir,
+  startChild,
+  tail,
+  waitForOutput,
+  wasInterrupted,
+  which,
+} from './lib/procs.mjs';
+
+const HERE = path.dirname(new URL(import.meta.url).pathname);
+const ROOT = path.resolve(HERE, '..');
+const CLI = path.join(ROOT, 'dist/cli.js');
+const BODY_BYTES = 612;
+const PATH = '/index.html';
+const SEED_HOST = 'mynginx.example.com';
+
+class UsageError extends Error {}
+
+function intEnv(name, dflt, min = 1) {
+  const v = process.env[name];
+  if (v === undefined || v === '') return dflt;
+  if (!/^\d+$/.test(v) || Number(v) < min) throw new UsageError(`${name}=${JSON.stringify(v)}: expected a whole number >= ${min}`);
+  return Number(v);
+}
+
+const log = (s = '') => process.stdout.write(s + '\n');
+const median = (xs) => {
+  const a = xs.filter((x) => Number.isFinite(x)).sort((p, q) => p - q);
+  if (a.length === 0) return NaN;
+  const m = a.length >> 1;
+  return a.length % 2 ? a[m] : (a[m - 1] + a[m]) / 2;
+};
+const fmt = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** One GET with its own connection: { status, headers, bytes }. */
+function get(port, reqPath, host, timeoutMs = 5000) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path: reqPath, agent: false, headers: host ? { host } : {}, timeout: timeoutMs }, (res) => {
+      let bytes = 0;
+      res.on('data', (c) => (bytes += c.length));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, bytes }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function getJson(port, reqPath) {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: reqPath, agent: false }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(Buffer.concat(chunks).toString()));
+        } catch (e) {
+          reject(e);
+        }
+      });
+    }).on('error', reject);
+  });
+}
+
+async function waitForHttp(child, port, what, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new HarnessError(`${what} exited before answering\n${tail(child.output())}`);
+    try {
+      const r = await get(port, PATH, null, 1000);
+      if (r.status === 200) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new HarnessError(`${what} did not answer on 127.0.0.1:${port} within ${timeoutMs} ms\n${tail(child.output())}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Upstream: nginx as anchors.sh runs it, else a node:http server with the same 612-byte body.
+
+async function startUpstream(work, core) {
+  const useNginx = process.env.BENCH_UPSTREAM !== 'node' && which('nginx') !== null;
+  if (process.env.BENCH_UPSTREAM === 'nginx' && !useNginx) throw new HarnessError('BENCH_UPSTREAM=nginx but nginx is not installed');
+  if (useNginx) {
+    const dir = path.join(work, 'nginx');
+    const www = path.join(dir, 'www');
+    fs.mkdirSync(www, { recursive: true, mode: 0o755 });
+    fs.chmodSync(dir, 0o755);
+    fs.chmodSync(www, 0o755);
+    fs.writeFileSync(path.join(www, 'index.html'), 'x'.repeat(BODY_BYTES), { mode: 0o644 });
+    const port = await freePort();
+    const conf = path.join(dir, 'nginx.conf');
+    fs.writeFileSync(
+      conf,
+      `worker_processes 1; daemon off; master_process on; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
+events { worker_connections 4096; }
+http { access_log off; keepalive_requests 1000000;
+  server { listen 127.0.0.1:${port}; location / { root ${www}; index index.html; } } }
+`,
+    );
+    const child = startChild('nginx', 'nginx', ['-p', `${dir}/`, '-c', conf, '-e', `${dir}/error.log`], { core });
+    await waitForHttp(child, port, 'nginx upstream');
+    const v = spawnSync('nginx', ['-v'], { encoding: 'utf8' });
+    const version = `${v.stderr ?? ''}${v.stdout ?? ''}`.trim().replace(/^nginx version: /, '') || 'nginx';
+    return { port, child, description: `${version}, worker_processes 1, keepalive, ${BODY_BYTES}-byte index.html` };
+  }
+  const child = startChild('upstream', process.execPath, [path.join(HERE, 'lib/servers/upstream.mjs')], { core });
+  const m = await waitForOutput(child, /ready (\d+)/, 10_000, 'ready line');
+  const port = Number(m[1]);
+  await waitForHttp(child, port, 'node upstream');
+  return { port, child, description: `node:http ${process.version} answering ${BODY_BYTES} bytes (nginx not installed)` };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Proxies under test.
+
+async function startReferenceProxy(name, script, upstreamPort, core) {
+  const child = startChild(name, process.execPath, [path.join(HERE, 'lib/servers', script), String(upstreamPort)], { core, cwd: ROOT });
+  const m = await waitForOutput(child, /ready (\d+)/, 10_000, 'ready line');
+  return { child, port: Number(m[1]) };
+}
+
+async function startMeshgate(name, configDir, core) {
+  const t0 = performance.now();
+  const child = startChild(
+    name,
+    process.execPath,
+    [CLI, 'serve', '-c', configDir, '--listen', '80=127.0.0.1:0', '--status-port', '0', '--admin-port', '0', '--workers', '1'],
+    { core, cwd: ROOT },
+  );
+  await waitForOutput(child, /^\S+ info\s+ready$/m, 120_000, '"ready" log line');
+  const readyMs = performance.now() - t0;
+  const out = child.output();
+  const listen = /listening: gateway port 80 on \S+:(\d+)/.exec(out);
+  const admin = /admin on 127\.0\.0\.1:(\d+)/.exec(out);
+  if (!listen || !admin) throw new HarnessError(`${name}: ready, but no "listening: gateway port 80" / admin line in its log\n${tail(out)}`);
+  const warnings = out.split('\n').filter((l) => / (warn|error) /.test(l));
+  return { child, port: Number(listen[1]), adminPort: Number(admin[1]), readyMs, warnings };
+}
+
+/** Checks, through /config_dump, that the request lands on the last route of a host in the middle of the table. */
+async function verifyRouteTable(adminPort, rt) {
+  const dump = await getJson(adminPort, '/config_dump');
+  const listener = dump.listeners?.find((l) => l.name === 'gateway:80');
+  if (!listener) throw new HarnessError('route table: no gateway:80 listener in /config_dump');
+  const hosts = Object.keys(listener.routes.exact).length;
+  const vhost = listener.routes.exact[rt.host];
+  if (!vhost) throw new HarnessError(`route table: ${rt.host} is not among the ${hosts} exact hosts of gateway:80`);
+  const hit = vhost.routes.findIndex((r) => r.matches === null || r.matches.some((m) => m.uri === null || (m.uri.kind === 1 && rt.path.startsWith(m.uri.value))));
+  if (vhost.routes.length !== rt.routes || hit !== rt.routes - 1) {
+    throw new HarnessError(`route table: ${rt.host}${rt.path} hits route ${hit + 1} of ${vhost.routes.length}, expected ${rt.routes} of ${rt.routes}`);
+  }
+  const routes = Object.values(listener.routes.exact).reduce((s, v) => s + v.routes.length, 0);
+  return { hosts, routes };
+}
+
+async function preflight(t) {
+  let r;
+  try {
+    r = await get(t.port, PATH, t.host);
+  } catch (e) {
+    throw new HarnessError(`${t.key}: GET ${PATH}${t.host ? ` (Host: ${t.host})` : ''} failed: ${e.message}`);
+  }
+  if (r.status !== 200 || r.bytes !== BODY_BYTES) {
+    throw new HarnessError(`${t.key}: GET ${PATH}${t.host ? ` (Host: ${t.host})` : ''} answered ${r.status} with ${r.bytes} bytes, expected 200 with ${BODY_BYTES}`);
+  }
+  if (t.meshgate && r.headers.server !== 'istio-envoy') throw new HarnessError(`${t.key}: the answer did not come through meshgate (server: ${r.headers.server})`);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main() {
+  const quick = ['1', 'true', 'yes'].includes(String(process.env.BENCH_QUICK ?? '').toLowerCase());
+  const dur = intEnv('DUR', quick ? 2 : 5);
+  const rounds = intEnv('ROUNDS', quick ? 1 : 3);
+  const conns = intEnv('CONNS', 64);
+  const hostsN = intEnv('BENCH_HOSTS', 1000);
+  const routesN = 10;
+  const warmupS = 1;
+
+  if (!fs.existsSync(CLI)) throw new HarnessError(`${path.relative(process.cwd(), CLI)} is missing: run \`npm run build\` (npm run bench does)`);
+
+  const cpus = allowedCpus();
+  const pin = process.env.BENCH_PIN !== '0' && which('taskset') !== null && cpus.length >= 2;
+  const loadCore = pin ? cpus[0] : null;
+  const proxyCore = pin ? cpus[1] : null;
+
+  const work = makeTempDir();
+  const loadgen = await pickLoadGenerator(loadCore);
+  const upstream = await startUpstream(work, loadCore);
+
+  const seedDir = path.join(work, 'config-seed');
+  const tableDir = path.join(work, 'config-route-table');
+  const seedInfo = writeSeedConfig(path.join(ROOT, 'gateways'), seedDir, upstream.port);
+  const rt = writeRouteTableConfig(path.join(ROOT, 'gateways'), tableDir, upstream.port, { hosts: hostsN, routes: routesN });
+
+  const [undici, dispatch, mg, mgTable] = await Promise.all([
+    startReferenceProxy('undici-request', 'undici-request.mjs', upstream.port, proxyCore),
+    startReferenceProxy('undici-dispatch', 'undici-dispatch.mjs', upstream.port, proxyCore),
+    startMeshgate('meshgate', seedDir, proxyCore),
+    startMeshgate('meshgate-table', tableDir, proxyCore),
+  ]);
+  const table = await verifyRouteTable(mgTable.adminPort, rt);
+
+  const targets = [
+    { key: 'direct', what: `${loadgen.name} → upstream, no proxy`, port: upstream.port, host: null, child: upstream.child },
+    { key: 'undici-request', what: 'node:http + undici Pool.request + body.pipe(res) (anchors.sh)', port: undici.port, host: null, child: undici.child },
+    { key: 'undici-dispatch', what: 'node:http + undici Pool.dispatch, handler writes to res (node-ceiling/dispatch.mjs)', port: dispatch.port, host: null, child: dispatch.child },
+    { key: 'meshgate', what: `meshgate serve --workers 1, seed config (Host: ${SEED_HOST}, 1 route)`, port: mg.port, host: SEED_HOST, child: mg.child, meshgate: true },
+    {
+      key: `meshgate-${hostsN >= 1000 && hostsN % 1000 === 0 ? `${hostsN / 1000}k` : hostsN}x${routesN}`,
+      what: `meshgate, seed + ${hostsN} VirtualServices × ${routesN} uri-prefix routes (Host: ${rt.host}, route ${routesN} of ${routesN})`,
+      port: mgTable.port,
+      host: rt.host,
+      child: mgTable.child,
+      meshgate: true,
+    },
+  ];
+  const tableKey = targets[4].key;
+  for (const t of targets) await preflight(t);
+
+  const cpuModel = os.cpus()[0]?.model?.trim() ?? 'unknown CPU';
+  log(`meshgate bench, ${new Date().toISOString().slice(0, 10)}, ${os.hostname()}`);
+  log(`  machine     ${cpuModel}, ${os.cpus().length} CPU(s), allowed ${cpus.join(',')}; ${os.type()} ${os.release()}; node ${process.version}`);
+  log(`  load        ${loadgen.description.replace('CONNS', String(conns))}, ${rounds} interleaved round(s) of ${dur} s per path, ${warmupS} s warm-up each`);
+  log(`  upstream    ${upstream.description}, 127.0.0.1:${upstream.port}`);
+  log(
+    `  pinning     ${pin ? `taskset: load generator + upstream on CPU ${loadCore}, each proxy on CPU ${proxyCore} (one loaded at a time)` : `none (${process.env.BENCH_PIN === '0' ? 'BENCH_PIN=0' : which('taskset') ? `only ${cpus.length} CPU allowed` : 'taskset not installed'}): load generator, upstream and proxy share the CPUs`}`,
+  );
+  log(`  request     GET ${PATH}, ${BODY_BYTES}-byte answer, keep-alive`);
+  log(`  meshgate    seed config ready in ${fmt(mg.readyMs / 1000, 1)} s; route table (${table.hosts} hosts, ${table.routes} routes on gateway:80) ready in ${fmt(mgTable.readyMs / 1000, 1)} s`);
+  if (seedInfo.droppedEndpoints > 0) log(`              (the seed's ${seedInfo.droppedEndpoints} Endpoints object(s) replaced by one pointing at the upstream)`);
+  for (const w of [...new Set([...mg.warnings, ...mgTable.warnings])].slice(0, 5)) log(`  meshgate log: ${w.trim()}`);
+  log();
+
+  // Warm-up (JIT, upstream pools), then interleaved rounds; the order rotates each round.
+  for (const t of targets) {
+    await loadgen.run({ url: `http://127.0.0.1:${t.port}${PATH}`, host: t.host, durationS: warmupS, conns });
+    checkAlive(t);
+  }
+  const results = Object.fromEntries(targets.map((t) => [t.key, []]));
+  const hung = [];
+  for (let r = 0; r < rounds; r++) {
+    const order = targets.map((_, i) => targets[(i + r) % targets.length]);
+    const line = [];
+    for (const t of order) {
+      const cpu0 = cpuSeconds(t.child.pid);
+      const [busy0, own0, wall0] = [machineBusySeconds(), ownCpuSeconds(), performance.now()];
+      const res = await loadgen.run({ url: `http://127.0.0.1:${t.port}${PATH}`, host: t.host, durationS: dur, conns });
+      const [busy1, own1, wall1] = [machineBusySeconds(), ownCpuSeconds(), performance.now()];
+      const cpu1 = cpuSeconds(t.child.pid);
+      // Other work on the machine during the run (other users, other sessions), in cores.
+      res.backgroundCores = busy0 !== null && own0 !== null ? Math.max(0, (busy1 - busy0 - (own1 - own0)) / ((wall1 - wall0) / 1000)) : NaN;
+      checkAlive(t);
+      // CPU time of the process under test (with its children: nginx's worker) per completed request.
+      res.cpuUsPerReq = cpu0 !== null && cpu1 !== null && res.requests > 0 ? ((cpu1 - cpu0) * 1e6) / res.requests : NaN;
+      results[t.key][r] = res;
+      const bg = res.backgroundCores >= 0.1 ? ` [bg ${fmt(res.backgroundCores, 1)}]` : '';
+      if (res.requests === 0) hung.push(`${t.key} (round ${r + 1})`);
+      line.push(`${t.key} ${Math.round(res.rps)}${res.requests === 0 ? ' NO ANSWERS' : ''}${bg}${res.non2xx + res.errors > 0 ? ` (${res.non2xx} non-2xx, ${res.errors} socket errors)` : ''}`);
+    }
+    log(`round ${r + 1}/${rounds} req/s: ${line.join(', ')}`);
+  }
+  const bgAll = Object.values(results).flat().map((x) => x.backgroundCores).filter(Number.isFinite);
+  if (bgAll.length > 0) {
+    const bgMax = Math.max(...bgAll);
+    log(
+      `background load (CPU used on this machine by anything but the bench, per run): median ${fmt(median(bgAll), 2)}, max ${fmt(bgMax, 2)} cores` +
+        (bgMax >= 0.1 ? `; runs marked [bg N] had N cores of it: their figures are not clean` : ''),
+    );
+  }
+  log();
+
+  // Table 1: paths side by side.
+  const summary = targets.map((t) => {
+    const rs = results[t.key];
+    return {
+      key: t.key,
+      what: t.what,
+      rps: median(rs.map((x) => x.rps)),
+      p50Ms: median(rs.map((x) => x.p50Ms)),
+      p99Ms: median(rs.map((x) => x.p99Ms)),
+      cpuUsPerReq: median(rs.map((x) => x.cpuUsPerReq)),
+      runs: rs.map((x) => Math.round(x.rps)),
+      bad: rs.reduce((s, x) => s + x.non2xx + x.errors, 0),
+    };
+  });
+  const ref = summary.find((s) => s.key === 'undici-request').rps;
+  const direct = summary.find((s) => s.key === 'direct').rps;
+  const rows = [['path', 'req/s', 'p50 ms', 'p99 ms', 'vs undici', 'vs direct', 'CPU µs/req', 'runs (req/s)']];
+  for (const s of summary) {
+    rows.push([s.key, String(Math.round(s.rps)), fmt(s.p50Ms), fmt(s.p99Ms), fmt(s.rps / ref), fmt(s.rps / direct), fmt(s.cpuUsPerReq, 1), s.runs.join(' ') + (s.bad ? `  (${s.bad} errors)` : '')]);
+  }
+  printTable(rows);
+  log();
+  for (const s of summary) log(`  ${s.key.padEnd(18)} ${s.what}`);
+  log(`  (medians over ${rounds} round(s); "vs undici" = req/s ÷ undici-request's, the anchors.sh reference; "vs direct" = req/s ÷ direct's;`);
+  log(`   "CPU µs/req" = user+system CPU time of the process under test ÷ completed requests; for direct, nginx's own)`);
+  log();
+
+  // Table 2: route table size, meshgate only, rounds paired.
+  const seedRuns = results.meshgate;
+  const tableRuns = results[tableKey];
+  const perRound = seedRuns.map((s, i) => s.rps / tableRuns[i].rps);
+  const costRatio = median(perRound);
+  const perRoundCpu = seedRuns.map((s, i) => tableRuns[i].cpuUsPerReq / s.cpuUsPerReq);
+  const cpuRatio = median(perRoundCpu);
+  const seedSum = summary.find((s) => s.key === 'meshgate');
+  const tableSum = summary.find((s) => s.key === tableKey);
+  log(`route table: ${hostsN} VirtualServices × ${routesN} routes vs the seed's 1 route (meshgate, same upstream)`);
+  printTable([
+    ['config', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req'],
+    ['seed (1 host, 1 route)', String(Math.round(seedSum.rps)), fmt(seedSum.p50Ms), fmt(seedSum.p99Ms), fmt(seedSum.cpuUsPerReq, 1)],
+    [`${table.hosts} hosts, ${table.routes} routes`, String(Math.round(tableSum.rps)), fmt(tableSum.p50Ms), fmt(tableSum.p99Ms), fmt(tableSum.cpuUsPerReq, 1)],
+  ]);
+  log(`per-request cost ratio, table ÷ seed (median of per-round ratios):`);
+  log(`  by CPU µs/req: ${fmt(cpuRatio, 3)}   rounds: ${perRoundCpu.map((x) => fmt(x, 3)).join(' ')}`);
+  log(`  by req/s:      ${fmt(costRatio, 3)}   rounds: ${perRound.map((x) => fmt(x, 3)).join(' ')}`);
+  log(`  ~1.0 means host lookup by map and a short per-host route list; a scan over the table would show up as a ratio well above 1.`);
+
+  if (hung.length > 0) log(`\nnote: no request completed in a whole run for ${hung.join(', ')}: that path stopped answering (its 0 counts in the medians)`);
+  const bad = summary.filter((s) => s.bad > 0);
+  if (bad.length > 0) log(`\nnote: errors under load on ${bad.map((s) => `${s.key} (${s.bad})`).join(', ')}; their req/s count only completed requests`);
+
+  if (process.env.BENCH_JSON) {
+    fs.writeFileSync(
+      process.env.BENCH_JSON,
+      JSON.stringify(
+        {
+          date: new Date().toISOString(),
+          machine: { cpu: cpuModel, cpus: os.cpus().length, allowed: cpus, node: process.version, os: `${os.type()} ${os.release()}` },
+          settings: { dur, rounds, conns, warmupS, loadgen: loadgen.name, upstream: upstream.description, pinned: pin, loadCore, proxyCore },
+          summary,
+          results,
+          routeTable: { hosts: table.hosts, routes: table.routes, request: `${rt.host}${rt.path}`, costRatio, perRound, cpuRatio, perRoundCpu, readyMs: mgTable.readyMs, seedReadyMs: mg.readyMs },
+        },
+        null,
+        2,
+      ) + '\n',
+    );
+    log(`\nresults written to ${process.env.BENCH_JSON}`);
+  }
+}
+
+function checkAlive(t) {
+  if (t.child.exitCode !== null || t.child.signalCode !== null) {
+    throw new HarnessError(`${t.key} exited during the run (${t.child.signalCode ?? t.child.exitCode})\n${tail(t.child.output())}`);
+  }
+}
+
+function printTable(rows) {
+  const w = [];
+  for (const r of rows) r.forEach((c, i) => (w[i] = Math.max(w[i] ?? 0, c.length)));
+  for (const [n, r] of rows.entries()) {
+    log(r.map((c, i) => (i === 0 || i === r.length - 1 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ').trimEnd());
+    if (n === 0) log(w.map((x) => '-'.repeat(x)).join('  '));
+  }
+}
+
+installCleanupHooks(() => process.stderr.write('\ninterrupted: stopping the bench processes and removing temp dirs\n'));
+let code = 0;
+try {
+  await main();
+} catch (e) {
+  if (wasInterrupted()) {
+    // the signal handler cleans up and exits
+    await new Promise(() => {});
+  }
+  code = e instanceof UsageError ? 2 : 1;
+  process.stderr.write(`\nbench failed: ${e instanceof HarnessError || e instanceof UsageError ? e.message : (e?.stack ?? String(e))}\n`);
+}
+await cleanup();
+process.exit(code);
