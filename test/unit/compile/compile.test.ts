@@ -1,15 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { compile, type CompileOptions } from '../../../src/compile/compile.js';
 import type { ListenerConfig, RouteTable, Snapshot } from '../../../src/compile/snapshot.js';
-import { parseConfigTexts } from '../../../src/config/load.js';
+import { compileYaml } from '../../helpers/compile.js';
 import type { Problem } from '../../../src/config/problems.js';
 
-/** Parses YAML (failing on any load error) and compiles it. */
-function build(yaml: string, opts: CompileOptions = {}): Snapshot {
-  const { objects, problems } = parseConfigTexts([{ file: 'test.yaml', text: yaml, mtimeMs: 1_700_000_000_000 }], { defaultNamespace: 'default' });
-  expect(problems.filter((p) => p.severity === 'error')).toEqual([]);
-  return compile(objects, opts);
-}
+const build = compileYaml;
 
 function listener(s: Snapshot, port: number): ListenerConfig {
   const l = s.listeners.find((x) => x.port === port);
@@ -379,22 +374,27 @@ subsets:
   );
   const routes = listener(snap, 80).routes.exact.get('d.example.com')!.routes;
   const r = (name: string) => routes.find((x) => x.name === name)!;
+  const fwd = (name: string) => {
+    const a = r(name).action;
+    if (a.type !== 'forward') throw new Error(`route ${name} does not forward`);
+    return a;
+  };
   const warningFor = (field: string) => warnings(snap).filter((p) => p.field === field).map((p) => p.message);
 
   it('keeps explicit weights, 0 included', () => {
-    expect(r('zero-hundred').action.destinations.map((d) => [d.subset, d.weight])).toEqual([['v1', 0], ['v2', 100]]);
-    expect(r('zero-hundred').action.totalWeight).toBe(100);
+    expect(fwd('zero-hundred').destinations.map((d) => [d.subset, d.weight])).toEqual([['v1', 0], ['v2', 100]]);
+    expect(fwd('zero-hundred').totalWeight).toBe(100);
     expect(warningFor('spec.http[0].route')).toEqual([]);
   });
 
   it('warns when weights do not add up to 100 and keeps their proportion', () => {
-    expect(r('ninety').action.destinations.map((d) => d.weight)).toEqual([60, 30]);
-    expect(r('ninety').action.totalWeight).toBe(90);
+    expect(fwd('ninety').destinations.map((d) => d.weight)).toEqual([60, 30]);
+    expect(fwd('ninety').totalWeight).toBe(90);
     expect(warningFor('spec.http[1].route')).toEqual([expect.stringMatching(/add up to 90, not 100/)]);
   });
 
   it('splits evenly between destinations without weights, with a warning', () => {
-    const ds = r('even').action.destinations;
+    const ds = fwd('even').destinations;
     expect(ds[0]!.weight).toBe(ds[1]!.weight);
     expect(ds[0]!.weight).toBeGreaterThan(0);
     expect(warningFor('spec.http[2].route')).toEqual([expect.stringMatching(/evenly/)]);
@@ -421,24 +421,24 @@ subsets:
   });
 
   it('resolves `name.namespace` and fully qualified Service names to the same cluster', () => {
-    expect(r('qualified').action.destinations[0]!.host).toBe('reviews.apps.svc.cluster.local');
-    expect(r('fqdn').action.destinations[0]!.cluster).toBe('outbound|9080||reviews.apps.svc.cluster.local');
-    expect(r('qualified').action.destinations[0]!.cluster).toBe('outbound|9080||reviews.apps.svc.cluster.local');
+    expect(fwd('qualified').destinations[0]!.host).toBe('reviews.apps.svc.cluster.local');
+    expect(fwd('fqdn').destinations[0]!.cluster).toBe('outbound|9080||reviews.apps.svc.cluster.local');
+    expect(fwd('qualified').destinations[0]!.cluster).toBe('outbound|9080||reviews.apps.svc.cluster.local');
     expect(snap.clusters.get('outbound|9080||reviews.apps.svc.cluster.local')!.endpoints.map((e) => e.port)).toEqual([7001]);
   });
 
   it('resolves a short name in the VirtualService’s namespace', () => {
     expect(r('short').source).toBe('VirtualService apps/short');
-    expect(r('short').action.destinations[0]!.host).toBe('reviews.apps.svc.cluster.local');
+    expect(fwd('short').destinations[0]!.host).toBe('reviews.apps.svc.cluster.local');
   });
 
   it('the destination port picks the Service port (and so the endpoint port of the same name)', () => {
-    expect(r('two-b').action.destinations[0]!.cluster).toBe('outbound|8002||two.apps.svc.cluster.local');
+    expect(fwd('two-b').destinations[0]!.cluster).toBe('outbound|8002||two.apps.svc.cluster.local');
     expect(snap.clusters.get('outbound|8002||two.apps.svc.cluster.local')!.endpoints.map((e) => e.port)).toEqual([7102]);
   });
 
   it('a host with several ports and no port.number uses the first, with a warning', () => {
-    expect(r('two-default').action.destinations[0]!.port).toBe(8001);
+    expect(fwd('two-default').destinations[0]!.port).toBe(8001);
     expect(snap.clusters.get('outbound|8001||two.apps.svc.cluster.local')!.endpoints.map((e) => e.port)).toEqual([7101]);
     expect(warningFor('spec.http[7].route[0].destination.port')).toEqual([expect.stringMatching(/several ports/)]);
   });

@@ -3,7 +3,7 @@ import { compile } from '../../../src/compile/compile.js';
 import { describeMatch } from '../../../src/compile/describe.js';
 import { mergeDelegateMatches } from '../../../src/compile/match.js';
 import type { Route, Snapshot } from '../../../src/compile/snapshot.js';
-import { parseConfigTexts } from '../../../src/config/load.js';
+import { compileYaml } from '../../helpers/compile.js';
 import type { HTTPMatchRequest } from '../../../src/config/types.js';
 
 // VirtualService delegation as Istio does it (pilot model/virtualservice.go: mergeVirtualServicesIfNeeded,
@@ -41,11 +41,7 @@ const vs = (name: string, namespace: string, spec: object) =>
 
 const root = (http: object[], namespace = 'default') => vs('root', namespace, { hosts: [HOST], gateways: ['default/gw'], http });
 
-function build(...docs: string[]): Snapshot {
-  const { objects, problems } = parseConfigTexts([{ file: 'test.yaml', text: [GATEWAY, ...docs].join('\n---\n') }], { defaultNamespace: 'default' });
-  expect(problems.filter((p) => p.severity === 'error')).toEqual([]);
-  return compile(objects);
-}
+const build = (...docs: string[]): Snapshot => compileYaml([GATEWAY, ...docs].join('\n---\n'));
 
 function routesOf(snap: Snapshot): Route[] {
   return snap.listeners.find((l) => l.name === 'gateway:80')?.routes.exact.get(HOST)?.routes ?? [];

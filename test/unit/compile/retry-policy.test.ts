@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { compile, DEFAULT_ROUTE_TIMEOUT_MS } from '../../../src/compile/compile.js';
 import type { Route } from '../../../src/compile/snapshot.js';
 import { parseConfigTexts } from '../../../src/config/load.js';
+import { compileRoutes } from '../../helpers/compile.js';
 
 // How HTTPRoute `timeout`, `retries` (Istio's HTTPRetry) and `fault` (HTTPFaultInjection)
 // compile into the route the data plane runs. Istio's translation (pilot retry.ConvertPolicy,
@@ -10,40 +11,9 @@ import { parseConfigTexts } from '../../../src/config/load.js';
 
 const HOST = 'app.example.com';
 
-/** Compiles one VirtualService whose `http` routes are given (as JSON), and returns them compiled. */
+/** Compiles one VirtualService whose `http` routes are given (each matching its own /rN prefix). */
 function routes(...http: object[]): Route[] {
-  const yaml = `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: default}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-  - port: {number: 80, name: http, protocol: HTTP}
-    hosts: ["*"]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: backend, namespace: default}
-spec:
-  hosts: [backend.test]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{number: 80, name: http, protocol: HTTP}]
-  endpoints: [{address: 127.0.0.1, ports: {http: 9001}}]
----
-${JSON.stringify({
-  apiVersion: 'networking.istio.io/v1',
-  kind: 'VirtualService',
-  metadata: { name: 'app', namespace: 'default' },
-  spec: { hosts: [HOST], gateways: ['gw'], http: http.map((h, i) => ({ match: [{ uri: { prefix: `/r${i}` } }], route: [{ destination: { host: 'backend.test' } }], ...h })) },
-})}
-`;
-  const { objects, problems } = parseConfigTexts([{ file: 'test.yaml', text: yaml, mtimeMs: 1_700_000_000_000 }], { defaultNamespace: 'default' });
-  expect(problems.filter((p) => p.severity === 'error')).toEqual([]);
-  const snapshot = compile(objects);
-  const vhost = snapshot.listeners.find((l) => l.port === 80)?.routes.exact.get(HOST);
-  if (!vhost) throw new Error('no virtual host compiled');
-  return vhost.routes;
+  return compileRoutes(HOST, http.map((h, i) => ({ match: [{ uri: { prefix: `/r${i}` } }], ...h })));
 }
 
 const one = (http: object): Route => routes(http)[0]!;

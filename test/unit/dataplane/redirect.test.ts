@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { compile } from '../../../src/compile/compile.js';
+import { compileRoutes as compileRoutesFor } from '../../helpers/compile.js';
 import type { Redirect, Route } from '../../../src/compile/snapshot.js';
-import { parseConfigTexts } from '../../../src/config/load.js';
 import { redirectLocation, rewritePath } from '../../../src/dataplane/redirect.js';
 
 // The two pure pieces behind VirtualService `redirect` and `rewrite`. The reference is what an
@@ -73,38 +72,7 @@ describe('redirectLocation', () => {
   });
 });
 
-/** The compiled routes of one VirtualService with these `http` entries on a Gateway port 80. */
-function compileRoutes(http: object[]): Route[] {
-  const text = `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: default}
-spec:
-  servers:
-  - port: {number: 80, name: http, protocol: HTTP}
-    hosts: ["*"]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: backend, namespace: default}
-spec:
-  hosts: [backend.test]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{number: 80, name: http, protocol: HTTP}]
-  endpoints: [{address: 127.0.0.1, ports: {http: 9001}}]
----
-${JSON.stringify({
-  apiVersion: 'networking.istio.io/v1',
-  kind: 'VirtualService',
-  metadata: { name: 'app', namespace: 'default' },
-  spec: { hosts: [H], gateways: ['gw'], http: http.map((h) => ({ route: [{ destination: { host: 'backend.test' } }], ...h })) },
-})}
-`;
-  const { objects, problems } = parseConfigTexts([{ file: 'test.yaml', text }], { defaultNamespace: 'default' });
-  expect(problems.filter((p) => p.severity === 'error')).toEqual([]);
-  const snap = compile(objects);
-  return snap.listeners[0]!.routes.exact.get(H)!.routes;
-}
+const compileRoutes = (http: object[]) => compileRoutesFor(H, http);
 
 /** The path sent upstream for `path` on a route with this match and rewrite (the first match entry). */
 function rewritten(match: object | null, rewrite: object, path: string): string {

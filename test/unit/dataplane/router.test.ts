@@ -25,7 +25,7 @@ function view(opts: { method?: string; path?: string; query?: string; headers?: 
   const req = new IncomingMessage(new Socket());
   req.method = opts.method ?? 'GET';
   req.headers = opts.headers ?? {};
-  return { req, path: opts.path ?? '/', rawQuery: opts.query ?? '', query: null, scheme: opts.scheme ?? 'http', port: opts.port ?? 80 };
+  return { req, path: opts.path ?? '/', rawQuery: opts.query ?? '', query: null, scheme: opts.scheme ?? 'http', port: opts.port ?? 80, matched: null };
 }
 
 function match(m: Partial<CompiledMatch>): CompiledMatch {
@@ -39,8 +39,15 @@ function route(name: string, ms: CompiledMatch[] | null): Route {
     index: nextIndex++,
     name,
     matches: ms,
-    action: { type: 'forward', destinations: [{ cluster: `outbound|80||${name}`, host: name, port: 80, weight: 100 }], totalWeight: 100 },
+    action: { type: 'forward', destinations: [{ cluster: `outbound|80||${name}`, host: name, port: 80, weight: 100, requestHeaders: null, responseHeaders: null }], totalWeight: 100 },
     timeoutMs: 15_000,
+    rewrite: null,
+    requestHeaders: null,
+    responseHeaders: null,
+    retry: null,
+    fault: null,
+    cors: null,
+    mirrors: null,
   };
 }
 
