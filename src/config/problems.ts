@@ -13,12 +13,22 @@ export interface Problem {
   message: string;
 }
 
+/** `file:line:col: severity: Kind ns/name: field: message`. */
 export function formatProblem(p: Problem): string {
+  return render(p, true);
+}
+
+/** The same without the severity, for log lines that carry their own level. */
+export function formatProblemForLog(p: Problem): string {
+  return render(p, false);
+}
+
+function render(p: Problem, withSeverity: boolean): string {
   let where = '';
   if (p.file) where = p.line ? `${p.file}:${p.line}:${p.col ?? 1}: ` : `${p.file}: `;
   const obj = p.object ? `${p.object}: ` : '';
   const field = p.field ? `${p.field}: ` : '';
-  return `${where}${p.severity}: ${obj}${field}${p.message}`;
+  return `${where}${withSeverity ? `${p.severity}: ` : ''}${obj}${field}${p.message}`;
 }
 
 export function hasErrors(problems: readonly Problem[]): boolean {

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { createAdminServer } from '../admin/admin.js';
 import { createStatusServer } from '../admin/status.js';
 import type { Snapshot } from '../compile/snapshot.js';
-import { formatProblem } from '../config/problems.js';
+import { formatProblemForLog } from '../config/problems.js';
 import { ActiveConfig, type DataPlaneState } from '../dataplane/active.js';
 import { createRequestHandler } from '../dataplane/proxy.js';
 import { UpstreamPools } from '../dataplane/upstream.js';
@@ -66,7 +66,7 @@ export class Gateway {
       labels: this.opts.labels,
       mesh: this.opts.meshListen !== undefined,
     });
-    for (const p of problems) (p.severity === 'warning' ? this.log.warn : this.log.info)(formatProblem(p));
+    for (const p of problems) (p.severity === 'warning' ? this.log.warn : this.log.info)(formatProblemForLog(p));
     this.log.info(`config loaded from ${files.length} file(s): ${snapshot.listeners.length} listener(s), ${snapshot.clusters.size} cluster(s)`);
     this.state = { active: new ActiveConfig(snapshot, this.pools) };
 
@@ -85,6 +85,7 @@ export class Gateway {
     const ad = await this.admin.listen({ port: this.opts.adminPort, host: '127.0.0.1' }).then(() => this.admin!.server.address() as AddressInfo);
     this.adminAddress = { host: ad.address, port: ad.port };
     this.log.info(`status on ${st.address}:${st.port} (/healthz/ready), admin on 127.0.0.1:${ad.port} (/config_dump, /routes)`);
+    if (this.opts.workers > 1) this.log.info(`serving from this one process (--workers ${this.opts.workers}: several worker processes are not available in this version yet)`);
     this.started = true;
     this.log.info('ready');
   }
