@@ -150,8 +150,8 @@ export class Exchange implements AttemptOwner {
       if (route.rewrite.authority !== undefined) setHeader(headers, 'host', route.rewrite.authority);
     }
     applyRouteHeaderOps(headers, route.requestHeaders, dest.requestHeaders, singleDestination(route));
-    // Envoy overwrites any count the client sent; tryOnce relies on this being the last header.
-    removeHeader(headers, 'x-envoy-attempt-count');
+    // Envoy overwrites any count the client sent (upstreamRequestHeaders dropped it); tryOnce
+    // relies on this being the last header.
     headers.push('x-envoy-attempt-count', '1');
     this.headers = headers;
     this.path = this.view.rawQuery === '' ? path : `${path}?${this.view.rawQuery}`;
