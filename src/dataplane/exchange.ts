@@ -53,6 +53,8 @@ export class Exchange implements AttemptOwner {
   private timer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private holdsSlot = false;
+  /** Counted in the cluster's retries outstanding (connectionPool.http.maxRetries) until the request ends. */
+  private holdsRetry = false;
   private queuedStart: (() => void) | null = null;
   private finished = false;
   private readonly startMs = Date.now();
@@ -286,7 +288,7 @@ export class Exchange implements AttemptOwner {
     const r = this.route.retry;
     if (r === null || this.attempts > r.retries) return false;
     if (this.body !== null && !this.body.replayable) return false;
-    return this.cluster!.retryAllowed();
+    return this.holdsRetry || this.cluster!.retryAllowed();
   }
 
   private shouldRetryStatus(status: number): boolean {
@@ -309,14 +311,15 @@ export class Exchange implements AttemptOwner {
   }
 
   private scheduleRetry(): void {
-    const cluster = this.cluster!;
-    cluster.activeRetries++;
+    if (!this.holdsRetry) {
+      this.cluster!.activeRetries++;
+      this.holdsRetry = true;
+    }
     // Envoy's jittered exponential back-off: up to base, 2 × base, ... capped at 10 × base (25 ms by default).
     const base = this.route.retry!.backoffBaseMs;
     const ceiling = Math.min(10 * base, base * 2 ** (this.attempts - 1));
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
-      cluster.activeRetries--;
       if (!this.finished) this.tryOnce();
     }, Math.random() * ceiling);
   }
@@ -355,11 +358,10 @@ export class Exchange implements AttemptOwner {
     if (this.finished) return;
     this.finished = true;
     if (this.timer !== null) clearTimeout(this.timer);
-    if (this.retryTimer !== null) {
-      clearTimeout(this.retryTimer);
-      this.cluster!.activeRetries--;
-    }
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
     this.timer = this.retryTimer = null;
+    if (this.holdsRetry) this.cluster!.activeRetries--;
+    this.holdsRetry = false;
     if (this.queuedStart !== null) this.cluster!.cancelQueued(this.queuedStart);
     if (this.holdsSlot) this.cluster!.release();
     this.holdsSlot = false;

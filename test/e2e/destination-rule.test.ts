@@ -765,3 +765,69 @@ describe('meshgate validate: DestinationRule cross-object warnings', () => {
     expect(r.stdout).toMatch(/valid: .*2 warning\(s\)/);
   });
 });
+
+describe('connectionPool: idle upstream connections and retries outstanding', () => {
+  let idle: Upstream;
+  let steady: Upstream;
+  let down: Upstream;
+  let gw: TestGateway;
+  const connections = new Map<Upstream, number>();
+
+  beforeAll(async () => {
+    [idle, steady] = await Promise.all(['idle', 'steady'].map((name) => startUpstream({ name })));
+    down = await startUpstream({
+      name: 'down',
+      handler: (_req, res) => {
+        setTimeout(() => {
+          res.writeHead(503, { 'x-upstream': 'down', 'content-length': '4' });
+          res.end('down');
+        }, 300);
+      },
+    });
+    for (const u of [idle, steady]) {
+      connections.set(u, 0);
+      u.server.on('connection', () => connections.set(u, connections.get(u)! + 1));
+    }
+    const docs: Doc[] = [
+      GATEWAY,
+      serviceEntry('idle.test', [{ port: idle.port }]),
+      straight('idle.test'),
+      destinationRule('idle.test', { trafficPolicy: { connectionPool: { http: { idleTimeout: '200ms' } } } }),
+      serviceEntry('steady.test', [{ port: steady.port }]),
+      straight('steady.test'),
+      serviceEntry('down.test', [{ port: down.port }]),
+      virtualService('down.test', [{ route: [{ destination: { host: 'down.test' } }], retries: { attempts: 3, retryOn: '5xx' } }]),
+      destinationRule('down.test', { trafficPolicy: { connectionPool: { http: { maxRetries: 1 } } } }),
+    ];
+    gw = await startGateway({ 'config.yaml': yaml(docs) }, { gatewayPorts: [80] });
+  });
+
+  afterAll(async () => {
+    await gw?.stop();
+    await Promise.all([idle, steady, down].map((u) => u?.close()));
+  });
+
+  it('http.idleTimeout closes an upstream connection left idle longer; without it the connection is reused', async () => {
+    for (const host of ['idle.test', 'steady.test']) {
+      expect((await gw.get(host)).status).toBe(200);
+    }
+    await new Promise((r) => setTimeout(r, 700));
+    for (const host of ['idle.test', 'steady.test']) {
+      expect((await gw.get(host)).status).toBe(200);
+    }
+    expect(connections.get(idle)).toBe(2);
+    expect(connections.get(steady)).toBe(1);
+  });
+
+  it('http.maxRetries 1: while one request is retrying, another failing request is not retried', async () => {
+    // A fails at ~300 ms and holds the one retry slot through its three retries (~1.2 s);
+    // B, started 150 ms later, fails meanwhile and answers after its single try.
+    const a = gw.get('down.test', '/a');
+    await new Promise((r) => setTimeout(r, 150));
+    const b = gw.get('down.test', '/b');
+    const [ra, rb] = await Promise.all([a, b]);
+    expect([ra.status, rb.status]).toEqual([503, 503]);
+    expect(down.seen.filter((s) => s.url === '/a')).toHaveLength(4);
+    expect(down.seen.filter((s) => s.url === '/b')).toHaveLength(1);
+  });
+});
