@@ -67,6 +67,10 @@ export async function serveCommand(argv: string[]): Promise<number> {
         resolve(0);
       });
     };
+    process.on('SIGHUP', () => {
+      log.info('SIGHUP: reloading the config');
+      void gateway.reload();
+    });
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));
   });

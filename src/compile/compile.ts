@@ -94,8 +94,8 @@ function newTable(name: string): RouteTable {
   return { name, exact: new Map(), wildcards: [], any: null };
 }
 
-function addVirtualHost(table: RouteTable, domain: string, routes: Route[]): void {
-  const vhost: VirtualHost = { domain, routes };
+function addVirtualHost(table: RouteTable, domain: string, routes: Route[], ports?: number[]): void {
+  const vhost: VirtualHost = ports ? { domain, routes, ports } : { domain, routes };
   if (domain === '*') table.any = vhost;
   else if (domain.startsWith('*.')) table.wildcards.push({ suffix: domain.slice(1), vhost });
   else table.exact.set(domain, vhost);
@@ -149,12 +149,12 @@ function meshListener(ctx: CompileContext, roots: ConfigObject<VirtualServiceSpe
   const table = newTable('mesh');
   for (const [domain, vss] of domains) {
     const routes = vss.flatMap((vs) => compileHttpRoutes(ctx, vs, { gateway: 'mesh', port: 0 }));
-    addVirtualHost(table, domain, routes);
+    addVirtualHost(table, domain, routes, ctx.registry.services.get(domain)?.ports.map((p) => p.number));
   }
   const patterns = [...domains.keys()];
   for (const svc of ctx.registry.services.values()) {
     if (svc.hostname.includes('*') || patterns.some((p) => covers(p, svc.hostname))) continue;
-    addVirtualHost(table, svc.hostname, [defaultRoute(ctx, svc.hostname)]);
+    addVirtualHost(table, svc.hostname, [defaultRoute(ctx, svc.hostname)], svc.ports.map((p) => p.number));
   }
   // Sidecars answer to a service's short names too; so does the mesh listener, for its namespace.
   for (const [domain, vhost] of [...table.exact]) {

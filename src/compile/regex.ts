@@ -1,7 +1,16 @@
-// Istio hands regexes to Envoy's RE2 engine, which matches the whole string. JavaScript's engine
-// spells a few things differently, so patterns are translated token by token, and what RE2
-// itself refuses (lookaround, backreferences, unknown classes) is refused here too, rather than
-// accepting a config Istio would reject.
+import v8 from 'node:v8';
+
+// Istio hands regexes to Envoy's RE2 engine, which matches the whole string in linear time.
+// JavaScript's engine spells a few things differently, so patterns are translated token by
+// token, and what RE2 itself refuses (lookaround, backreferences, unknown classes) is refused
+// here too, rather than accepting a config Istio would reject.
+//
+// JavaScript's engine backtracks: a pattern written for RE2 such as `/api/([a-z0-9]+-?)+/v1`
+// would take minutes on a short hostile path and block every request. V8 can switch such a run
+// to its linear-time engine; that engine takes neither the `i` flag nor lookaround, so the
+// translation spells case-insensitivity as [aA] classes and anchors as ^ and $. Only patterns
+// with \p{...} classes (the `u` flag) or (?m) keep the backtracking engine.
+v8.setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
 
 type Range = [number, number];
 
@@ -63,7 +72,6 @@ class Translator {
   constructor(
     private readonly src: string,
     private flags: Flags,
-    private readonly globalI: boolean,
   ) {}
 
   run(): string {
@@ -93,9 +101,9 @@ class Translator {
       case '.':
         return this.flags.s ? '[\\s\\S]' : '.';
       case '^':
-        return this.flags.m ? '(?<![^\\n])' : '(?<![\\s\\S])';
+        return this.flags.m ? '(?<![^\\n])' : '^';
       case '$':
-        return this.flags.m ? '(?![^\\n])' : '(?![\\s\\S])';
+        return this.flags.m ? '(?![^\\n])' : '$';
       case '{': {
         const m = /^\{(\d+)(,(\d*))?\}/.exec(this.src.slice(this.pos - 1));
         if (!m) return '\\x7b';
@@ -113,7 +121,7 @@ class Translator {
   }
 
   private literal(c: string): string {
-    if (this.flags.i && !this.globalI && c.toLowerCase() !== c.toUpperCase()) return `[${c.toLowerCase()}${c.toUpperCase()}]`;
+    if (this.flags.i && c.toLowerCase() !== c.toUpperCase()) return `[${c.toLowerCase()}${c.toUpperCase()}]`;
     return c;
   }
 
@@ -138,7 +146,6 @@ class Translator {
     for (const [set, on] of [[flags[1] ?? '', true], [flags[2] ?? '', false]] as const) {
       for (const f of set) {
         if (f === 'U') throw new Refused('the U flag (ungreedy) is not supported; use lazy quantifiers such as .*? instead');
-        if (f === 'i' && !on && this.globalI) throw new Refused('(?-i) cannot turn case-insensitivity off inside a case-insensitive pattern');
         next[f as keyof Flags] = on;
       }
     }
@@ -157,8 +164,8 @@ class Translator {
     if (c === undefined) throw new Refused('not a valid regular expression: ' + 'trailing backslash');
     if (/[1-9]/.test(c)) throw new Refused('RE2 (the engine Istio uses) does not support backreferences');
     if (!inClass) {
-      if (c === 'A') return '(?<![\\s\\S])';
-      if (c === 'z') return '(?![\\s\\S])';
+      if (c === 'A') return '^';
+      if (c === 'z') return '$';
       if (c === 'Z') throw new Refused('\\Z is not supported by RE2; use \\z');
       if (c === 'b' || c === 'B') return `\\${c}`;
       if (c === 'Q') {
@@ -249,7 +256,7 @@ class Translator {
       else items.push(c);
     }
     let body = renderRanges(ranges) + items.join('');
-    if (this.flags.i && !this.globalI) body += caseFold(items.join(''));
+    if (this.flags.i) body += caseFold(items.join(''));
     if (negatedPosix.length > 0) {
       const max = this.unicode ? 0x10ffff : 0xffff;
       if (negatedPosix.length === 1 && body === '') {
@@ -283,18 +290,16 @@ function caseFold(body: string): string {
 /** Compile an RE2 pattern for a full-string match (RE2::FullMatch, as Envoy's safe_regex). */
 export function compileRe2(pattern: string, caseInsensitive = false): RegexResult {
   let src = pattern;
-  let globalI = caseInsensitive;
   const flags: Flags = { i: caseInsensitive, s: false, m: false };
   const lead = /^\(\?([ims]+)\)/.exec(src);
   if (lead) {
     for (const f of lead[1]!) flags[f as keyof Flags] = true;
-    if (flags.i) globalI = true;
     src = src.slice(lead[0].length);
   }
   let body: string;
   let unicode: boolean;
   try {
-    const t = new Translator(src, flags, globalI);
+    const t = new Translator(src, flags);
     body = t.run();
     unicode = t.unicode;
   } catch (e) {
@@ -302,7 +307,7 @@ export function compileRe2(pattern: string, caseInsensitive = false): RegexResul
     throw e;
   }
   try {
-    return { ok: true, re: new RegExp(`^(?:${body})$`, (globalI ? 'i' : '') + (unicode ? 'u' : '')) };
+    return { ok: true, re: new RegExp(`^(?:${body})$`, unicode ? 'u' : '') };
   } catch (e) {
     return { ok: false, error: `not a valid regular expression: ${(e as Error).message.replace(/^Invalid regular expression: /, '')}` };
   }

@@ -43,6 +43,8 @@ export interface VirtualHost {
   /** The domain as written after intersecting VirtualService and Gateway hosts. */
   domain: string;
   routes: Route[];
+  /** Mesh only: the service's ports; a call to another port is outside the registry. */
+  ports?: number[];
 }
 
 /** 0 exact, 1 prefix, 2 regex, 3 present (any value). */

@@ -23,4 +23,6 @@ export class ActiveConfig {
 /** The one mutable reference of the data plane: swapped whole on reload. */
 export interface DataPlaneState {
   active: ActiveConfig;
+  /** Set once the gateway drains: answers close their connections. */
+  draining: boolean;
 }

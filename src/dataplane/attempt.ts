@@ -14,6 +14,8 @@ export interface AttemptOwner {
 /** One try upstream, as an undici dispatch handler; the Exchange decides what reaches the client. */
 export class Attempt implements UpstreamHandler {
   timer: NodeJS.Timeout | null = null;
+  /** When this try was sent, for x-envoy-upstream-service-time. */
+  readonly startMs = Date.now();
   private abortFn: ((err?: Error) => void) | null = null;
   private pendingAbort: Error | null = null;
   private resumeFn: (() => void) | null = null;
@@ -57,8 +59,15 @@ export class Attempt implements UpstreamHandler {
   }
 
   abort(err: Error): void {
-    if (this.abortFn !== null) this.abortFn(err);
-    else this.pendingAbort = err;
+    if (this.abortFn !== null) return this.abortFn(err);
+    if (this.pendingAbort !== null) return;
+    // Not on a socket yet (connecting, or queued in the pool): undici would report the abort only
+    // once it gets there. Kill it then, but let the exchange move on now.
+    this.pendingAbort = err;
+    const reported = this.discarded;
+    this.discarded = true;
+    this.end();
+    if (!reported) this.ex.onAttemptError(this, err);
   }
 
   /** Drop this try's answer (a retry follows). */

@@ -21,6 +21,9 @@ export interface LiveEndpoint {
   current: number;
 }
 
+// Mirrored copies in flight per cluster, at most: a slow shadow service must not pile them up.
+const MAX_MIRRORS_IN_FLIGHT = 256;
+
 // Envoy's STRICT_DNS clusters re-resolve every 5 s by default.
 const DNS_REFRESH_MS = 5000;
 // Envoy's default outlier_detection.max_ejection_time.
@@ -41,6 +44,7 @@ export class ClusterRuntime {
   /** Requests holding a connection slot (maxConnections), and those waiting for one. */
   active = 0;
   activeRetries = 0;
+  private mirrorsInFlight = 0;
   private readonly pending: (() => void)[] = [];
   private next = 0;
   private weighted = false;
@@ -49,6 +53,7 @@ export class ClusterRuntime {
   private readonly dnsTargets: Endpoint[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
   private firstResolution: Promise<void> | null = null;
+  private resolving = false;
   private readonly settings: UpstreamSettings;
 
   constructor(config: ClusterConfig, private readonly pools: UpstreamPools) {
@@ -178,6 +183,23 @@ export class ClusterRuntime {
     if (i >= 0) this.pending.splice(i, 1);
   }
 
+  /** A slot for a mirrored copy, taken only when free now (mirrors never queue). */
+  admitMirror(): boolean {
+    if (this.mirrorsInFlight >= MAX_MIRRORS_IN_FLIGHT) return false;
+    const max = this.config.pool.maxConnections;
+    if (max > 0) {
+      if (this.active >= max) return false;
+      this.active++;
+    }
+    this.mirrorsInFlight++;
+    return true;
+  }
+
+  releaseMirror(): void {
+    this.mirrorsInFlight--;
+    if (this.config.pool.maxConnections > 0) this.release();
+  }
+
   /** Whether one more retry fits under connectionPool.http.maxRetries. */
   retryAllowed(): boolean {
     const max = this.config.pool.maxRetries;
@@ -249,9 +271,12 @@ export class ClusterRuntime {
     this.refreshHealthy();
   }
 
+  /** Stops timers and gives the cluster's pools back; requests in flight finish on them. */
   stop(): void {
     for (const t of this.timers) clearInterval(t);
     this.timers.length = 0;
+    for (const e of this.endpoints) this.pools.release(e.upstream);
+    this.endpoints = [];
   }
 
   private live(address: string, port: number, weight: number, name?: string): LiveEndpoint {
@@ -260,7 +285,7 @@ export class ClusterRuntime {
       port,
       name,
       weight: weight > 0 ? weight : 1,
-      upstream: this.pools.get(address, port, this.settings),
+      upstream: this.pools.acquire(address, port, this.settings),
       active: 0,
       consecutive5xx: 0,
       consecutiveGatewayErrors: 0,
@@ -270,18 +295,40 @@ export class ClusterRuntime {
     };
   }
 
+  /**
+   * Looks up every DNS-named endpoint. A name whose lookup fails keeps the addresses it had, as
+   * Envoy keeps the last resolved hosts; a refresh still running when the next is due is not
+   * doubled.
+   */
   private async resolve(): Promise<void> {
-    const resolved: LiveEndpoint[] = [];
-    for (const t of this.dnsTargets) {
-      // IPv4 first, as Istio configures Envoy (V4_ONLY unless the cluster is dual-stack).
-      let addrs = await lookup(t.address, { all: true, family: 4 }).catch(() => []);
-      if (addrs.length === 0) addrs = await lookup(t.address, { all: true }).catch(() => []);
-      for (const a of addrs) {
-        const known = this.endpoints.find((e) => e.address === a.address && e.port === t.port);
-        resolved.push(known ?? this.live(a.address, t.port, t.weight, t.address));
+    if (this.resolving) return;
+    this.resolving = true;
+    try {
+      const previous = this.endpoints;
+      const next: LiveEndpoint[] = [...this.fixed];
+      for (const t of this.dnsTargets) {
+        // IPv4 first, as Istio configures Envoy (V4_ONLY unless the cluster is dual-stack).
+        let addrs = await lookup(t.address, { all: true, family: 4 }).catch(() => null);
+        if (addrs === null || addrs.length === 0) addrs = await lookup(t.address, { all: true }).catch(() => null);
+        if (addrs === null) {
+          next.push(...previous.filter((e) => e.name === t.address && e.port === t.port));
+          continue;
+        }
+        for (const a of addrs) {
+          const known = previous.find((e) => e.address === a.address && e.port === t.port && e.name === t.address);
+          next.push(known ?? this.live(a.address, t.port, t.weight, t.address));
+        }
       }
+      if (this.timers.length === 0) {
+        // Stopped while looking up: give back what this lookup took.
+        for (const e of next) if (!previous.includes(e) && !this.fixed.includes(e)) this.pools.release(e.upstream);
+        return;
+      }
+      for (const e of previous) if (!next.includes(e)) this.pools.release(e.upstream);
+      this.setEndpoints(next);
+    } finally {
+      this.resolving = false;
+      this.firstResolution = null;
     }
-    this.setEndpoints([...this.fixed, ...resolved]);
-    this.firstResolution = null;
   }
 }

@@ -14,7 +14,7 @@ import type { UpstreamRequest } from './upstream.js';
 import { Attempt, onPerTryTimeout, type AttemptOwner } from './attempt.js';
 import { hashKeyOf } from './hash-key.js';
 import { MirrorSink, shadowHost } from './mirror.js';
-import { isConnectFailure, LocalFailure, upstreamFailureReply } from './upstream-errors.js';
+import { isConnectFailure, isRequestRefused, LocalFailure, upstreamFailureReply } from './upstream-errors.js';
 import type { ListenerContext } from './proxy.js';
 
 /** Istio treats a route with one destination differently from a weighted one (header edit order). */
@@ -53,11 +53,12 @@ export class Exchange implements AttemptOwner {
   private timer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private holdsSlot = false;
+  private timeoutArmed = false;
+  private releaseReplay: (() => void) | null = null;
   /** Counted in the cluster's retries outstanding (connectionPool.http.maxRetries) until the request ends. */
   private holdsRetry = false;
   private queuedStart: (() => void) | null = null;
   private finished = false;
-  private readonly startMs = Date.now();
 
   constructor(
     private readonly ctx: ListenerContext,
@@ -66,7 +67,8 @@ export class Exchange implements AttemptOwner {
     readonly res: ServerResponse,
     readonly route: Route,
     private readonly view: RequestView,
-    private readonly authority: string,
+    /** The target was absolute-form: its authority replaces the Host header upstream. */
+    private readonly absolute: boolean,
   ) {}
 
   start(): void {
@@ -103,7 +105,7 @@ export class Exchange implements AttemptOwner {
     }
     const action = route.action;
     if (action.type === 'redirect') {
-      const location = redirectLocation(action.redirect, this.ctx.scheme, this.authority, this.view.path, this.view.rawQuery, this.view.port);
+      const location = redirectLocation(action.redirect, this.ctx.scheme, this.view.authority, this.view.path, this.view.rawQuery, this.view.port);
       // Envoy applies the route's response header edits to its redirects too.
       const headers = ['location', location];
       if (route.responseHeaders) applyHeaderOps(headers, route.responseHeaders);
@@ -125,14 +127,15 @@ export class Exchange implements AttemptOwner {
     this.dest = dest;
     this.cluster = cluster;
     if (cluster.config.hash !== null) this.computeHash();
-    this.prepareRequest();
+    if (!this.prepareRequest()) return this.localReply(400, '');
     if (!hasBody(this.req)) {
       this.body = null;
       this.admit();
     } else if (route.retry !== null) {
       this.watchDownstream();
-      bufferForReplay(this.req, (b) => {
-        if (this.finished) return;
+      bufferForReplay(this.req, (b, release) => {
+        this.releaseReplay = release;
+        if (this.finished) return release();
         this.body = b;
         this.admit();
       });
@@ -142,10 +145,14 @@ export class Exchange implements AttemptOwner {
     }
   }
 
-  private prepareRequest(): void {
+  /** Builds the upstream request; false when the request cannot be forwarded (duplicate Host). */
+  private prepareRequest(): boolean {
     const route = this.route;
     const dest = this.dest!;
     const headers = upstreamRequestHeaders(this.req, this.ctx.scheme);
+    if (headers === null) return false;
+    // RFC 9112 §3.2.2: an absolute-form target's authority is the request's; Host follows it.
+    if (this.absolute) setHeader(headers, 'host', this.view.authority);
     let path = this.view.path;
     if (route.rewrite !== null) {
       path = rewritePath(route.rewrite, this.view.matched, path);
@@ -157,6 +164,7 @@ export class Exchange implements AttemptOwner {
     headers.push('x-envoy-attempt-count', '1');
     this.headers = headers;
     this.path = this.view.rawQuery === '' ? path : `${path}?${this.view.rawQuery}`;
+    return true;
   }
 
   private computeHash(): void {
@@ -181,6 +189,8 @@ export class Exchange implements AttemptOwner {
     } else if (r === 'queued') {
       this.queuedStart = start;
       this.watchDownstream();
+      // Time spent waiting for a connection counts against the route timeout, as in Envoy.
+      this.armTimeout();
     } else {
       this.localReply(503, REPLY.overflow, ['x-envoy-overloaded', 'true']);
     }
@@ -195,7 +205,8 @@ export class Exchange implements AttemptOwner {
 
   private armTimeout(): void {
     const ms = this.route.timeoutMs;
-    if (ms <= 0 || this.finished) return;
+    if (ms <= 0 || this.finished || this.timeoutArmed) return;
+    this.timeoutArmed = true;
     if (this.req.readableEnded || this.body === null || this.body.replayable) this.timer = setTimeout(onRouteTimeout, ms, this);
     else {
       this.req.once('end', () => {
@@ -246,7 +257,7 @@ export class Exchange implements AttemptOwner {
       return false;
     }
     at.clearTimer();
-    const headers = downstreamResponseHeaders(raw, Date.now() - this.startMs);
+    const headers = downstreamResponseHeaders(raw, Date.now() - at.startMs);
     const extra = this.responseExtra;
     if (extra !== null) {
       // CORS headers replace what the upstream sent (Envoy's setInline); a hash cookie is added.
@@ -270,6 +281,8 @@ export class Exchange implements AttemptOwner {
     if (at !== this.attempt || this.finished) return;
     at.clearTimer();
     if (err instanceof LocalFailure && err.kind !== 'per-try-timeout') return;
+    // Not the upstream's failure: no outlier mark, no retry.
+    if (!this.res.headersSent && isRequestRefused(err)) return this.localReply(400, '');
     this.cluster!.record(at.endpoint, 0);
     if (this.res.headersSent) {
       this.finish();
@@ -360,6 +373,7 @@ export class Exchange implements AttemptOwner {
     if (this.timer !== null) clearTimeout(this.timer);
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
     this.timer = this.retryTimer = null;
+    this.releaseReplay?.();
     if (this.holdsRetry) this.cluster!.activeRetries--;
     this.holdsRetry = false;
     if (this.queuedStart !== null) this.cluster!.cancelQueued(this.queuedStart);
@@ -376,23 +390,28 @@ export class Exchange implements AttemptOwner {
     if (chosen.length === 0) return;
     let streams: Readable[] | null = null;
     if (this.body !== null && !this.body.replayable) {
-      const tee = teeForMirrors(this.req, chosen.length);
+      // Tee what will be sent: for a body partly read already (retries), its prepared stream.
+      const tee = teeForMirrors(this.body.stream, chosen.length);
       this.body = { replayable: false, stream: tee.main };
       streams = tee.mirrors;
     }
+    const hostAt = this.headers.findIndex((h, k) => k % 2 === 0 && h.toLowerCase() === 'host');
+    const shadow = shadowHost(hostAt >= 0 ? this.headers[hostAt + 1]! : this.view.authority);
     chosen.forEach((m, i) => {
-      const ep = this.active.clusters.get(m.cluster)?.pick();
-      if (!ep) {
+      const cluster = this.active.clusters.get(m.cluster);
+      const ep = cluster?.pick();
+      // A mirror never waits: without a free connection slot it is dropped, as Envoy drops it.
+      if (!cluster || !ep || !cluster.admitMirror()) {
         streams?.[i]!.destroy();
         return;
       }
       const headers = this.headers.slice();
-      const host = this.headers[this.headers.findIndex((h, k) => k % 2 === 0 && h.toLowerCase() === 'host') + 1] ?? this.authority;
-      setHeader(headers, 'host', shadowHost(host));
+      setHeader(headers, 'host', shadow);
       const body = this.body === null ? null : this.body.replayable ? this.body.data : streams![i]!;
-      ep.upstream.dispatch({ method: this.req.method ?? 'GET', path: this.path, headers, body: body as never }, new MirrorSink(this.route.timeoutMs));
+      ep.upstream.dispatch({ method: this.req.method ?? 'GET', path: this.path, headers, body: body as never }, new MirrorSink(cluster, this.route.timeoutMs, streams?.[i] ?? null));
     });
   }
+
 }
 
 function onRouteTimeout(ex: Exchange): void {

@@ -17,6 +17,29 @@ const DROP_REQUEST = byLength([
   'x-forwarded-for',
   'proxy-authorization',
   'x-envoy-attempt-count',
+  // Envoy removes these from external requests: they steer Envoy itself (retries, timeouts,
+  // tracing) or claim an identity the gateway alone may assert. Istio's gateways sanitise
+  // x-forwarded-client-cert as well.
+  'x-envoy-decorator-operation',
+  'x-envoy-downstream-service-cluster',
+  'x-envoy-downstream-service-node',
+  'x-envoy-expected-rq-timeout-ms',
+  'x-envoy-external-address',
+  'x-envoy-force-trace',
+  'x-envoy-hedge-on-per-try-timeout',
+  'x-envoy-internal',
+  'x-envoy-ip-tags',
+  'x-envoy-max-retries',
+  'x-envoy-retriable-header-names',
+  'x-envoy-retriable-status-codes',
+  'x-envoy-retry-grpc-on',
+  'x-envoy-retry-on',
+  'x-envoy-upstream-alt-stat-name',
+  'x-envoy-upstream-rq-per-try-timeout-ms',
+  'x-envoy-upstream-rq-timeout-alt-response',
+  'x-envoy-upstream-rq-timeout-ms',
+  'x-envoy-upstream-stream-duration-ms',
+  'x-forwarded-client-cert',
 ]);
 
 const DROP_RESPONSE = byLength(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'server', 'trailer']);
@@ -40,13 +63,18 @@ export function clientAddress(req: IncomingMessage): string {
   return a.startsWith('::ffff:') ? a.slice(7) : a;
 }
 
-/** Request headers as sent upstream: hop-by-hop removed, x-forwarded-* and x-request-id as Envoy sets them at the edge. */
-export function upstreamRequestHeaders(req: IncomingMessage, scheme: string): string[] {
+/**
+ * Request headers as sent upstream: hop-by-hop and Envoy-internal ones removed, x-forwarded-* and
+ * x-request-id set as Envoy sets them at the edge. Null for a request with more than one Host
+ * (RFC 9112 §3.2: answer 400).
+ */
+export function upstreamRequestHeaders(req: IncomingMessage, scheme: string): string[] | null {
   const raw = req.rawHeaders;
   const out: string[] = [];
   let xff: string | undefined;
   let requestId = false;
   let connection: string | undefined;
+  let host = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const drop = listed(DROP_REQUEST, name);
@@ -56,6 +84,10 @@ export function upstreamRequestHeaders(req: IncomingMessage, scheme: string): st
       continue;
     }
     if (name.length === 12 && name.toLowerCase() === 'x-request-id') requestId = true;
+    else if (name.length === 4 && name.toLowerCase() === 'host') {
+      if (host) return null;
+      host = true;
+    }
     out.push(name, raw[i + 1]!);
   }
   if (connection !== undefined) dropConnectionListed(out, connection);
@@ -65,11 +97,18 @@ export function upstreamRequestHeaders(req: IncomingMessage, scheme: string): st
   return out;
 }
 
+// Connection cannot make these hop-by-hop: they carry the request's identity and framing.
+const NEVER_HOP_BY_HOP = new Set(['host', 'content-length', 'x-request-id', 'content-type', 'authorization', 'cookie']);
+
 /** Headers named in Connection are hop-by-hop too (`Connection: keep-alive, X-Trace`). */
 function dropConnectionListed(headers: string[], connection: string): void {
-  const tokens = connection.toLowerCase().split(',').map((t) => t.trim()).filter((t) => t !== '' && t !== 'keep-alive' && t !== 'close');
-  if (tokens.length === 0) return;
-  for (let i = headers.length - 2; i >= 0; i -= 2) if (tokens.includes(headers[i]!.toLowerCase())) headers.splice(i, 2);
+  const tokens = new Set<string>();
+  for (const t of connection.toLowerCase().split(',')) {
+    const name = t.trim();
+    if (name !== '' && name !== 'keep-alive' && name !== 'close' && !NEVER_HOP_BY_HOP.has(name)) tokens.add(name);
+  }
+  if (tokens.size === 0) return;
+  for (let i = headers.length - 2; i >= 0; i -= 2) if (tokens.has(headers[i]!.toLowerCase())) headers.splice(i, 2);
 }
 
 /** Response headers from upstream raw buffers, hop-by-hop removed, ready for `writeHead`. */

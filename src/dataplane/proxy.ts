@@ -32,20 +32,25 @@ function handleRequest(ctx: ListenerContext, req: IncomingMessage, res: ServerRe
     res.shouldKeepAlive = false;
     return sendLocalReply(res, 426, '');
   }
-  const active = ctx.state.active;
+  const state = ctx.state;
+  if (state.draining) res.shouldKeepAlive = false;
+  const active = state.active;
   const listener = active.listeners.get(ctx.name);
   const target = splitTarget(req.url ?? '/');
-  if (listener === undefined || target === null) return sendLocalReply(res, 404, '');
+  if (target === null) return sendLocalReply(res, 400, '');
+  if (listener === undefined) return sendLocalReply(res, 404, '');
   const authority = target.authority ?? req.headers.host;
   if (authority === undefined) return sendLocalReply(res, 400, '');
   const mesh = listener.kind === 'mesh';
   const port = mesh ? authorityPort(authority, 80) : listener.port;
   const vhost = findVirtualHost(listener.routes, normalizeAuthority(authority));
-  // The mesh listener is registry-only: a host no Service or ServiceEntry declares is refused.
+  // The mesh listener is registry-only: a host (or a port of it) no Service or ServiceEntry
+  // declares is refused, and nothing is forwarded.
   if (vhost === null) return sendLocalReply(res, mesh ? 502 : 404, '');
-  const view: RequestView = { req, path: target.path, rawQuery: target.rawQuery, query: null, scheme: ctx.scheme, port, matched: null };
+  if (vhost.ports !== undefined && !vhost.ports.includes(port)) return sendLocalReply(res, 502, '');
+  const view: RequestView = { req, path: target.path, rawQuery: target.rawQuery, query: null, scheme: ctx.scheme, port, authority, matched: null };
   const route = findRoute(vhost, view);
   if (route === null) return sendLocalReply(res, 404, '');
-  new Exchange(ctx, active, req, res, route, view, authority).start();
+  new Exchange(ctx, active, req, res, route, view, target.authority !== undefined).start();
 }
 

@@ -24,6 +24,8 @@ export interface RequestView {
   scheme: string;
   /** The port the request was addressed to: the Gateway port, or the mesh target port. */
   port: number;
+  /** The authority routing uses: an absolute-form target's, else the Host header. */
+  authority: string;
   /** The match entry that selected the route (rewrite needs it); null when the route has none. */
   matched: CompiledMatch | null;
 }
@@ -51,7 +53,7 @@ export function matches(m: CompiledMatch, view: RequestView): boolean {
   if (m.uri !== null && !matchString(m.uri, view.path)) return false;
   if (m.method !== null && !matchString(m.method, view.req.method)) return false;
   if (m.port !== 0 && m.port !== view.port) return false;
-  if (m.authority !== null && !matchString(m.authority, view.req.headers.host)) return false;
+  if (m.authority !== null && !matchString(m.authority, view.authority)) return false;
   if (m.scheme !== null && !matchString(m.scheme, view.scheme)) return false;
   const hs = m.headers;
   for (let i = 0; i < hs.length; i++) {

@@ -72,24 +72,46 @@ class UndiciUpstream implements Upstream {
   }
 }
 
-/** Upstream connection pools, shared by every snapshot so a config reload keeps warm connections. */
+/**
+ * Upstream connection pools, shared by every cluster and snapshot that names the same endpoint
+ * with the same settings, so a config reload keeps warm connections. Counted: a pool nobody uses
+ * any more (an address DNS stopped returning, a cluster a reload removed) is closed, once the
+ * requests still on it are done.
+ */
 export class UpstreamPools {
-  private readonly pools = new Map<string, Upstream>();
+  private readonly pools = new Map<string, { upstream: Upstream; users: number }>();
+  private readonly keys = new Map<Upstream, string>();
 
-  get(address: string, port: number, settings: UpstreamSettings = DEFAULT_UPSTREAM): Upstream {
+  acquire(address: string, port: number, settings: UpstreamSettings = DEFAULT_UPSTREAM): Upstream {
     const host = address.includes(':') ? `[${address}]` : address;
     const origin = `http://${host}:${port}`;
     const key = `${origin}|${settings.maxConnections}|${settings.connectTimeoutMs}|${settings.idleTimeoutMs}|${settings.maxRequestsPerConnection}`;
-    let u = this.pools.get(key);
-    if (u === undefined) {
-      u = new UndiciUpstream(origin, settings);
-      this.pools.set(key, u);
+    let entry = this.pools.get(key);
+    if (entry === undefined) {
+      entry = { upstream: new UndiciUpstream(origin, settings), users: 0 };
+      this.pools.set(key, entry);
+      this.keys.set(entry.upstream, key);
     }
-    return u;
+    entry.users++;
+    return entry.upstream;
+  }
+
+  release(upstream: Upstream): void {
+    const key = this.keys.get(upstream);
+    const entry = key === undefined ? undefined : this.pools.get(key);
+    if (entry === undefined || --entry.users > 0) return;
+    this.pools.delete(key!);
+    this.keys.delete(upstream);
+    void upstream.close().catch(() => undefined);
+  }
+
+  get size(): number {
+    return this.pools.size;
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.pools.values()].map((p) => p.close().catch(() => undefined)));
+    await Promise.all([...this.pools.values()].map((p) => p.upstream.close().catch(() => undefined)));
     this.pools.clear();
+    this.keys.clear();
   }
 }

@@ -9,11 +9,14 @@ import { ActiveConfig, type DataPlaneState } from '../dataplane/active.js';
 import { createRequestHandler } from '../dataplane/proxy.js';
 import { UpstreamPools } from '../dataplane/upstream.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
-import { buildSnapshot } from './config-source.js';
+import { buildSnapshot, ConfigError } from './config-source.js';
 import { listenAddressFor, type HostPort, type ServeOptions } from './options.js';
 import { startStandIns, type StandIn } from './standins.js';
 
 const MAX_HEADER_BYTES = 60 * 1024;
+const STREAM_IDLE_MS = 5 * 60_000;
+// Requests still running this long after SIGTERM are cut, so the process does exit.
+const DRAIN_DEADLINE_MS = 25_000;
 
 export interface BoundListener {
   name: string;
@@ -68,7 +71,7 @@ export class Gateway {
     });
     for (const p of problems) (p.severity === 'warning' ? this.log.warn : this.log.info)(formatProblemForLog(p));
     this.log.info(`config loaded from ${files.length} file(s): ${snapshot.listeners.length} listener(s), ${snapshot.clusters.size} cluster(s)`);
-    this.state = { active: new ActiveConfig(snapshot, this.pools) };
+    this.state = { active: new ActiveConfig(snapshot, this.pools), draining: false };
 
     if (this.opts.standIns) this.standIns = await startStandIns(snapshot, this.log);
 
@@ -106,6 +109,10 @@ export class Gateway {
       createRequestHandler({ state: this.state, name, scheme: 'http' }),
     );
     server.on('clientError', onClientError);
+    server.on('connect', onConnect);
+    // Envoy's stream idle timeout: a connection silent this long (a stalled upload, a client
+    // that never reads) is closed, releasing whatever its request held.
+    server.setTimeout(STREAM_IDLE_MS);
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e: NodeJS.ErrnoException) =>
         reject(new Error(`cannot listen on ${addr.host ?? '*'}:${addr.port} for gateway port ${gatewayPort}: ${e.code ?? e.message} (use --listen ${gatewayPort}=[HOST:]PORT to choose another)`)),
@@ -118,11 +125,51 @@ export class Gateway {
     this.log.info(name === 'mesh' ? `listening: mesh on ${a.address}:${a.port}` : `listening: gateway port ${gatewayPort} on ${a.address}:${a.port}`);
   }
 
-  /** Stop accepting, let requests in flight finish, release everything. */
-  async stop(): Promise<void> {
+  /**
+   * Load the config again and swap it in if it is valid: requests in flight finish on the config
+   * they started with. A config with errors, or one that needs other listening ports, is refused
+   * with a log line and the current one keeps serving. True when the new config is live.
+   */
+  async reload(): Promise<boolean> {
+    let built;
+    try {
+      built = await buildSnapshot(this.opts.configPaths, {
+        defaultNamespace: this.opts.defaultNamespace,
+        labels: this.opts.labels,
+        mesh: this.opts.meshListen !== undefined,
+        version: this.snapshot.version + 1,
+      });
+    } catch (e) {
+      const problems = e instanceof ConfigError ? e.problems.filter((p) => p.severity === 'error') : [];
+      for (const p of problems) this.log.error(formatProblemForLog(p));
+      this.log.error(`reload refused: ${(e as Error).message}; still serving config version ${this.snapshot.version}`);
+      return false;
+    }
+    const names = (s: Snapshot) => s.listeners.map((l) => l.name).sort().join(',');
+    if (names(built.snapshot) !== names(this.snapshot)) {
+      this.log.error(`reload refused: the new config needs listeners ${names(built.snapshot) || 'none'} instead of ${names(this.snapshot)}; restart meshgate to change listening ports`);
+      return false;
+    }
+    for (const p of built.problems) if (p.severity === 'warning') this.log.warn(formatProblemForLog(p));
+    const old = this.state.active;
+    this.state.active = new ActiveConfig(built.snapshot, this.pools);
+    old.stop();
+    this.log.info(`config version ${built.snapshot.version} live: ${built.snapshot.clusters.size} cluster(s) from ${built.files.length} file(s)`);
+    return true;
+  }
+
+  /**
+   * Stop accepting, let requests in flight finish (their connections close after the answer),
+   * release everything. Whatever still runs after `deadlineMs` is cut.
+   */
+  async stop(deadlineMs = DRAIN_DEADLINE_MS): Promise<void> {
     this.draining = true;
+    if (this.state) this.state.draining = true;
+    const servers = [...this.servers.values()];
+    const idle = setInterval(() => servers.forEach((s) => s.closeIdleConnections()), 100);
+    const deadline = setTimeout(() => servers.forEach((s) => s.closeAllConnections()), deadlineMs);
     await Promise.all(
-      [...this.servers.values()].map(
+      servers.map(
         (s) =>
           new Promise<void>((resolve) => {
             s.close(() => resolve());
@@ -130,6 +177,8 @@ export class Gateway {
           }),
       ),
     );
+    clearInterval(idle);
+    clearTimeout(deadline);
     this.servers.clear();
     await this.status?.close();
     await this.admin?.close();
@@ -144,6 +193,11 @@ export class Gateway {
     if (!b) throw new Error(`no listener for gateway port ${gatewayPort}`);
     return { host: b.address, port: b.port };
   }
+}
+
+/** CONNECT is for the egress gateway's forward proxy; every other server refuses it. */
+function onConnect(_req: http.IncomingMessage, socket: import('node:stream').Duplex): void {
+  socket.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\nserver: istio-envoy\r\nconnection: close\r\n\r\n');
 }
 
 function onClientError(err: NodeJS.ErrnoException, socket: import('node:stream').Duplex): void {

@@ -25,7 +25,7 @@ function view(opts: { method?: string; path?: string; query?: string; headers?: 
   const req = new IncomingMessage(new Socket());
   req.method = opts.method ?? 'GET';
   req.headers = opts.headers ?? {};
-  return { req, path: opts.path ?? '/', rawQuery: opts.query ?? '', query: null, scheme: opts.scheme ?? 'http', port: opts.port ?? 80, matched: null };
+  return { req, path: opts.path ?? '/', rawQuery: opts.query ?? '', query: null, scheme: opts.scheme ?? 'http', port: opts.port ?? 80, authority: (opts.headers?.host as string | undefined) ?? '', matched: null };
 }
 
 function match(m: Partial<CompiledMatch>): CompiledMatch {
