@@ -11,6 +11,8 @@ export interface ListenerContext {
   /** Listener name in the snapshot (`gateway:80`, `mesh`). */
   name: string;
   scheme: 'http' | 'https';
+  /** Upgraded connections leave the HTTP server's bookkeeping; kept here to be closed on shutdown. */
+  upgraded: Set<import('node:stream').Duplex>;
 }
 
 /** The request handler of one HTTP listener: route, run the route's filters, forward. */

@@ -12,6 +12,8 @@ export interface UpstreamRequest {
   path: string;
   headers: string[];
   body: NodeJS.ReadableStream | null;
+  /** The protocol an Upgrade request asks for (`websocket`); the handler then gets onUpgrade. */
+  upgrade?: string;
 }
 
 export interface Upstream {
@@ -62,7 +64,7 @@ class UndiciUpstream implements Upstream {
 
   dispatch(req: UpstreamRequest, handler: UpstreamHandler): void {
     this.pool.dispatch(
-      { origin: this.origin, path: req.path, method: req.method, headers: req.headers, body: req.body as never, reset: this.reset },
+      { origin: this.origin, path: req.path, method: req.method, headers: req.headers, body: req.body as never, reset: this.reset, upgrade: req.upgrade },
       handler,
     );
   }

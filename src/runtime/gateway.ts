@@ -6,7 +6,8 @@ import { createStatusServer } from '../admin/status.js';
 import type { Snapshot } from '../compile/snapshot.js';
 import { formatProblemForLog } from '../config/problems.js';
 import { ActiveConfig, type DataPlaneState } from '../dataplane/active.js';
-import { createRequestHandler } from '../dataplane/proxy.js';
+import { createRequestHandler, type ListenerContext } from '../dataplane/proxy.js';
+import { handleUpgrade } from '../dataplane/upgrade.js';
 import { UpstreamPools } from '../dataplane/upstream.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
 import { buildSnapshot, ConfigError } from './config-source.js';
@@ -33,6 +34,7 @@ export class Gateway {
   private status: FastifyInstance | null = null;
   private admin: FastifyInstance | null = null;
   private standIns: StandIn[] = [];
+  private readonly upgraded: Set<import('node:stream').Duplex>[] = [];
   private draining = false;
   private started = false;
   readonly bound: BoundListener[] = [];
@@ -94,6 +96,8 @@ export class Gateway {
   }
 
   private async listen(name: string, gatewayPort: number, addr: HostPort): Promise<void> {
+    const listenerCtx: ListenerContext = { state: this.state, name, scheme: 'http', upgraded: new Set() };
+    this.upgraded.push(listenerCtx.upgraded);
     const server = http.createServer(
       {
         // Envoy has no request timeout by default: long uploads must not be cut off. Headers
@@ -106,8 +110,9 @@ export class Gateway {
         // A missing Host is the router's to answer, as an Envoy local reply.
         requireHostHeader: false,
       },
-      createRequestHandler({ state: this.state, name, scheme: 'http' }),
+      createRequestHandler(listenerCtx),
     );
+    server.on('upgrade', (req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => handleUpgrade(listenerCtx, req, socket, head));
     server.on('clientError', onClientError);
     server.on('connect', onConnect);
     // Envoy's stream idle timeout: a connection silent this long (a stalled upload, a client
@@ -167,7 +172,10 @@ export class Gateway {
     if (this.state) this.state.draining = true;
     const servers = [...this.servers.values()];
     const idle = setInterval(() => servers.forEach((s) => s.closeIdleConnections()), 100);
-    const deadline = setTimeout(() => servers.forEach((s) => s.closeAllConnections()), deadlineMs);
+    const deadline = setTimeout(() => {
+      servers.forEach((s) => s.closeAllConnections());
+      for (const set of this.upgraded) for (const s of set) s.destroy();
+    }, deadlineMs);
     await Promise.all(
       servers.map(
         (s) =>
