@@ -104,7 +104,9 @@ export class Gateway {
         // still have to arrive in time, which bounds slow-loris clients.
         requestTimeout: 0,
         headersTimeout: 60_000,
-        keepAliveTimeout: 60_000,
+        // Idle keep-alive connections are closed by the stream idle timeout below, as Envoy's idle
+        // timeout closes them; 0 here also keeps Node from adding a Keep-Alive header Envoy never sends.
+        keepAliveTimeout: 0,
         // Envoy's default request header limit; larger requests get 431.
         maxHeaderSize: MAX_HEADER_BYTES,
         // A missing Host is the router's to answer, as an Envoy local reply.
