@@ -48,10 +48,34 @@ export async function serveCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const log = createLogger(opts.logFormat);
-  let gateway: Gateway;
+  // Signals are taken before the gateway starts: one arriving right after `ready` (or during
+  // start-up) must drain or reload, not kill the process by Node's default action.
+  let gateway: Gateway | null = null;
+  let stopSignal: string | null = null;
+  let stopped: (code: number) => void = () => undefined;
+  const done = new Promise<number>((resolve) => (stopped = resolve));
+  const shutdown = (signal: string) => {
+    if (stopSignal !== null) return;
+    stopSignal = signal;
+    if (gateway === null) return; // still starting: stops as soon as it has started
+    log.info(`${signal}: draining, no new connections; exiting when requests in flight are done`);
+    void gateway.stop().then(() => {
+      log.info('stopped');
+      stopped(0);
+    });
+  };
+  const onHup = () => {
+    if (gateway === null) return log.info('SIGHUP: still starting; the config being loaded is the current one');
+    log.info('SIGHUP: reloading the config');
+    void gateway.reload();
+  };
+  process.on('SIGHUP', onHup);
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
   try {
     gateway = await Gateway.start(opts, log);
   } catch (e) {
+    process.off('SIGHUP', onHup);
     if (e instanceof ConfigError) {
       for (const p of e.problems) if (p.severity !== 'info') log.error(formatProblem(p));
       log.error(`not started: ${e.message}; fix them (meshgate validate shows the same list)`);
@@ -59,19 +83,10 @@ export async function serveCommand(argv: string[]): Promise<number> {
     }
     throw e;
   }
-  return new Promise<number>((resolve) => {
-    const shutdown = (signal: string) => {
-      log.info(`${signal}: draining, no new connections; exiting when requests in flight are done`);
-      void gateway.stop().then(() => {
-        log.info('stopped');
-        resolve(0);
-      });
-    };
-    process.on('SIGHUP', () => {
-      log.info('SIGHUP: reloading the config');
-      void gateway.reload();
-    });
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
-    process.once('SIGINT', () => shutdown('SIGINT'));
-  });
+  if (stopSignal !== null) {
+    const signal = stopSignal;
+    stopSignal = null;
+    shutdown(signal);
+  }
+  return done;
 }

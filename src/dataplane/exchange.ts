@@ -267,6 +267,8 @@ export class Exchange implements AttemptOwner {
       }
     }
     applyRouteHeaderOps(headers, this.route.responseHeaders, this.dest!.responseHeaders, singleDestination(this.route));
+    // Draining began while this request ran: its answer closes the connection.
+    if (this.ctx.state.draining) this.res.shouldKeepAlive = false;
     this.res.writeHead(status, headers);
     return true;
   }
@@ -357,6 +359,7 @@ export class Exchange implements AttemptOwner {
 
   private localReply(status: number, body: string, headers?: string[]): void {
     this.finish();
+    if (this.ctx.state.draining) this.res.shouldKeepAlive = false;
     sendLocalReply(this.res, status, body, headers);
   }
 
