@@ -20,7 +20,8 @@ import type { ListenerContext } from './proxy.js';
 /** Istio treats a route with one destination differently from a weighted one (header edit order). */
 const singleDestination = (route: Route): boolean => route.action.type === 'forward' && route.action.destinations.length === 1;
 
-function pickDestination(dests: WeightedDestination[], total: number): WeightedDestination {
+/** A destination by weight (Envoy's weighted clusters: random, in proportion). */
+export function pickDestination(dests: WeightedDestination[], total: number): WeightedDestination {
   if (dests.length === 1) return dests[0]!;
   let r = Math.random() * total;
   for (let i = 0; i < dests.length; i++) {

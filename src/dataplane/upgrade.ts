@@ -1,19 +1,18 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { normalizeAuthority } from '../compile/hosts.js';
-import type { WeightedDestination } from '../compile/snapshot.js';
+import { pickDestination } from './exchange.js';
 import { applyRouteHeaderOps, setHeader } from './header-ops.js';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import { REPLY } from './local-reply.js';
-import { splitTarget } from './path.js';
-import type { ListenerContext } from './proxy.js';
+import { routeOf, type ListenerContext } from './proxy.js';
 import { rewritePath } from './redirect.js';
-import { findRoute, findVirtualHost, type RequestView } from './router.js';
 import type { UpstreamHandler } from './upstream.js';
 import { upstreamFailureReply } from './upstream-errors.js';
 
 // WebSocket (and other HTTP/1.1 Upgrade) requests: routed like any request, then the two
 // connections are joined once the upstream answers 101, as Istio's gateways do by default.
+
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 502: 'Bad Gateway' };
 
 /** A local reply written straight to a connection that is not (or no longer) an HTTP exchange. */
 function rawReply(socket: Duplex, status: number, text: string, body = ''): void {
@@ -31,31 +30,23 @@ export function handleUpgrade(ctx: ListenerContext, req: IncomingMessage, socket
   socket.on('error', () => socket.destroy());
   ctx.upgraded.add(socket);
   socket.once('close', () => ctx.upgraded.delete(socket));
-  const active = ctx.state.active;
-  const listener = active.listeners.get(ctx.name);
-  const target = splitTarget(req.url ?? '/');
-  if (target === null) return rawReply(socket, 400, 'Bad Request');
-  const authority = target.authority ?? req.headers.host;
-  if (listener === undefined || authority === undefined) return rawReply(socket, 404, 'Not Found');
-  const mesh = listener.kind === 'mesh';
-  const vhost = findVirtualHost(listener.routes, normalizeAuthority(authority));
-  if (vhost === null) return mesh ? rawReply(socket, 502, 'Bad Gateway') : rawReply(socket, 404, 'Not Found');
-  const port = mesh ? Number(/:(\d+)$/.exec(authority)?.[1] ?? 80) : listener.port;
-  const view: RequestView = { req, path: target.path, rawQuery: target.rawQuery, query: null, scheme: ctx.scheme, port, authority, matched: null };
-  const route = findRoute(vhost, view);
-  if (route === null || route.action.type !== 'forward') return rawReply(socket, 404, 'Not Found');
+  const r = routeOf(ctx, req);
+  if (typeof r === 'number') return rawReply(socket, r, STATUS_TEXT[r] ?? 'Error');
+  const { active, route, view } = r;
+  const port = view.port;
+  if (route.action.type !== 'forward') return rawReply(socket, 404, 'Not Found');
   const fault = route.fault;
   if (fault !== null && fault.abortPercent > 0 && Math.random() * 100 < fault.abortPercent) {
     return rawReply(socket, fault.abortStatus, 'Fault', 'fault filter abort');
   }
   const dests = route.action.destinations;
-  const dest: WeightedDestination = dests.length === 1 ? dests[0]! : pickWeighted(dests, route.action.totalWeight);
+  const dest = pickDestination(dests, route.action.totalWeight);
   const cluster = active.clusters.get(dest.clusterByPort?.get(port) ?? dest.cluster);
   const endpoint = cluster?.config.known ? cluster.pick() : null;
   if (!endpoint) return rawReply(socket, 503, 'Service Unavailable', REPLY.noHealthyUpstream);
   const headers = upstreamRequestHeaders(req, ctx.scheme);
   if (headers === null) return rawReply(socket, 400, 'Bad Request');
-  if (target.authority !== undefined) setHeader(headers, 'host', target.authority);
+  if (r.absolute) setHeader(headers, 'host', view.authority);
   let path = view.path;
   if (route.rewrite !== null) {
     path = rewritePath(route.rewrite, view.matched, path);
@@ -66,15 +57,6 @@ export function handleUpgrade(ctx: ListenerContext, req: IncomingMessage, socket
     { method: req.method ?? 'GET', path: view.rawQuery === '' ? path : `${path}?${view.rawQuery}`, headers, body: null, upgrade: String(req.headers.upgrade) },
     new UpgradeHandler(socket, head, Date.now()),
   );
-}
-
-function pickWeighted(dests: WeightedDestination[], total: number): WeightedDestination {
-  let r = Math.random() * total;
-  for (const d of dests) {
-    r -= d.weight;
-    if (d.weight > 0 && r < 0) return d;
-  }
-  return dests[dests.length - 1]!;
 }
 
 class UpgradeHandler implements UpstreamHandler {
