@@ -2,7 +2,7 @@ import { writeFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { staticService, writeConfigDir } from '../helpers/gateway.js';
+import { staticService, writeConfigDir, GATEWAY_ANY_HOST, virtualServiceYaml } from '../helpers/gateway.js';
 import { request } from '../helpers/http.js';
 import { startServe, type ServeProcess } from '../helpers/process.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
@@ -11,23 +11,9 @@ import { startUpstream, type Upstream } from '../helpers/upstream.js';
 // SIGTERM drains (keep-alive connections are closed after their answer, the process exits 0),
 // SIGHUP reloads the config files (swapped in when valid, refused with the reason otherwise).
 
-const GATEWAY = `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: default}
-spec:
-  servers:
-  - port: {number: 80, name: http, protocol: HTTP}
-    hosts: ["*"]
-`;
+const GATEWAY = GATEWAY_ANY_HOST;
 
-function virtualService(name: string, hosts: string[], httpRoutes: object[]): string {
-  return JSON.stringify({
-    apiVersion: 'networking.istio.io/v1',
-    kind: 'VirtualService',
-    metadata: { name, namespace: 'default' },
-    spec: { hosts, gateways: ['gw'], http: httpRoutes },
-  });
-}
+const virtualService = virtualServiceYaml;
 
 const toBackend = [{ destination: { host: 'backend.test' } }];
 

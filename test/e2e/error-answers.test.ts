@@ -2,7 +2,7 @@ import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway, staticService, type TestGateway } from '../helpers/gateway.js';
+import { startGateway, staticService, type TestGateway, GATEWAY_ANY_HOST } from '../helpers/gateway.js';
 import { echo, rawRequest, request, type Answer } from '../helpers/http.js';
 import { runCli } from '../helpers/process.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
@@ -425,14 +425,7 @@ describe('HTTP/1.0, as Istio gateways answer it', () => {
   it('is refused with 426 Upgrade Required (Envoy accept_http_10 is off in Istio), and the upstream sees nothing', async () => {
     const up = await startUpstream({ name: 'http10' });
     const gw = await startGateway({
-      'all.yaml': `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: default}
-spec:
-  servers:
-  - port: {number: 80, name: http, protocol: HTTP}
-    hosts: ["*"]
----
+      'all.yaml': `${GATEWAY_ANY_HOST}---
 ${staticService('http10.test', [up.port])}---
 apiVersion: networking.istio.io/v1
 kind: VirtualService

@@ -6,7 +6,7 @@ import { rm } from 'node:fs/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { DataPlaneState } from '../../src/dataplane/active.js';
 import type { ClusterRuntime } from '../../src/dataplane/cluster.js';
-import { startGateway, staticService, writeConfigDir, type TestGateway } from '../helpers/gateway.js';
+import { startGateway, staticService, writeConfigDir, type TestGateway, GATEWAY_ANY_HOST, virtualServiceYaml } from '../helpers/gateway.js';
 import { echo, rawRequest, request, type Answer, type RequestOptions } from '../helpers/http.js';
 import { startServe } from '../helpers/process.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
@@ -37,23 +37,9 @@ vi.mock('node:dns/promises', async (importOriginal) => {
   return { ...real, lookup, default: { ...realDefault, lookup } };
 });
 
-const GATEWAY = `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: default}
-spec:
-  servers:
-  - port: {number: 80, name: http, protocol: HTTP}
-    hosts: ["*"]
-`;
+const GATEWAY = GATEWAY_ANY_HOST;
 
-function virtualService(name: string, hosts: string[], httpRoutes: object[]): string {
-  return JSON.stringify({
-    apiVersion: 'networking.istio.io/v1',
-    kind: 'VirtualService',
-    metadata: { name, namespace: 'default' },
-    spec: { hosts, gateways: ['gw'], http: httpRoutes },
-  });
-}
+const virtualService = virtualServiceYaml;
 
 function destinationRule(host: string, trafficPolicy: object): string {
   return JSON.stringify({

@@ -1,20 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compile } from '../../src/compile/compile.js';
 import { parseConfigTexts } from '../../src/config/load.js';
-import { startGateway, staticService, type TestGateway } from '../helpers/gateway.js';
+import { startGateway, staticService, type TestGateway, GATEWAY_ANY_HOST } from '../helpers/gateway.js';
 import { echo } from '../helpers/http.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 // Smaller points where Istio's translation to Envoy decides the answer, each checked end to end.
 
-const GATEWAY = `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: default}
-spec:
-  servers:
-  - port: {number: 80, name: http, protocol: HTTP}
-    hosts: ["*"]
----
+const GATEWAY = `${GATEWAY_ANY_HOST}---
 `;
 
 let up: Upstream;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway, staticService, type TestGateway } from '../helpers/gateway.js';
+import { startGateway, staticService, type TestGateway, GATEWAY_ANY_HOST } from '../helpers/gateway.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 // Istio's gateways upgrade WebSocket connections by default; meshgate routes the Upgrade
@@ -27,14 +27,7 @@ beforeAll(async () => {
   });
   refuser = await startUpstream({ name: 'ws-refuser' });
   gw = await startGateway({
-    'config.yaml': `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: default}
-spec:
-  servers:
-  - port: {number: 80, name: http, protocol: HTTP}
-    hosts: ["*"]
----
+    'config.yaml': `${GATEWAY_ANY_HOST}---
 ${staticService('echo.test', [echo.port])}---
 ${staticService('refuser.test', [refuser.port])}---
 apiVersion: networking.istio.io/v1
@@ -123,14 +116,7 @@ describe('WebSocket connections at shutdown', () => {
       socket.on('error', () => socket.destroy());
     });
     const g = await startGateway({
-      'config.yaml': `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: default}
-spec:
-  servers:
-  - port: {number: 80, name: http, protocol: HTTP}
-    hosts: ["*"]
----
+      'config.yaml': `${GATEWAY_ANY_HOST}---
 ${staticService('late.test', [up.port])}---
 apiVersion: networking.istio.io/v1
 kind: VirtualService

@@ -83,3 +83,23 @@ spec:
 ${eps}
 `;
 }
+
+/** A Gateway `default/gw` with one HTTP server on port 80 for every host. */
+export const GATEWAY_ANY_HOST = `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: ["*"]
+`;
+
+/** A VirtualService in `default` bound to `gw`, as one YAML (JSON) document. */
+export function virtualServiceYaml(name: string, hosts: string[], httpRoutes: object[]): string {
+  return JSON.stringify({
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'VirtualService',
+    metadata: { name, namespace: 'default' },
+    spec: { hosts, gateways: ['gw'], http: httpRoutes },
+  });
+}
