@@ -1,4 +1,4 @@
-import { locateField } from '../config/load.js';
+import { formatPath, locateField } from '../config/load.js';
 import type { Problem } from '../config/problems.js';
 import type { FieldPath } from '../config/source.js';
 import type { ConfigObject, DestinationRuleSpec, VirtualServiceSpec } from '../config/types.js';
@@ -22,10 +22,5 @@ export function warn(ctx: CompileContext, obj: ConfigObject, field: FieldPath, m
   const key = `${obj.ref}|${field.join('.')}|${message}`;
   if (ctx.reported.has(key)) return;
   ctx.reported.add(key);
-  ctx.problems.push({ severity: 'warning', ...locateField(obj, field), object: obj.ref, field: fieldPath(obj, field), message });
-}
-
-export function fieldPath(obj: ConfigObject, field: FieldPath): string {
-  const parts = [...obj.specPath, ...field];
-  return parts.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+  ctx.problems.push({ severity: 'warning', ...locateField(obj, field), object: obj.ref, field: formatPath([...obj.specPath, ...field]), message });
 }

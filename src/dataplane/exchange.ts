@@ -20,6 +20,32 @@ import type { ListenerContext } from './proxy.js';
 /** Istio treats a route with one destination differently from a weighted one (header edit order). */
 const singleDestination = (route: Route): boolean => route.action.type === 'forward' && route.action.destinations.length === 1;
 
+/**
+ * Headers and path sent upstream for a routed request (or Upgrade): hop-by-hop and internal
+ * headers removed, Host from an absolute-form target, the route's rewrite and header edits.
+ * Null when the request cannot be forwarded (two Host headers).
+ */
+export function upstreamRequestFor(
+  req: IncomingMessage,
+  scheme: string,
+  route: Route,
+  dest: WeightedDestination,
+  view: RequestView,
+  absolute: boolean,
+): { headers: string[]; path: string } | null {
+  const headers = upstreamRequestHeaders(req, scheme);
+  if (headers === null) return null;
+  // RFC 9112 §3.2.2: an absolute-form target's authority is the request's; Host follows it.
+  if (absolute) setHeader(headers, 'host', view.authority);
+  let path = view.path;
+  if (route.rewrite !== null) {
+    path = rewritePath(route.rewrite, view.matched, path);
+    if (route.rewrite.authority !== undefined) setHeader(headers, 'host', route.rewrite.authority);
+  }
+  applyRouteHeaderOps(headers, route.requestHeaders, dest.requestHeaders, singleDestination(route));
+  return { headers, path: view.rawQuery === '' ? path : `${path}?${view.rawQuery}` };
+}
+
 /** A destination by weight (Envoy's weighted clusters: random, in proportion). */
 export function pickDestination(dests: WeightedDestination[], total: number): WeightedDestination {
   if (dests.length === 1) return dests[0]!;
@@ -148,25 +174,16 @@ export class Exchange implements AttemptOwner {
 
   /** Builds the upstream request; false when the request cannot be forwarded (duplicate Host). */
   private prepareRequest(): boolean {
-    const route = this.route;
-    const dest = this.dest!;
-    const headers = upstreamRequestHeaders(this.req, this.ctx.scheme);
-    if (headers === null) return false;
-    // RFC 9112 §3.2.2: an absolute-form target's authority is the request's; Host follows it.
-    if (this.absolute) setHeader(headers, 'host', this.view.authority);
-    let path = this.view.path;
-    if (route.rewrite !== null) {
-      path = rewritePath(route.rewrite, this.view.matched, path);
-      if (route.rewrite.authority !== undefined) setHeader(headers, 'host', route.rewrite.authority);
-    }
-    applyRouteHeaderOps(headers, route.requestHeaders, dest.requestHeaders, singleDestination(route));
+    const built = upstreamRequestFor(this.req, this.ctx.scheme, this.route, this.dest!, this.view, this.absolute);
+    if (built === null) return false;
     // Envoy overwrites any count the client sent (upstreamRequestHeaders dropped it); tryOnce
     // relies on this being the last header.
-    headers.push('x-envoy-attempt-count', '1');
-    this.headers = headers;
-    this.path = this.view.rawQuery === '' ? path : `${path}?${this.view.rawQuery}`;
+    built.headers.push('x-envoy-attempt-count', '1');
+    this.headers = built.headers;
+    this.path = built.path;
     return true;
   }
+
 
   private computeHash(): void {
     const { key, setCookie } = hashKeyOf(this.cluster!.config.hash!, this.req, this.view);

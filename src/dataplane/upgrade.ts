@@ -1,11 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { pickDestination } from './exchange.js';
-import { applyRouteHeaderOps, setHeader } from './header-ops.js';
-import { downstreamResponseHeaders, upstreamRequestHeaders } from './headers.js';
+import { pickDestination, upstreamRequestFor } from './exchange.js';
+import { downstreamResponseHeaders } from './headers.js';
 import { REPLY } from './local-reply.js';
 import { routeOf, type ListenerContext } from './proxy.js';
-import { rewritePath } from './redirect.js';
 import type { UpstreamHandler } from './upstream.js';
 import { upstreamFailureReply } from './upstream-errors.js';
 
@@ -44,17 +42,10 @@ export function handleUpgrade(ctx: ListenerContext, req: IncomingMessage, socket
   const cluster = active.clusters.get(dest.clusterByPort?.get(port) ?? dest.cluster);
   const endpoint = cluster?.config.known ? cluster.pick() : null;
   if (!endpoint) return rawReply(socket, 503, 'Service Unavailable', REPLY.noHealthyUpstream);
-  const headers = upstreamRequestHeaders(req, ctx.scheme);
-  if (headers === null) return rawReply(socket, 400, 'Bad Request');
-  if (r.absolute) setHeader(headers, 'host', view.authority);
-  let path = view.path;
-  if (route.rewrite !== null) {
-    path = rewritePath(route.rewrite, view.matched, path);
-    if (route.rewrite.authority !== undefined) setHeader(headers, 'host', route.rewrite.authority);
-  }
-  applyRouteHeaderOps(headers, route.requestHeaders, dest.requestHeaders, dests.length === 1);
+  const built = upstreamRequestFor(req, ctx.scheme, route, dest, view, r.absolute);
+  if (built === null) return rawReply(socket, 400, 'Bad Request');
   endpoint.upstream.dispatch(
-    { method: req.method ?? 'GET', path: view.rawQuery === '' ? path : `${path}?${view.rawQuery}`, headers, body: null, upgrade: String(req.headers.upgrade) },
+    { method: req.method ?? 'GET', path: built.path, headers: built.headers, body: null, upgrade: String(req.headers.upgrade) },
     new UpgradeHandler(socket, head, Date.now()),
   );
 }

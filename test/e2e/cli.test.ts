@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { humanDuration } from '../../src/cli/get.js';
-import { ROOT, runCli } from '../helpers/process.js';
+import { ROOT, runCli, startServe } from '../helpers/process.js';
 
 // The built CLI (dist/cli.js), run as a user runs it. `npm run build` first.
 
@@ -549,6 +549,24 @@ describe('meshgate serve with invalid config', () => {
       expect(r.stderr).toContain('error: YAML syntax:');
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('meshgate serve --log-format json', () => {
+  it('writes each log line as one JSON object with time, level and msg', async () => {
+    const gw = await startServe(['-c', 'gateways', '--log-format', 'json', '--listen', '80=127.0.0.1:0', '--status-port', '0', '--admin-port', '0']);
+    try {
+      const lines = gw.log().trim().split('\n');
+      expect(lines.length).toBeGreaterThan(3);
+      for (const l of lines) {
+        const o = JSON.parse(l);
+        expect(Object.keys(o)).toEqual(['time', 'level', 'msg']);
+        expect(['info', 'warn', 'error']).toContain(o.level);
+      }
+      expect(lines.map((l: string) => JSON.parse(l).msg)).toContain('ready');
+    } finally {
+      expect(await gw.stop()).toBe(0);
     }
   });
 });
