@@ -4,8 +4,8 @@ import { buildRegistry, CLUSTER_DOMAIN, resolveHost } from '../registry/registry
 import { warn, type CompileContext } from './context.js';
 import { covers, intersect, namespaceAllows, parseGatewayHost } from './hosts.js';
 import { destinationRuleFor } from './policy.js';
-import { compileHttpRoutes, DEFAULT_ROUTE_TIMEOUT_MS, ensureCluster, qualifyGateway } from './routes.js';
-import type { ListenerConfig, Route, RouteTable, Snapshot, VirtualHost, WeightedDestination } from './snapshot.js';
+import { compileHttpRoutes, DEFAULT_ROUTE_TIMEOUT_MS, ensureCluster, qualifyGateway, withFilters } from './routes.js';
+import type { GatewayServer, HttpChainConfig, ListenerConfig, Route, RouteTable, Snapshot, VirtualHost, WeightedDestination } from './snapshot.js';
 
 export { DEFAULT_ROUTE_TIMEOUT_MS, qualifyGateway } from './routes.js';
 export { destinationRuleFor } from './policy.js';
@@ -128,7 +128,24 @@ function gatewayListener(ctx: CompileContext, roots: ConfigObject<VirtualService
     addVirtualHost(table, domain, bindings.flatMap(({ vs, gateway }) => compileHttpRoutes(ctx, vs, { gateway, port })));
   }
   table.wildcards.sort((a, b) => b.suffix.length - a.suffix.length);
-  return { name: `gateway:${port}`, kind: 'gateway', port, protocol: 'HTTP', gateways: gws.map((g) => `${g.namespace}/${g.name}`), routes: table };
+  const servers: GatewayServer[] = [];
+  for (const gw of gws) {
+    gw.spec.servers.forEach((server, index) => {
+      if (server.port.number !== port || !HTTP_PROTOCOLS.has(server.port.protocol.toUpperCase())) return;
+      servers.push({ gateway: `${gw.namespace}/${gw.name}`, index, name: server.name, port, protocol: server.port.protocol.toUpperCase(), hosts: server.hosts });
+    });
+  }
+  // Istio serves every plain-text HTTP server of a port from one route table, `http.PORT`.
+  const chain: HttpChainConfig = {
+    type: 'http',
+    name: table.name,
+    listenerKind: 'gateway',
+    port,
+    match: { transport: 'raw', serverNames: [] },
+    servers: servers.map((sv) => `${sv.gateway} servers[${sv.index}]`),
+    routes: table,
+  };
+  return { name: `gateway:${port}`, kind: 'gateway', port, gateways: gws.map((g) => `${g.namespace}/${g.name}`), servers, chains: [chain] };
 }
 
 /**
@@ -161,7 +178,8 @@ function meshListener(ctx: CompileContext, roots: ConfigObject<VirtualServiceSpe
     for (const alias of shortNames(domain, namespace)) if (!table.exact.has(alias)) table.exact.set(alias, vhost);
   }
   table.wildcards.sort((a, b) => b.suffix.length - a.suffix.length);
-  return { name: 'mesh', kind: 'mesh', port: 0, protocol: 'HTTP', gateways: ['mesh'], routes: table };
+  const chain: HttpChainConfig = { type: 'http', name: 'mesh', listenerKind: 'mesh', port: 0, match: { transport: 'raw', serverNames: [] }, servers: [], routes: table };
+  return { name: 'mesh', kind: 'mesh', port: 0, gateways: ['mesh'], servers: [], chains: [chain] };
 }
 
 function shortNames(fqdn: string, namespace: string): string[] {
@@ -188,7 +206,7 @@ function defaultRoute(ctx: CompileContext, host: string): Route {
     requestHeaders: null,
     responseHeaders: null,
   };
-  return {
+  return withFilters({
     source: `${svc.ref} (no VirtualService)`,
     index: 0,
     matches: null,
@@ -201,7 +219,8 @@ function defaultRoute(ctx: CompileContext, host: string): Route {
     fault: null,
     cors: null,
     mirrors: null,
-  };
+    filters: [],
+  });
 }
 
 function checkGatewayReferences(ctx: CompileContext, vss: ConfigObject<VirtualServiceSpec>[], gateways: Map<string, ConfigObject<GatewaySpec>>): void {

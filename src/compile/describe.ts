@@ -68,20 +68,23 @@ function describeFeatures(r: Route): string {
 export function renderRoutes(snap: Snapshot): string {
   const rows: string[][] = [['LISTENER', 'HOST', 'MATCH', 'DESTINATION', 'TIMEOUT', 'POLICY', 'FROM']];
   for (const l of snap.listeners) {
-    const t = l.routes;
-    const vhosts = [...new Set([...t.exact.values(), ...t.wildcards.map((w) => w.vhost), ...(t.any ? [t.any] : [])])];
-    if (vhosts.length === 0) rows.push([l.name, '-', '-', 'no VirtualService bound: every request gets 404', '-', '-', '-']);
-    for (const vh of vhosts) {
-      for (const r of vh.routes) {
-        rows.push([
-          l.name,
-          vh.domain,
-          describeRouteMatch(r),
-          describeAction(r, snap),
-          r.timeoutMs === 0 ? 'none' : `${r.timeoutMs / 1000}s`,
-          describeFeatures(r),
-          `${r.source} http[${r.index}]${r.name ? ` (${r.name})` : ''}`,
-        ]);
+    for (const c of l.chains) {
+      const t = c.routes;
+      const where = l.chains.length > 1 ? `${l.name} ${c.name}` : l.name;
+      const vhosts = [...new Set([...t.exact.values(), ...t.wildcards.map((w) => w.vhost), ...(t.any ? [t.any] : [])])];
+      if (vhosts.length === 0) rows.push([where, '-', '-', 'no VirtualService bound: every request gets 404', '-', '-', '-']);
+      for (const vh of vhosts) {
+        for (const r of vh.routes) {
+          rows.push([
+            where,
+            vh.domain,
+            describeRouteMatch(r),
+            describeAction(r, snap),
+            r.timeoutMs === 0 ? 'none' : `${r.timeoutMs / 1000}s`,
+            describeFeatures(r),
+            `${r.source} http[${r.index}]${r.name ? ` (${r.name})` : ''}`,
+          ]);
+        }
       }
     }
   }
@@ -97,7 +100,9 @@ export function table(rows: string[][]): string {
 /** The snapshot as plain JSON (regexes by their source), for /config_dump. */
 export function snapshotToJSON(snap: Snapshot): unknown {
   return JSON.parse(
-    JSON.stringify(snap, (_k, v: unknown) => {
+    JSON.stringify(snap, (k, v: unknown) => {
+      // A route's filters are code, not config: their names say what runs, in order.
+      if (k === 'filters' && Array.isArray(v)) return v.map((f: { name: string }) => f.name);
       if (v instanceof Map) return Object.fromEntries(v);
       if (v instanceof RegExp) return v.source;
       return v;

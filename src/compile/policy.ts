@@ -53,6 +53,8 @@ export interface ClusterPolicy {
   outlier: OutlierPolicy | null;
   subsetLabels?: Labels;
   subsetDefined: boolean;
+  /** connectionPool.http.h2UpgradePolicy UPGRADE: speak HTTP/2 to an HTTP port. */
+  h2Upgrade: boolean;
   policyFrom?: string;
 }
 
@@ -62,6 +64,8 @@ const ms = (d: string | undefined, dflt: number) => (d === undefined ? dflt : pa
 // otherwise; 0 stands for "no limit" here.
 export const DEFAULT_POOL: PoolLimits = {
   maxConnections: 0,
+  maxRequests: 0,
+  maxConcurrentStreams: 0,
   maxPendingRequests: 0,
   maxRequestsPerConnection: 0,
   maxRetries: 0,
@@ -102,6 +106,8 @@ export function clusterPolicy(dr: ConfigObject<DestinationRuleSpec> | undefined,
   const cp = tp.connectionPool;
   const pool: PoolLimits = {
     maxConnections: cp?.tcp?.maxConnections ?? 0,
+    maxRequests: cp?.http?.http2MaxRequests ?? 0,
+    maxConcurrentStreams: cp?.http?.maxConcurrentStreams ?? 0,
     maxPendingRequests: cp?.http?.http1MaxPendingRequests ?? 0,
     maxRequestsPerConnection: cp?.http?.maxRequestsPerConnection ?? 0,
     maxRetries: cp?.http?.maxRetries ?? 0,
@@ -122,5 +128,5 @@ export function clusterPolicy(dr: ConfigObject<DestinationRuleSpec> | undefined,
         minHealthPercent: od.minHealthPercent ?? 0,
       }
     : null;
-  return { lb, hash, pool, outlier, subsetLabels, subsetDefined, policyFrom: dr?.ref };
+  return { lb, hash, pool, outlier, subsetLabels, subsetDefined, h2Upgrade: cp?.http?.h2UpgradePolicy === 'UPGRADE', policyFrom: dr?.ref };
 }

@@ -1,4 +1,6 @@
 import { parseDuration } from '../config/duration.js';
+import { buildFilters } from '../http/filters/chain.js';
+import { GRPC_CODES } from '../http/local-reply.js';
 import type { FieldPath } from '../config/source.js';
 import type { ConfigObject, Destination, HTTPMatchRequest, HTTPRoute, HeaderOperations, Percent, VirtualServiceSpec } from '../config/types.js';
 import { selects } from '../registry/labels.js';
@@ -133,7 +135,7 @@ function compileRoute(
   }
   const action = compileAction(ctx, vs, http, index, scope);
   if (!action) return undefined;
-  return {
+  return withFilters({
     source: vs.ref,
     index,
     name: http.name,
@@ -147,7 +149,14 @@ function compileRoute(
     fault: compileFault(http),
     cors: compileCors(http),
     mirrors: compileMirrors(ctx, vs, http, index),
-  };
+    filters: [],
+  });
+}
+
+/** Builds a route's filter chain once, when the route is compiled. */
+export function withFilters(route: Route): Route {
+  route.filters = buildFilters(route);
+  return route;
 }
 
 function compileAction(ctx: CompileContext, vs: ConfigObject<VirtualServiceSpec>, http: HTTPRoute, index: number, scope: RouteScope): RouteAction | undefined {
@@ -245,6 +254,7 @@ export function ensureCluster(ctx: CompileContext, host: string, portNumber: num
     discovery: svc?.discovery ?? 'none',
     // Envoy has no cluster for an undefined subset: it answers 503 with no body, like an unknown host.
     known: svc !== undefined && policy.subsetDefined,
+    protocol: policy.h2Upgrade || isH2Port(svc?.ports.find((p) => p.number === port)?.protocol) ? 'http2' : 'http1',
     endpoints,
     lb: policy.lb,
     hash: policy.hash,
@@ -254,6 +264,11 @@ export function ensureCluster(ctx: CompileContext, host: string, portNumber: num
   };
   ctx.clusters.set(name, cluster);
   return cluster;
+}
+
+/** Ports Istio talks HTTP/2 to: GRPC and HTTP2 (GRPC-WEB is HTTP/1.1). */
+function isH2Port(protocol: string | undefined): boolean {
+  return protocol === 'GRPC' || protocol === 'HTTP2';
 }
 
 const isAuthority = (name: string) => name === 'host' || name === ':authority';
@@ -296,6 +311,9 @@ const percentOf = (p: Percent | undefined, legacy: number | undefined): number =
 // Istio's retry conditions when `retries` is set without `retryOn`.
 const DEFAULT_RETRY_ON = 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes';
 
+// Envoy's gRPC retry conditions, read from grpc-status.
+const GRPC_RETRY_ON: Record<string, number> = { cancelled: 1, 'deadline-exceeded': 4, 'resource-exhausted': 8, internal: 13, unavailable: 14 };
+
 function compileRetry(http: HTTPRoute): RetryPolicy | null {
   const r = http.retries;
   if (!r || !r.attempts) return null;
@@ -314,6 +332,7 @@ function compileRetry(http: HTTPRoute): RetryPolicy | null {
     // Istio keeps its default codes (503) only with its default retryOn; a retryOn that is set
     // brings its own bare codes, so `retriable-status-codes` alone retries no status.
     statusCodes: explicit ? codes : [503],
+    grpcCodes: on.map((c) => GRPC_RETRY_ON[c]).filter((c): c is number => c !== undefined),
     backoffBaseMs: r.backoff !== undefined ? parseDuration(r.backoff)! : 25,
   };
   return policy;
@@ -324,13 +343,22 @@ function compileFault(http: HTTPRoute): FaultPolicy | null {
   if (!f) return null;
   // Istio does not support exponentialDelay (validation warns and the delay is dropped).
   const delayMs = f.delay?.fixedDelay !== undefined ? parseDuration(f.delay.fixedDelay) ?? 0 : 0;
-  return {
+  const grpc = f.abort?.grpcStatus !== undefined ? grpcCode(f.abort.grpcStatus) : null;
+  const policy: FaultPolicy = {
     delayMs,
     // Istio: a delay or abort without a percentage applies to no request.
     delayPercent: f.delay?.fixedDelay !== undefined ? percentOf(f.delay.percentage, f.delay.percent ?? 0) : 0,
     abortStatus: f.abort?.httpStatus ?? 0,
-    abortPercent: f.abort?.httpStatus !== undefined ? percentOf(f.abort.percentage, 0) : 0,
+    abortPercent: f.abort?.httpStatus !== undefined || grpc !== null ? percentOf(f.abort!.percentage, 0) : 0,
   };
+  if (grpc !== null) policy.abortGrpcStatus = grpc;
+  return policy;
+}
+
+/** A gRPC status by name (`UNAVAILABLE`) or number, as Istio's abort.grpcStatus takes it. */
+export function grpcCode(v: string): number | null {
+  if (/^\d+$/.test(v)) return Number(v);
+  return GRPC_CODES[v.toUpperCase()] ?? null;
 }
 
 function compileCors(http: HTTPRoute): CorsConfig | null {

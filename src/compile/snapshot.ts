@@ -1,4 +1,5 @@
 import type { Problem } from '../config/problems.js';
+import type { HttpFilter } from '../http/filters/filter.js';
 import type { Endpoint } from '../registry/registry.js';
 
 /**
@@ -17,17 +18,61 @@ export interface Snapshot {
 
 export type ListenerKind = 'gateway' | 'mesh';
 
+/**
+ * One listening port, as an Envoy listener: connections arrive, a filter chain is chosen for
+ * each (by SNI and ALPN once TLS arrives; plain-text ports have one), and the chain's terminal
+ * handles it.
+ */
 export interface ListenerConfig {
   /** `gateway:80` or `mesh`. */
   name: string;
   kind: ListenerKind;
   /** The Gateway `servers[].port.number` this listener serves (0 for mesh). */
   port: number;
-  protocol: 'HTTP';
   /** The Gateways (`ns/name`) that have a server on this port. */
   gateways: string[];
+  /** The Gateway servers on this port, each as `ns/name servers[i]`. */
+  servers: GatewayServer[];
+  chains: FilterChainConfig[];
+}
+
+/** A Gateway's `servers[i]`, as the listener serving it knows it. */
+export interface GatewayServer {
+  /** `ns/name` of the Gateway. */
+  gateway: string;
+  index: number;
+  name?: string;
+  port: number;
+  protocol: string;
+  hosts: string[];
+}
+
+/** What a connection must look like for a chain to take it. */
+export interface ChainMatch {
+  /** `raw`: plain text. `tls`: a TLS ClientHello (SNI and ALPN then choose among chains). */
+  transport: 'raw' | 'tls';
+  /** SNI names (exact or `*.suffix`); empty matches any. */
+  serverNames: string[];
+}
+
+/**
+ * A filter chain ending in Envoy's HTTP connection manager (HTTP/1.1 and HTTP/2 on the same
+ * port), reading the route table of the Gateway servers it carries. Istio merges plain-text
+ * servers of one port into one table (`http.80`); TLS servers get a chain and table each.
+ */
+export interface HttpChainConfig {
+  type: 'http';
+  /** `http.80`, or `mesh`. */
+  name: string;
+  listenerKind: ListenerKind;
+  port: number;
+  match: ChainMatch;
+  /** `ns/name servers[i]` of the Gateway servers this chain serves. */
+  servers: string[];
   routes: RouteTable;
 }
+
+export type FilterChainConfig = HttpChainConfig;
 
 /** Virtual hosts of one listener, arranged for lookups rather than scans. */
 export interface RouteTable {
@@ -126,6 +171,8 @@ export interface RetryPolicy {
   onRefusedStream: boolean;
   onRetriable4xx: boolean;
   statusCodes: number[];
+  /** grpc-status codes to retry (cancelled 1, deadline-exceeded 4, resource-exhausted 8, internal 13, unavailable 14). */
+  grpcCodes: number[];
   backoffBaseMs: number;
 }
 
@@ -134,6 +181,8 @@ export interface FaultPolicy {
   /** 0-100. */
   delayPercent: number;
   abortStatus: number;
+  /** `abort.grpcStatus` as its code, when set: the abort is a gRPC trailers-only answer. */
+  abortGrpcStatus?: number;
   abortPercent: number;
 }
 
@@ -178,6 +227,8 @@ export interface Route {
   fault: FaultPolicy | null;
   cors: CorsConfig | null;
   mirrors: MirrorPolicy[] | null;
+  /** The route's HTTP filters in Envoy's order (CORS, fault, header edits, then redirect, direct response or the router), built once. */
+  filters: readonly HttpFilter[];
 }
 
 export type LbPolicy = 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM' | 'PASSTHROUGH';
@@ -191,6 +242,10 @@ export type HashKey =
 export interface PoolLimits {
   /** 0: unlimited (Istio's default). */
   maxConnections: number;
+  /** http2MaxRequests: requests in flight, any protocol; 0 unlimited. */
+  maxRequests: number;
+  /** HTTP/2 streams per connection (maxConcurrentStreams); 0: what the server allows. */
+  maxConcurrentStreams: number;
   maxPendingRequests: number;
   maxRequestsPerConnection: number;
   maxRetries: number;
@@ -216,6 +271,11 @@ export interface ClusterConfig {
   discovery: string;
   /** Whether the host is in the service registry at all. */
   known: boolean;
+  /**
+   * HTTP/2 (h2c) when the port's protocol is GRPC or HTTP2, or a DestinationRule asks for
+   * h2UpgradePolicy UPGRADE; HTTP/1.1 otherwise.
+   */
+  protocol: 'http1' | 'http2';
   endpoints: Endpoint[];
   lb: LbPolicy;
   hash: HashKey | null;

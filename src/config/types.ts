@@ -169,6 +169,9 @@ export interface ConnectionPoolSettings {
     maxRequestsPerConnection?: number;
     maxRetries?: number;
     idleTimeout?: string;
+    h2UpgradePolicy?: string;
+    useClientProtocol?: boolean;
+    maxConcurrentStreams?: number;
   };
 }
 

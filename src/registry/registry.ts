@@ -185,11 +185,23 @@ function pickEndpointPort(ports: readonly EndpointPort[], name: string | undefin
   return undefined;
 }
 
-/** Istio infers a Kubernetes port's protocol from its name prefix (`http-web`) or appProtocol. */
-function protocolOf(name: string | undefined, appProtocol: string | undefined): string {
-  const p = (appProtocol ?? name?.split('-')[0] ?? '').toUpperCase();
-  if (p === 'HTTP' || p === 'HTTP2' || p === 'HTTPS' || p === 'GRPC' || p === 'GRPC-WEB' || p === 'TLS' || p === 'TCP') return p;
-  return 'TCP';
+// The protocols the gateway treats differently; Istio's others (MONGO, MYSQL, REDIS, ...) are TCP to it.
+const KNOWN_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'HTTPS', 'GRPC', 'GRPC-WEB', 'TLS', 'TCP']);
+
+/**
+ * A Kubernetes port's protocol as Istio's protocol selection reads it: appProtocol when set
+ * (with Kubernetes' `kubernetes.io/h2c`), else the port name's prefix (`grpc-web` whole, others
+ * up to the first `-`: `http2-api` is HTTP2). Anything else is TCP.
+ */
+export function protocolOf(name: string | undefined, appProtocol: string | undefined): string {
+  let n = appProtocol ?? name ?? '';
+  if (appProtocol === 'kubernetes.io/h2c') return 'HTTP2';
+  if (appProtocol === 'kubernetes.io/ws' || appProtocol === 'kubernetes.io/wss') return 'HTTP';
+  if (n.toLowerCase().startsWith('grpc-web')) return 'GRPC-WEB';
+  const dash = n.indexOf('-');
+  if (dash >= 0) n = n.slice(0, dash);
+  const p = n.toUpperCase();
+  return KNOWN_PROTOCOLS.has(p) ? p : 'TCP';
 }
 
 function isIP(s: string): boolean {

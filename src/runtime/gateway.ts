@@ -1,21 +1,20 @@
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { createAdminServer } from '../admin/admin.js';
 import { createStatusServer } from '../admin/status.js';
 import type { Snapshot } from '../compile/snapshot.js';
 import { formatProblemForLog } from '../config/problems.js';
-import { ActiveConfig, type DataPlaneState } from '../dataplane/active.js';
-import { createRequestHandler, type ListenerContext } from '../dataplane/proxy.js';
-import { handleUpgrade } from '../dataplane/upgrade.js';
-import { UpstreamPools } from '../dataplane/upstream.js';
+import { ActiveConfig, DataPlaneState } from '../http/state.js';
+import type { StreamEndListener } from '../http/stream-record.js';
+import { Listener } from '../listener/listener.js';
+import { ClusterManager } from '../upstream/cluster-manager.js';
+import { UpstreamPools } from '../upstream/pools.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
+import { CoalescingRunner } from './coalescing-runner.js';
 import { buildSnapshot, ConfigError } from './config-source.js';
 import { listenAddressFor, type HostPort, type ServeOptions } from './options.js';
 import { startStandIns, type StandIn } from './standins.js';
 
-const MAX_HEADER_BYTES = 60 * 1024;
-const STREAM_IDLE_MS = 5 * 60_000;
 // Requests still running this long after SIGTERM are cut, so the process does exit.
 const DRAIN_DEADLINE_MS = 25_000;
 
@@ -29,14 +28,15 @@ export interface BoundListener {
 /** The gateway process: config → snapshot → listeners, plus the status and admin ports. */
 export class Gateway {
   private readonly pools = new UpstreamPools();
+  private readonly clusters = new ClusterManager(this.pools);
   private state!: DataPlaneState;
-  private readonly servers = new Map<string, http.Server>();
+  private readonly listeners: Listener[] = [];
   private status: FastifyInstance | null = null;
   private admin: FastifyInstance | null = null;
   private standIns: StandIn[] = [];
-  private readonly upgraded: Set<import('node:stream').Duplex>[] = [];
   private draining = false;
   private started = false;
+  private readonly reloads = new CoalescingRunner(() => this.reloadOnce());
   readonly bound: BoundListener[] = [];
   statusAddress: HostPort | null = null;
   adminAddress: HostPort | null = null;
@@ -65,6 +65,11 @@ export class Gateway {
     return this.started && !this.draining;
   }
 
+  /** Subscribes to the end of every stream (the finished stream record); returns the unsubscribe. */
+  onStreamEnd(listener: StreamEndListener): () => void {
+    return this.state.onStreamEnd(listener);
+  }
+
   private async boot(): Promise<void> {
     const { snapshot, problems, files } = await buildSnapshot(this.opts.configPaths, {
       defaultNamespace: this.opts.defaultNamespace,
@@ -73,14 +78,11 @@ export class Gateway {
     });
     for (const p of problems) (p.severity === 'warning' ? this.log.warn : this.log.info)(formatProblemForLog(p));
     this.log.info(`config loaded from ${files.length} file(s): ${snapshot.listeners.length} listener(s), ${snapshot.clusters.size} cluster(s)`);
-    this.state = { active: new ActiveConfig(snapshot, this.pools), draining: false };
+    this.state = new DataPlaneState(new ActiveConfig(snapshot, this.clusters.sync(snapshot.clusters).runtimes));
 
     if (this.opts.standIns) this.standIns = await startStandIns(snapshot, this.log);
 
-    for (const l of snapshot.listeners) {
-      const addr = l.kind === 'mesh' ? this.opts.meshListen! : listenAddressFor(this.opts, l.port);
-      await this.listen(l.name, l.port, addr);
-    }
+    for (const l of snapshot.listeners) await this.listen(l.name, l.port);
     if (!snapshot.listeners.some((l) => l.kind === 'gateway')) this.log.warn('no Gateway server to serve: check the config paths and --labels');
 
     this.status = createStatusServer(this);
@@ -95,56 +97,51 @@ export class Gateway {
     this.log.info('ready');
   }
 
-  private async listen(name: string, gatewayPort: number, addr: HostPort): Promise<void> {
-    const listenerCtx: ListenerContext = { state: this.state, name, scheme: 'http', upgraded: new Set() };
-    this.upgraded.push(listenerCtx.upgraded);
-    const server = http.createServer(
-      {
-        // Envoy has no request timeout by default: long uploads must not be cut off. Headers
-        // still have to arrive in time, which bounds slow-loris clients.
-        requestTimeout: 0,
-        headersTimeout: 60_000,
-        // Idle keep-alive connections are closed by the stream idle timeout below, as Envoy's idle
-        // timeout closes them; 0 here also keeps Node from adding a Keep-Alive header Envoy never sends.
-        keepAliveTimeout: 0,
-        // Envoy's default request header limit; larger requests get 431.
-        maxHeaderSize: MAX_HEADER_BYTES,
-        // A missing Host is the router's to answer, as an Envoy local reply.
-        requireHostHeader: false,
-      },
-      createRequestHandler(listenerCtx),
-    );
-    server.on('upgrade', (req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => handleUpgrade(listenerCtx, req, socket, head));
-    server.on('clientError', onClientError);
-    server.on('connect', onConnect);
-    // Envoy's stream idle timeout: a connection silent this long (a stalled upload, a client
-    // that never reads) is closed, releasing whatever its request held.
-    server.setTimeout(STREAM_IDLE_MS);
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (e: NodeJS.ErrnoException) =>
-        reject(new Error(`cannot listen on ${addr.host ?? '*'}:${addr.port} for gateway port ${gatewayPort}: ${e.code ?? e.message} (use --listen ${gatewayPort}=[HOST:]PORT to choose another)`)),
+  private async listen(name: string, gatewayPort: number): Promise<void> {
+    const mesh = name === 'mesh';
+    const addr = mesh ? this.opts.meshListen! : listenAddressFor(this.opts, gatewayPort);
+    // The mesh listener forwards to every registry host: open to the network it would be an
+    // open proxy into the cluster, so a bare port means loopback.
+    const host = mesh && addr.host === undefined ? '127.0.0.1' : addr.host;
+    const listener = new Listener(name, gatewayPort, this.state);
+    let a: AddressInfo;
+    try {
+      a = await listener.listen(addr.port, host);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+      throw new Error(
+        mesh
+          ? `cannot listen on ${host}:${addr.port} for the mesh listener: ${code} (use --mesh-listen [HOST:]PORT to choose another)`
+          : `cannot listen on ${host ?? '*'}:${addr.port} for gateway port ${gatewayPort}: ${code} (use --listen ${gatewayPort}=[HOST:]PORT to choose another)`,
       );
-      server.listen(addr.port, addr.host, () => resolve());
-    });
-    const a = server.address() as AddressInfo;
-    this.servers.set(name, server);
+    }
+    this.listeners.push(listener);
     this.bound.push({ name, gatewayPort, address: a.address, port: a.port });
-    this.log.info(name === 'mesh' ? `listening: mesh on ${a.address}:${a.port}` : `listening: gateway port ${gatewayPort} on ${a.address}:${a.port}`);
+    if (!mesh) this.log.info(`listening: gateway port ${gatewayPort} on ${a.address}:${a.port}`);
+    else if (addr.host === undefined) this.log.info(`listening: mesh on ${a.address}:${a.port} (loopback only; --mesh-listen 0.0.0.0:${addr.port} accepts calls from other hosts, and forwards them to every registry service)`);
+    else this.log.info(`listening: mesh on ${a.address}:${a.port}`);
   }
 
   /**
    * Load the config again and swap it in if it is valid: requests in flight finish on the config
    * they started with. A config with errors, or one that needs other listening ports, is refused
-   * with a log line and the current one keeps serving. True when the new config is live.
+   * with a log line and the current one keeps serving. Reloads run one at a time; asking while
+   * one runs queues one more, which reads the files afresh. True when the new config is live.
    */
-  async reload(): Promise<boolean> {
+  reload(): Promise<boolean> {
+    return this.reloads.run();
+  }
+
+  private async reloadOnce(): Promise<boolean> {
+    if (this.draining) return false;
+    const version = this.snapshot.version + 1;
     let built;
     try {
       built = await buildSnapshot(this.opts.configPaths, {
         defaultNamespace: this.opts.defaultNamespace,
         labels: this.opts.labels,
         mesh: this.opts.meshListen !== undefined,
-        version: this.snapshot.version + 1,
+        version,
       });
     } catch (e) {
       const problems = e instanceof ConfigError ? e.problems.filter((p) => p.severity === 'error') : [];
@@ -158,10 +155,11 @@ export class Gateway {
       return false;
     }
     for (const p of built.problems) if (p.severity === 'warning') this.log.warn(formatProblemForLog(p));
-    const old = this.state.active;
-    this.state.active = new ActiveConfig(built.snapshot, this.pools);
-    old.stop();
-    this.log.info(`config version ${built.snapshot.version} live: ${built.snapshot.clusters.size} cluster(s) from ${built.files.length} file(s)`);
+    const { runtimes, retired } = this.clusters.sync(built.snapshot.clusters);
+    this.state.active = new ActiveConfig(built.snapshot, runtimes);
+    for (const c of retired) c.stop();
+    const kept = [...runtimes.values()].filter((r) => !retired.includes(r)).length;
+    this.log.info(`config version ${built.snapshot.version} live: ${built.snapshot.clusters.size} cluster(s) (${built.snapshot.clusters.size - retired.length >= 0 ? kept : 0} carried over) from ${built.files.length} file(s)`);
     return true;
   }
 
@@ -172,28 +170,11 @@ export class Gateway {
   async stop(deadlineMs = DRAIN_DEADLINE_MS): Promise<void> {
     this.draining = true;
     if (this.state) this.state.draining = true;
-    const servers = [...this.servers.values()];
-    const idle = setInterval(() => servers.forEach((s) => s.closeIdleConnections()), 100);
-    const deadline = setTimeout(() => {
-      servers.forEach((s) => s.closeAllConnections());
-      for (const set of this.upgraded) for (const s of set) s.destroy();
-    }, deadlineMs);
-    await Promise.all(
-      servers.map(
-        (s) =>
-          new Promise<void>((resolve) => {
-            s.close(() => resolve());
-            s.closeIdleConnections();
-          }),
-      ),
-    );
-    clearInterval(idle);
-    clearTimeout(deadline);
-    this.servers.clear();
+    await Promise.all(this.listeners.map((l) => l.stop(deadlineMs)));
     await this.status?.close();
     await this.admin?.close();
     await Promise.all(this.standIns.map((s) => new Promise<void>((r) => s.server.close(() => r()))));
-    this.state?.active.stop();
+    this.clusters.stopAll();
     await this.pools.close();
   }
 
@@ -203,20 +184,4 @@ export class Gateway {
     if (!b) throw new Error(`no listener for gateway port ${gatewayPort}`);
     return { host: b.address, port: b.port };
   }
-}
-
-/** CONNECT is for the egress gateway's forward proxy; every other server refuses it. */
-function onConnect(_req: http.IncomingMessage, socket: import('node:stream').Duplex): void {
-  socket.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\nserver: istio-envoy\r\nconnection: close\r\n\r\n');
-}
-
-function onClientError(err: NodeJS.ErrnoException, socket: import('node:stream').Duplex): void {
-  if (!socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-  const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
-  const body = tooLarge ? 'Request Header Fields Too Large' : 'Bad Request';
-  socket.end(`HTTP/1.1 ${status}\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\nserver: istio-envoy\r\nconnection: close\r\n\r\n${body}`);
 }

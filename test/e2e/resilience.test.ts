@@ -3,7 +3,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Route } from '../../src/compile/snapshot.js';
-import { REPLAY_LIMIT } from '../../src/dataplane/body.js';
+import { REPLAY_LIMIT } from '../../src/http/router/body.js';
+import { httpRoutes } from '../helpers/compile.js';
 import { startGateway, staticService, type TestGateway } from '../helpers/gateway.js';
 import { request, type Answer } from '../helpers/http.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
@@ -60,7 +61,8 @@ const toBackend = [{ destination: { host: BACKEND, port: { number: 80 } } }];
 /** The compiled routes of HOST on the gateway's port 80. */
 function compiledRoutes(gw: TestGateway): Route[] {
   const listener = gw.gateway.snapshot.listeners.find((l) => l.name === 'gateway:80');
-  const vhost = listener?.routes.exact.get(HOST) ?? listener?.routes.any ?? null;
+  const table = listener ? httpRoutes(listener) : null;
+  const vhost = table?.exact.get(HOST) ?? table?.any ?? null;
   if (!vhost) throw new Error(`no virtual host for ${HOST}`);
   return vhost.routes;
 }

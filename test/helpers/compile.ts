@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import { compile, type CompileOptions } from '../../src/compile/compile.js';
-import type { Route, Snapshot } from '../../src/compile/snapshot.js';
+import type { ListenerConfig, Route, RouteTable, Snapshot } from '../../src/compile/snapshot.js';
 import { parseConfigTexts } from '../../src/config/load.js';
 
 /** Parses YAML as one file (failing the test on any load error) and compiles it. */
@@ -41,7 +41,15 @@ spec:
 ---
 ${JSON.stringify(vs)}
 `);
-  const vhost = snapshot.listeners.find((l) => l.port === 80)?.routes.exact.get(host);
+  const l = snapshot.listeners.find((x) => x.port === 80);
+  const vhost = l ? httpRoutes(l).exact.get(host) : undefined;
   if (!vhost) throw new Error('no virtual host compiled');
   return vhost.routes;
+}
+
+/** The route table of a listener's HTTP filter chain (plain-text listeners have one). */
+export function httpRoutes(l: ListenerConfig): RouteTable {
+  const chain = l.chains.find((c) => c.type === 'http');
+  if (!chain) throw new Error(`listener ${l.name} has no HTTP filter chain`);
+  return chain.routes;
 }

@@ -1,15 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { compile, type CompileOptions } from '../../../src/compile/compile.js';
 import type { ListenerConfig, RouteTable, Snapshot } from '../../../src/compile/snapshot.js';
-import { compileYaml } from '../../helpers/compile.js';
+import { compileYaml, httpRoutes } from '../../helpers/compile.js';
 import type { Problem } from '../../../src/config/problems.js';
 
 const build = compileYaml;
 
-function listener(s: Snapshot, port: number): ListenerConfig {
+/** A listener, with its HTTP chain's route table as `routes`. */
+function listener(s: Snapshot, port: number): ListenerConfig & { routes: RouteTable } {
   const l = s.listeners.find((x) => x.port === port);
   if (!l) throw new Error(`no listener for port ${port}: ${s.listeners.map((x) => x.port).join(', ')}`);
-  return l;
+  return { ...l, routes: httpRoutes(l) };
 }
 
 function domains(t: RouteTable): { exact: string[]; wildcards: string[]; any: string | null } {
@@ -77,7 +78,8 @@ describe('compile: listeners and route tables', () => {
 
   it('one HTTP listener per Gateway port, in port order, named gateway:PORT', () => {
     expect(snap.listeners.map((l) => l.name)).toEqual(['gateway:80', 'gateway:8080']);
-    expect(listener(snap, 80)).toMatchObject({ kind: 'gateway', protocol: 'HTTP', gateways: ['istio-system/edge'] });
+    expect(listener(snap, 80).chains[0]!.type).toBe('http');
+    expect(listener(snap, 80)).toMatchObject({ kind: 'gateway', gateways: ['istio-system/edge'] });
     expect(listener(snap, 80).routes.name).toBe('http.80');
   });
 

@@ -3,7 +3,7 @@ import { compile } from '../../../src/compile/compile.js';
 import { describeMatch } from '../../../src/compile/describe.js';
 import { mergeDelegateMatches } from '../../../src/compile/match.js';
 import type { Route, Snapshot } from '../../../src/compile/snapshot.js';
-import { compileYaml } from '../../helpers/compile.js';
+import { compileYaml, httpRoutes } from '../../helpers/compile.js';
 import type { HTTPMatchRequest } from '../../../src/config/types.js';
 
 // VirtualService delegation as Istio does it (pilot model/virtualservice.go: mergeVirtualServicesIfNeeded,
@@ -44,7 +44,8 @@ const root = (http: object[], namespace = 'default') => vs('root', namespace, { 
 const build = (...docs: string[]): Snapshot => compileYaml([GATEWAY, ...docs].join('\n---\n'));
 
 function routesOf(snap: Snapshot): Route[] {
-  return snap.listeners.find((l) => l.name === 'gateway:80')?.routes.exact.get(HOST)?.routes ?? [];
+  const l = snap.listeners.find((x) => x.name === 'gateway:80');
+  return (l ? httpRoutes(l).exact.get(HOST)?.routes : undefined) ?? [];
 }
 
 /** Each route as `matches -> first destination cluster` (or the action type). */
@@ -243,7 +244,7 @@ describe('compile: delegation', () => {
       root([{ match: [{ uri: { prefix: '/a' } }], delegate: { name: 'd' } }]),
       vs('d', 'default', { http: [{ route: [{ destination: { host: 'web' } }] }] }),
     );
-    const hosts = snap.listeners.flatMap((l) => [...l.routes.exact.keys(), ...l.routes.wildcards.map((w) => w.vhost.domain), ...(l.routes.any ? ['*'] : [])]);
+    const hosts = snap.listeners.map(httpRoutes).flatMap((t) => [...t.exact.keys(), ...t.wildcards.map((w) => w.vhost.domain), ...(t.any ? ['*'] : [])]);
     expect(hosts).toEqual([HOST]);
     expect(table(snap)).toEqual([`prefix /a -> ${WEB}`]);
   });

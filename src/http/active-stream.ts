@@ -1,0 +1,271 @@
+import type { Duplex } from 'node:stream';
+import type { CompiledMatch, Route, WeightedDestination } from '../compile/snapshot.js';
+import { normalizeAuthority } from '../compile/hosts.js';
+import type { DownstreamStream, HeaderMap } from './downstream.js';
+import type { HttpFilter } from './filters/filter.js';
+import { isGrpc, localReplyHead, REPLY } from './local-reply.js';
+import { splitTarget } from './path.js';
+import { findRoute, findVirtualHost, type RequestView } from './route-lookup.js';
+import type { ActiveConfig, DataPlaneState } from './state.js';
+import { Flag, StreamRecord } from './stream-record.js';
+
+/** Where a stream arrived: the listener and filter chain its connection was accepted on. */
+export interface HttpContext {
+  readonly state: DataPlaneState;
+  /** Listener name in the snapshot (`gateway:80`, `mesh`). */
+  readonly listener: string;
+  /** Filter chain name (`http.80`); with the listener, the key of the chain in the active config. */
+  readonly chain: string;
+  readonly chainKey: string;
+  readonly scheme: 'http' | 'https';
+}
+
+const NO_FILTERS: readonly HttpFilter[] = [];
+
+/** The port an authority names, or the default. */
+function authorityPort(authority: string, dflt: number): number {
+  const colon = authority.lastIndexOf(':');
+  if (colon < 0 || authority.indexOf(']', colon) >= 0) return dflt;
+  const n = Number(authority.slice(colon + 1));
+  return Number.isInteger(n) && n > 0 ? n : dflt;
+}
+
+/**
+ * One request from arrival to the end of its answer, whatever the protocol: routing, then the
+ * route's filters in order, each answer (the upstream's or the gateway's own) leaving through
+ * `sendHeaders`, and one end event with the finished stream record.
+ */
+export class ActiveStream implements RequestView {
+  // What routing and the filters read (RequestView).
+  readonly method: string;
+  readonly headers: HeaderMap;
+  readonly scheme: string;
+  path = '';
+  rawQuery = '';
+  query: Map<string, string> | null = null;
+  port = 0;
+  authority = '';
+  matched: CompiledMatch | null = null;
+  /** The target was absolute-form: its authority replaces Host upstream. */
+  absolute = false;
+
+  readonly active: ActiveConfig;
+  readonly record: StreamRecord;
+  route: Route | null = null;
+  /** The destination the router picked (destination-level header edits read it). */
+  destination: WeightedDestination | null = null;
+  /** Headers the CORS filter adds to the answer. */
+  corsHeaders: string[] | null = null;
+  finished = false;
+
+  private filters: readonly HttpFilter[] = NO_FILTERS;
+  private filterIndex = -1;
+  private endHook: { streamEnded(): void } | null = null;
+  private pauseTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    readonly ctx: HttpContext,
+    readonly downstream: DownstreamStream,
+  ) {
+    this.active = ctx.state.active;
+    this.method = downstream.method;
+    this.headers = downstream.headers;
+    this.scheme = ctx.scheme;
+    const rec = new StreamRecord(downstream.protocol, downstream.remoteAddress, performance.now(), Date.now());
+    rec.listener = ctx.listener;
+    rec.chain = ctx.chain;
+    rec.method = this.method;
+    this.record = rec;
+    downstream.onAbort(() => this.downstreamGone());
+  }
+
+  /** Routes the request and runs its route's filters. */
+  start(): void {
+    const ds = this.downstream;
+    const state = this.ctx.state;
+    if (state.draining) ds.closeConnection();
+    const rec = this.record;
+    const target = splitTarget(ds.target);
+    rec.path = target?.path ?? ds.target;
+    if (target === null) return this.localReply(400, '', 'invalid_url', Flag.DPE);
+    const authority = target.authority ?? ds.authority;
+    if (authority === undefined) return this.localReply(400, '', 'missing_host_header', Flag.DPE);
+    rec.authority = authority;
+    const chain = this.active.chains.get(this.ctx.chainKey);
+    if (chain === undefined) return this.localReply(404, '', 'route_not_found', Flag.NR);
+    const mesh = chain.listenerKind === 'mesh';
+    const port = mesh ? authorityPort(authority, 80) : chain.port;
+    const vhost = findVirtualHost(chain.routes, normalizeAuthority(authority));
+    // On the mesh listener a host (or port) outside the registry meets Istio's REGISTRY_ONLY
+    // block_all route: 502, nothing forwarded.
+    if (vhost === null) return mesh ? this.localReply(502, '', 'direct_response', 0) : this.localReply(404, '', 'route_not_found', Flag.NR);
+    if (vhost.ports !== undefined && !vhost.ports.includes(port)) return this.localReply(502, '', 'direct_response', 0);
+    this.path = target.path;
+    this.rawQuery = target.rawQuery;
+    this.port = port;
+    this.authority = authority;
+    this.absolute = target.authority !== undefined;
+    const route = findRoute(vhost, this);
+    if (route === null) return this.localReply(404, '', 'route_not_found', Flag.NR);
+    this.route = route;
+    rec.route = route.name ?? `${route.source} http[${route.index}]`;
+    this.filters = route.filters;
+    this.run(0);
+  }
+
+  /** Answers a request the connection manager will not route (HTTP/1.0, CONNECT, a refused Upgrade). */
+  reject(status: number, details: string, flags: number): void {
+    if (this.ctx.state.draining) this.downstream.closeConnection();
+    this.record.path = this.downstream.target;
+    this.record.authority = this.downstream.authority ?? '';
+    this.localReply(status, '', details, flags);
+  }
+
+  private run(from: number): void {
+    const fs = this.filters;
+    for (let i = from; i < fs.length; i++) {
+      this.filterIndex = i;
+      if (fs[i]!.onRequest(this) !== 0) return;
+    }
+  }
+
+  /** A filter that stopped the chain lets it go on. */
+  continueDecoding(): void {
+    if (!this.finished) this.run(this.filterIndex + 1);
+  }
+
+  /** Holds the request for `ms`, then calls `fn` (a filter's delay); nothing happens if the stream ends first. */
+  pause<T>(ms: number, fn: (s: ActiveStream, arg: T) => void, arg: T): void {
+    this.pauseTimer = setTimeout(() => {
+      this.pauseTimer = null;
+      if (!this.finished) fn(this, arg);
+    }, ms);
+  }
+
+  /** Called when the stream ends, however it ends (the router gives its slots back). */
+  onEnd(hook: { streamEnded(): void }): void {
+    this.endHook = hook;
+  }
+
+  /** Lets the filters before the router edit the request headers going upstream. */
+  decorateUpstreamRequest(headers: string[], dest: WeightedDestination): void {
+    const fs = this.filters;
+    for (let i = 0; i < this.filterIndex; i++) fs[i]!.onUpstreamRequest?.(this, headers, dest);
+  }
+
+  // --- the one reply path ------------------------------------------------------------------
+
+  /**
+   * Sends the head of the answer, the upstream's or the gateway's own, through the filters that
+   * passed the request on (in reverse). False when it could not be sent (the stream is then over).
+   */
+  sendHeaders(status: number, headers: string[], end: boolean, trailers: boolean): boolean {
+    if (this.finished) return false;
+    const fs = this.filters;
+    for (let i = this.filterIndex - 1; i >= 0; i--) fs[i]!.onResponseHeaders?.(this, status, headers);
+    const ds = this.downstream;
+    if (this.ctx.state.draining) ds.closeConnection();
+    const rec = this.record;
+    rec.responseCode = status;
+    rec.responseStartMs = performance.now() - rec.startMs;
+    try {
+      ds.respond(status, headers, end, trailers);
+    } catch {
+      // Node refused a header it was given: never a crash. Envoy answers an upstream answer it
+      // cannot relay with 502.
+      this.refused();
+      return false;
+    }
+    if (end) this.finish();
+    return true;
+  }
+
+  private refused(): void {
+    const ds = this.downstream;
+    const rec = this.record;
+    rec.flags |= Flag.UPE;
+    rec.details = 'upstream_reset_before_response_started{protocol_error}';
+    if (ds.headersSent) return this.resetResponse(0);
+    rec.responseCode = 502;
+    try {
+      ds.respond(502, ['content-length', String(REPLY.protocolError.length), 'content-type', 'text/plain', 'server', 'istio-envoy'], false, false);
+      ds.end(REPLY.protocolError, null);
+    } catch {
+      ds.reset();
+    }
+    this.finish();
+  }
+
+  sendData(chunk: Buffer): boolean {
+    this.record.bytesSent += chunk.length;
+    return this.downstream.write(chunk);
+  }
+
+  endResponse(last: Buffer | string | null, trailers: string[] | null): void {
+    if (this.finished) return;
+    if (last !== null) this.record.bytesSent += typeof last === 'string' ? Buffer.byteLength(last) : last.length;
+    this.downstream.end(last, trailers);
+    this.finish();
+  }
+
+  /** Abandons an answer already under way (the upstream failed mid-answer, or the route timed out). */
+  resetResponse(flags: number): void {
+    if (this.finished) return;
+    this.record.flags |= flags;
+    this.downstream.reset();
+    this.finish();
+  }
+
+  /**
+   * An answer of the gateway's own, as Envoy words it; for a gRPC request, Envoy's trailers-only
+   * form (HTTP 200, grpc-status).
+   */
+  localReply(status: number, body: string, details: string, flags: number, extra?: readonly string[], grpcStatus: number | null = null): void {
+    if (this.finished) return;
+    const rec = this.record;
+    rec.flags |= flags;
+    rec.details = details;
+    if (this.downstream.headersSent) return this.resetResponse(0);
+    const grpc = grpcStatus !== null || isGrpc(this.headers);
+    const headers: string[] = [];
+    const head = localReplyHead(status, body, grpc, grpcStatus, headers);
+    if (grpc) rec.grpcStatus = headers[3]!;
+    if (extra !== undefined) for (const h of extra) headers.push(h);
+    if (this.sendHeaders(head.status, headers, !head.withBody, false) && head.withBody) this.endResponse(body, null);
+  }
+
+  /** The upstream accepted an Upgrade: the client and upstream connections are joined. */
+  tunnel(status: number, headers: string[], upstream: Duplex, release: () => void): void {
+    const fs = this.filters;
+    for (let i = this.filterIndex - 1; i >= 0; i--) fs[i]!.onResponseHeaders?.(this, status, headers);
+    const rec = this.record;
+    rec.responseCode = status;
+    rec.details = 'via_upstream';
+    rec.upgraded = true;
+    rec.responseStartMs = performance.now() - rec.startMs;
+    this.downstream.tunnel!(status, headers, upstream, (received, sent) => {
+      rec.bytesReceived = received;
+      rec.bytesSent = sent;
+      release();
+      this.finish();
+    });
+  }
+
+  private downstreamGone(): void {
+    if (this.finished) return;
+    this.record.flags |= Flag.DC;
+    if (this.record.responseCode === 0) this.record.details = 'downstream_remote_disconnect';
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.pauseTimer !== null) clearTimeout(this.pauseTimer);
+    this.pauseTimer = null;
+    this.endHook?.streamEnded();
+    const rec = this.record;
+    rec.durationMs = performance.now() - rec.startMs;
+    this.ctx.state.streamEnded(rec);
+  }
+}

@@ -1,0 +1,235 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
+import { declaresBody, unmapped, type DownstreamStream, type HeaderMap } from '../downstream.js';
+import { STREAM_IDLE_MS } from '../limits.js';
+
+/** An HTTP/1.1 request and response from node:http. */
+export class H1Stream implements DownstreamStream {
+  readonly protocol = 'HTTP/1.1' as const;
+  readonly upgrade = null;
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+  ) {}
+
+  get method(): string {
+    return this.req.method ?? 'GET';
+  }
+
+  get target(): string {
+    return this.req.url ?? '/';
+  }
+
+  get authority(): string | undefined {
+    return this.req.headers.host;
+  }
+
+  get rawHeaders(): readonly string[] {
+    return this.req.rawHeaders;
+  }
+
+  get headers(): HeaderMap {
+    return this.req.headers;
+  }
+
+  get remoteAddress(): string {
+    return unmapped(this.req.socket.remoteAddress);
+  }
+
+  get body(): IncomingMessage {
+    return this.req;
+  }
+
+  get hasBody(): boolean {
+    return declaresBody(this.req.headers);
+  }
+
+  requestTrailers(): string[] | null {
+    return null;
+  }
+
+  get headersSent(): boolean {
+    return this.res.headersSent;
+  }
+
+  respond(status: number, headers: string[], end: boolean): void {
+    this.res.writeHead(status, headers);
+    if (end) this.res.end();
+  }
+
+  write(chunk: Buffer): boolean {
+    return this.res.write(chunk);
+  }
+
+  onceDrain(cb: () => void): void {
+    this.res.once('drain', cb);
+  }
+
+  end(last: Buffer | string | null): void {
+    if (last === null) this.res.end();
+    else this.res.end(last);
+  }
+
+  reset(): void {
+    this.res.destroy();
+  }
+
+  closeConnection(): void {
+    this.res.shouldKeepAlive = false;
+  }
+
+  onAbort(cb: () => void): void {
+    const res = this.res;
+    res.once('close', () => {
+      if (!res.writableFinished) cb();
+    });
+  }
+}
+
+/**
+ * A request node:http handed over as a bare connection (Upgrade, CONNECT): its answer is written
+ * to the socket directly, and it is the last one on that connection.
+ */
+export class H1RawStream implements DownstreamStream {
+  readonly protocol = 'HTTP/1.1' as const;
+  readonly body: IncomingMessage;
+  private sent = false;
+  private aborted: (() => void) | null = null;
+  private finished = false;
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly socket: Duplex,
+    private readonly head: Buffer,
+    readonly upgrade: string | null,
+  ) {
+    this.body = req;
+    socket.on('error', () => socket.destroy());
+    socket.once('close', () => {
+      if (!this.finished) this.aborted?.();
+      this.finished = true;
+    });
+  }
+
+  get method(): string {
+    return this.req.method ?? 'GET';
+  }
+
+  get target(): string {
+    return this.req.url ?? '/';
+  }
+
+  get authority(): string | undefined {
+    return this.req.headers.host;
+  }
+
+  get rawHeaders(): readonly string[] {
+    return this.req.rawHeaders;
+  }
+
+  get headers(): HeaderMap {
+    return this.req.headers;
+  }
+
+  get remoteAddress(): string {
+    return unmapped(this.req.socket.remoteAddress);
+  }
+
+  get hasBody(): boolean {
+    return false;
+  }
+
+  requestTrailers(): string[] | null {
+    return null;
+  }
+
+  get headersSent(): boolean {
+    return this.sent;
+  }
+
+  respond(status: number, headers: string[], end: boolean): void {
+    let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n`;
+    let length = false;
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i]!;
+      const lower = name.toLowerCase();
+      if (lower === 'connection') continue;
+      if (lower === 'content-length') length = true;
+      assertHeader(name, headers[i + 1]!);
+      head += `${name}: ${headers[i + 1]}\r\n`;
+    }
+    // Nothing marks where a body without a length ends but the connection closing.
+    if (end && !length) head += 'content-length: 0\r\n';
+    this.sent = true;
+    this.socket.write(head + 'connection: close\r\n\r\n', 'latin1');
+    if (end) this.end(null);
+  }
+
+  write(chunk: Buffer): boolean {
+    return this.socket.write(chunk);
+  }
+
+  onceDrain(cb: () => void): void {
+    this.socket.once('drain', cb);
+  }
+
+  end(last: Buffer | string | null): void {
+    this.finished = true;
+    if (last === null) this.socket.end();
+    else this.socket.end(last);
+  }
+
+  reset(): void {
+    this.finished = true;
+    this.socket.destroy();
+  }
+
+  closeConnection(): void {
+    // Always the last answer on its connection.
+  }
+
+  onAbort(cb: () => void): void {
+    this.aborted = cb;
+  }
+
+  tunnel(status: number, headers: string[], upstream: Duplex, done: (received: number, sent: number) => void): void {
+    const client = this.socket;
+    let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Switching Protocols'}\r\n`;
+    for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    this.sent = true;
+    this.finished = true;
+    client.write(head + '\r\n', 'latin1');
+    if (this.head.length > 0) upstream.write(this.head);
+    let received = this.head.length;
+    let sent = 0;
+    client.on('data', (c: Buffer) => (received += c.length));
+    upstream.on('data', (c: Buffer) => (sent += c.length));
+    let closed = false;
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      client.destroy();
+      upstream.destroy();
+      done(received, sent);
+    };
+    // Either side closing closes the other: an upgraded connection has no other ending.
+    upstream.on('close', close);
+    client.on('close', close);
+    upstream.on('error', close);
+    // Past the 101, only the idle timeout bounds a tunnel.
+    (client as Socket).setTimeout?.(STREAM_IDLE_MS, close);
+    (upstream as Socket).setTimeout?.(STREAM_IDLE_MS, close);
+    upstream.pipe(client);
+    client.pipe(upstream);
+  }
+}
+
+const BAD_VALUE = /[\0\r\n]|[^\t\x20-\xff]/;
+
+/** node:http refuses these in a header; a raw writer must too, or it would split the answer. */
+function assertHeader(name: string, value: string): void {
+  if (BAD_VALUE.test(value) || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) throw new TypeError(`invalid response header ${JSON.stringify(name)}`);
+}

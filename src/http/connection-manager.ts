@@ -1,0 +1,230 @@
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import http2, { type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { ActiveStream, type HttpContext } from './active-stream.js';
+import { detectProtocol } from './codec/detect.js';
+import { H1RawStream, H1Stream } from './codec/h1.js';
+import { H2Stream } from './codec/h2.js';
+import { unmapped } from './downstream.js';
+import {
+  H2_MAX_CONCURRENT_STREAMS,
+  HEADERS_TIMEOUT_MS,
+  MAX_REQUEST_HEADER_BYTES,
+  PREMATURE_RESET_MS,
+  PREMATURE_RESET_WINDOW,
+  STREAM_IDLE_MS,
+} from './limits.js';
+import { Flag, StreamRecord } from './stream-record.js';
+
+const { NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
+
+/** Per HTTP/2 connection: streams closed, and how many of them the client reset early. */
+interface SessionLoad {
+  closed: number;
+  premature: number;
+}
+
+/**
+ * Envoy's HTTP connection manager for one filter chain: HTTP/1.1 and HTTP/2 with prior
+ * knowledge on the same connections (codec AUTO), each request turned into an ActiveStream.
+ * node:http and node:http2 do the parsing; neither server listens itself, the listener hands
+ * them connections.
+ */
+export class HttpConnectionManager {
+  private readonly h1: http.Server;
+  private readonly h2: http2.Http2Server;
+  private readonly sessions = new Set<ServerHttp2Session>();
+  private readonly load = new WeakMap<ServerHttp2Session, SessionLoad>();
+  /** Connections node:http handed over (Upgrade, CONNECT): closed at the drain deadline. */
+  private readonly detached = new Set<Duplex>();
+
+  constructor(private readonly ctx: HttpContext) {
+    this.h1 = http.createServer(
+      {
+        // Envoy has no request timeout by default: long uploads must not be cut off. Headers
+        // still have to arrive in time, which bounds slow-loris clients.
+        requestTimeout: 0,
+        headersTimeout: HEADERS_TIMEOUT_MS,
+        // Idle keep-alive connections are closed by the stream idle timeout below, as Envoy's idle
+        // timeout closes them; 0 here also keeps Node from adding a Keep-Alive header Envoy never sends.
+        keepAliveTimeout: 0,
+        maxHeaderSize: MAX_REQUEST_HEADER_BYTES,
+        // A missing Host is the router's to answer, as an Envoy local reply.
+        requireHostHeader: false,
+      },
+      (req, res) => this.onH1Request(req, res),
+    );
+    this.h1.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.onUpgrade(req, socket, head));
+    this.h1.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => this.onConnect(req, socket, head));
+    this.h1.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket));
+    // Envoy's stream idle timeout: a connection silent this long (a stalled upload, a client
+    // that never reads) is closed, releasing whatever its request held.
+    this.h1.setTimeout(STREAM_IDLE_MS);
+    // node:http checks headersTimeout only for servers that emitted 'listening'; this one never
+    // listens (the listener hands it connections), so start the checks by hand.
+    this.h1.emit('listening');
+
+    this.h2 = http2.createServer({
+      settings: { maxConcurrentStreams: H2_MAX_CONCURRENT_STREAMS, maxHeaderListSize: MAX_REQUEST_HEADER_BYTES, enablePush: false },
+      maxHeaderListPairs: 2000,
+    });
+    this.h2.on('session', (session: ServerHttp2Session) => this.onSession(session));
+    this.h2.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, raw: string[]) => this.onH2Stream(stream, headers, flags, raw));
+    this.h2.setTimeout(STREAM_IDLE_MS, () => undefined);
+  }
+
+  /** A connection the listener chose this chain for. */
+  accept(socket: Socket): void {
+    detectProtocol(socket, (h2) => {
+      if (h2) this.h2.emit('connection', socket);
+      else {
+        this.h1.emit('connection', socket);
+        socket.resume();
+      }
+    });
+  }
+
+  // --- HTTP/1.1 ----------------------------------------------------------------------------
+
+  private onH1Request(req: IncomingMessage, res: ServerResponse): void {
+    const s = new ActiveStream(this.ctx, new H1Stream(req, res));
+    // Istio's gateways do not accept HTTP/1.0 (Envoy's accept_http_10 is off): 426, as they answer.
+    if (req.httpVersionMinor === 0 && req.httpVersionMajor === 1) {
+      res.shouldKeepAlive = false;
+      return s.reject(426, 'low_version', 0);
+    }
+    s.start();
+  }
+
+  /**
+   * Only WebSocket is tunnelled (Istio's upgrade_configs). `Upgrade: h2c` is dropped and the
+   * request goes on as a plain one, as Envoy does; any other Upgrade is refused with 403.
+   */
+  private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    const token = String(req.headers.upgrade ?? '').trim().toLowerCase();
+    if (token === 'h2c') return this.withoutUpgrade(req, socket, head);
+    this.track(socket);
+    const s = new ActiveStream(this.ctx, new H1RawStream(req, socket, head, token === 'websocket' ? 'websocket' : null));
+    if (token !== 'websocket') return s.reject(403, 'upgrade_failed', 0);
+    s.start();
+  }
+
+  /** node:http gave the connection up at an `Upgrade: h2c`: give it back the request without it. */
+  private withoutUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    let text = `${req.method} ${req.url} HTTP/${req.httpVersion}\r\n`;
+    const raw = req.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!.toLowerCase();
+      if (name === 'upgrade' || name === 'http2-settings') continue;
+      let value = raw[i + 1]!;
+      if (name === 'connection') {
+        value = value
+          .split(',')
+          .map((t) => t.trim())
+          .filter((t) => t !== '' && !/^(upgrade|http2-settings)$/i.test(t))
+          .join(', ');
+        if (value === '') continue;
+      }
+      text += `${raw[i]}: ${value}\r\n`;
+    }
+    if (head.length > 0) socket.unshift(head);
+    socket.unshift(Buffer.from(`${text}\r\n`, 'latin1'));
+    this.h1.emit('connection', socket);
+    socket.resume();
+  }
+
+  /** CONNECT is for the egress gateway's forward proxy; every other server refuses it. */
+  private onConnect(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    this.track(socket);
+    new ActiveStream(this.ctx, new H1RawStream(req, socket, head, null)).reject(403, 'connect_not_allowed', 0);
+  }
+
+  private onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+    if (!socket.writable || err.code === 'ECONNRESET') {
+      socket.destroy();
+      return;
+    }
+    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+    const status = tooLarge ? 431 : 400;
+    const body = tooLarge ? 'Request Header Fields Too Large' : 'Bad Request';
+    socket.end(`HTTP/1.1 ${status} ${body}\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\nserver: istio-envoy\r\nconnection: close\r\n\r\n${body}`);
+    const rec = new StreamRecord('HTTP/1.1', unmapped((socket as Socket).remoteAddress), performance.now(), Date.now());
+    rec.listener = this.ctx.listener;
+    rec.chain = this.ctx.chain;
+    rec.responseCode = status;
+    rec.flags = Flag.DPE;
+    rec.details = tooLarge ? 'request_headers_too_large' : 'codec_error';
+    rec.bytesSent = body.length;
+    rec.durationMs = 0;
+    this.ctx.state.streamEnded(rec);
+  }
+
+  private track(socket: Duplex): void {
+    this.detached.add(socket);
+    socket.once('close', () => this.detached.delete(socket));
+  }
+
+  // --- HTTP/2 ------------------------------------------------------------------------------
+
+  private onSession(session: ServerHttp2Session): void {
+    this.sessions.add(session);
+    this.load.set(session, { closed: 0, premature: 0 });
+    session.once('close', () => this.sessions.delete(session));
+    session.on('error', () => undefined);
+    if (this.ctx.state.draining) session.close();
+  }
+
+  private onH2Stream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, raw: string[]): void {
+    const now = performance.now();
+    const ds = new H2Stream(stream, headers, raw, flags, now);
+    stream.on('error', () => undefined);
+    stream.once('close', () => this.streamClosed(stream, ds));
+    const s = new ActiveStream(this.ctx, ds);
+    if (ds.method === 'CONNECT') return s.reject(403, 'connect_not_allowed', 0);
+    s.start();
+  }
+
+  /**
+   * Envoy's defence against rapid reset (CVE-2023-44487): a connection on which too many streams
+   * were reset by the client right after opening is closed, without touching other connections.
+   */
+  private streamClosed(stream: ServerHttp2Stream, ds: H2Stream): void {
+    const session = stream.session as ServerHttp2Session | undefined;
+    if (session === undefined) return;
+    const load = this.load.get(session);
+    if (load === undefined) return;
+    load.closed++;
+    if (!ds.ended && (stream.rstCode ?? 0) !== 0 && performance.now() - ds.openedMs < PREMATURE_RESET_MS) load.premature++;
+    if (load.premature === 0) return;
+    const over = load.closed < PREMATURE_RESET_WINDOW ? load.premature * 2 >= PREMATURE_RESET_WINDOW : load.premature * 2 >= load.closed;
+    if (over && !session.destroyed) {
+      session.goaway(NGHTTP2_ENHANCE_YOUR_CALM);
+      session.destroy();
+    }
+  }
+
+  // --- drain ---------------------------------------------------------------------------------
+
+  /** Draining: HTTP/1.1 answers close their connections, HTTP/2 connections get GOAWAY. */
+  drain(): void {
+    for (const s of this.sessions) if (!s.closed) s.close();
+    this.h1.closeIdleConnections();
+  }
+
+  closeIdle(): void {
+    this.h1.closeIdleConnections();
+  }
+
+  /** The drain deadline passed: whatever is still open is cut. */
+  destroyAll(): void {
+    this.h1.closeAllConnections();
+    for (const s of this.sessions) s.destroy();
+    for (const d of this.detached) d.destroy();
+  }
+
+  /** Stops node:http's timers. */
+  close(): void {
+    this.h1.close(() => undefined);
+  }
+}

@@ -1,0 +1,50 @@
+import type { ClusterConfig } from '../compile/snapshot.js';
+import { ClusterRuntime } from './cluster.js';
+import type { UpstreamPools } from './pools.js';
+
+/** A cluster's definition without its endpoints: what must match for its runtime to be kept. */
+function definition(c: ClusterConfig): string {
+  const { endpoints: _e, policyFrom: _p, ...rest } = c;
+  return JSON.stringify(rest);
+}
+
+function sameEndpoints(a: ClusterConfig, b: ClusterConfig): boolean {
+  return JSON.stringify(a.endpoints) === JSON.stringify(b.endpoints);
+}
+
+/**
+ * Cluster runtimes across config versions, as Envoy's cluster manager keeps them: a reload that
+ * leaves a cluster's definition alone keeps its runtime (outlier ejections, circuit-breaker
+ * counts, DNS answers, connection pools); one that only changes its endpoints updates them in
+ * place; anything else gets a fresh runtime, and the old one is stopped once the swap is done.
+ */
+export class ClusterManager {
+  private live = new Map<string, ClusterRuntime>();
+
+  constructor(private readonly pools: UpstreamPools) {}
+
+  /** The runtimes for a snapshot's clusters, and those no longer needed (to stop after the swap). */
+  sync(configs: ReadonlyMap<string, ClusterConfig>): { runtimes: Map<string, ClusterRuntime>; retired: ClusterRuntime[] } {
+    const next = new Map<string, ClusterRuntime>();
+    const retired: ClusterRuntime[] = [];
+    for (const [name, cfg] of configs) {
+      const old = this.live.get(name);
+      if (old !== undefined && definition(old.config) === definition(cfg)) {
+        if (sameEndpoints(old.config, cfg)) old.config = cfg;
+        else old.updateEndpoints(cfg);
+        next.set(name, old);
+        continue;
+      }
+      if (old !== undefined) retired.push(old);
+      next.set(name, new ClusterRuntime(cfg, this.pools));
+    }
+    for (const [name, old] of this.live) if (!configs.has(name)) retired.push(old);
+    this.live = next;
+    return { runtimes: next, retired };
+  }
+
+  stopAll(): void {
+    for (const c of this.live.values()) c.stop();
+    this.live.clear();
+  }
+}

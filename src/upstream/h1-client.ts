@@ -1,0 +1,121 @@
+import type { Duplex } from 'node:stream';
+import { Pool, type Dispatcher } from 'undici';
+import type { ResponseHandler, UpstreamClient, UpstreamRequest, UpstreamSettings } from './client.js';
+import { connectFailure, isConnectError, UpstreamError } from './errors.js';
+
+// undici's names for an answer that breaks HTTP/1.1 framing.
+const PROTOCOL_ERRORS = new Set(['UND_ERR_INFO', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH', 'UND_ERR_RES_EXCEEDED_MAX_SIZE', 'UND_ERR_HEADERS_OVERFLOW']);
+
+/** undici's error in our terms. */
+export function fromUndici(err: Error & { code?: string }): UpstreamError {
+  if (err instanceof UpstreamError) return err;
+  const code = err.code;
+  if (code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED') return new UpstreamError('invalid-request', 0, err.message);
+  if (isConnectError(code)) return connectFailure(code);
+  if (code !== undefined && (code.startsWith('HPE_') || PROTOCOL_ERRORS.has(code))) return new UpstreamError('protocol', 0, err.message);
+  return new UpstreamError('reset', 0, err.message);
+}
+
+// Framing headers of HTTP/1.1: the codec's business, never the response's (RFC 9110 §7.6.1).
+const H1_FRAMING = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+
+/** Response headers from undici's raw buffers, without HTTP/1.1 framing headers. */
+function responseHeaders(raw: Buffer[] | string[] | null): string[] {
+  const out: string[] = [];
+  if (raw === null) return out;
+  for (let i = 0; i < raw.length; i += 2) {
+    const n = raw[i]!;
+    const name = typeof n === 'string' ? n : n.toString('latin1');
+    // Every framing name is 7 to 17 characters long; most headers are passed over without lower-casing.
+    if (name.length >= 7 && name.length <= 17 && H1_FRAMING.has(name.toLowerCase())) continue;
+    const v = raw[i + 1]!;
+    out.push(name, typeof v === 'string' ? v : v.toString('latin1'));
+  }
+  return out;
+}
+
+/** One request's bridge from undici's handler calls to ours. */
+class UndiciBridge implements Dispatcher.DispatchHandler {
+  constructor(private readonly h: ResponseHandler) {}
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.h.onStart(abort);
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    if (statusCode < 200) return true;
+    return this.h.onHeaders(statusCode, responseHeaders(rawHeaders), resume);
+  }
+
+  onData(chunk: Buffer): boolean {
+    return this.h.onData(chunk);
+  }
+
+  onComplete(trailers: string[] | Buffer[] | null): void {
+    this.h.onEnd(trailers && trailers.length > 0 ? responseHeaders(trailers) : null);
+  }
+
+  onError(err: Error): void {
+    this.h.onError(fromUndici(err));
+  }
+
+  onUpgrade(statusCode: number, rawHeaders: Buffer[] | string[] | null, socket: Duplex): void {
+    // Upgrade and Connection are the point of a 101: keep them.
+    const out: string[] = [];
+    for (let i = 0; rawHeaders !== null && i < rawHeaders.length; i += 2) {
+      const n = rawHeaders[i]!;
+      const v = rawHeaders[i + 1]!;
+      out.push(typeof n === 'string' ? n : n.toString('latin1'), typeof v === 'string' ? v : v.toString('latin1'));
+    }
+    this.h.onUpgrade?.(statusCode, out, socket);
+  }
+
+  // undici's types say a size; undici passes the chunk.
+  onBodySent(chunk: number | Buffer | string): void {
+    this.h.onBodySent?.(typeof chunk === 'number' ? chunk : chunk.length);
+  }
+}
+
+/** HTTP/1.1 to one endpoint through an undici Pool (keep-alive, no pipelining). */
+export class H1Client implements UpstreamClient {
+  readonly protocol = 'http1' as const;
+  private readonly pool: Pool;
+  /**
+   * maxRequestsPerConnection 1: every request asks for `connection: close`. Otherwise undefined,
+   * never false: an explicit false would undo undici's own close-after-HEAD.
+   */
+  private readonly reset: true | undefined;
+
+  constructor(
+    readonly origin: string,
+    s: UpstreamSettings,
+  ) {
+    this.reset = s.maxRequestsPerConnection === 1 ? true : undefined;
+    this.pool = new Pool(origin, {
+      connections: s.maxConnections > 0 ? s.maxConnections : null,
+      connectTimeout: s.connectTimeoutMs,
+      keepAliveTimeout: s.idleTimeoutMs,
+      keepAliveMaxTimeout: s.idleTimeoutMs,
+      // Route timeouts are the router's job; these are only backstops against a stuck socket.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      pipelining: 1,
+      // Envoy accepts up to 60 KiB of response headers from upstreams.
+      maxHeaderSize: 60 * 1024,
+      // undici lets maxRequestsPerClient + 1 requests through one socket (it post-increments its
+      // counter, nodejs/undici#5033), so ask for one less; 1 itself is handled per request (reset).
+      ...(s.maxRequestsPerConnection > 1 ? { maxRequestsPerClient: s.maxRequestsPerConnection - 1 } : {}),
+    });
+  }
+
+  dispatch(req: UpstreamRequest, handler: ResponseHandler): void {
+    this.pool.dispatch(
+      { origin: this.origin, path: req.path, method: req.method, headers: req.headers, body: req.body as never, reset: this.reset, upgrade: req.upgrade },
+      new UndiciBridge(handler),
+    );
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}
