@@ -180,14 +180,16 @@ async function verifyRouteTable(adminPort, rt) {
   const dump = await getJson(adminPort, '/config_dump');
   const listener = dump.listeners?.find((l) => l.name === 'gateway:80');
   if (!listener) throw new HarnessError('route table: no gateway:80 listener in /config_dump');
-  const hosts = Object.keys(listener.routes.exact).length;
-  const vhost = listener.routes.exact[rt.host];
+  const table = listener.chains?.find((c) => c.type === 'http')?.routes;
+  if (!table) throw new HarnessError('route table: gateway:80 has no HTTP filter chain in /config_dump');
+  const hosts = Object.keys(table.exact).length;
+  const vhost = table.exact[rt.host];
   if (!vhost) throw new HarnessError(`route table: ${rt.host} is not among the ${hosts} exact hosts of gateway:80`);
   const hit = vhost.routes.findIndex((r) => r.matches === null || r.matches.some((m) => m.uri === null || (m.uri.kind === 1 && rt.path.startsWith(m.uri.value))));
   if (vhost.routes.length !== rt.routes || hit !== rt.routes - 1) {
     throw new HarnessError(`route table: ${rt.host}${rt.path} hits route ${hit + 1} of ${vhost.routes.length}, expected ${rt.routes} of ${rt.routes}`);
   }
-  const routes = Object.values(listener.routes.exact).reduce((s, v) => s + v.routes.length, 0);
+  const routes = Object.values(table.exact).reduce((s, v) => s + v.routes.length, 0);
   return { hosts, routes };
 }
 

@@ -2,6 +2,7 @@ import { parseDuration } from '../config/duration.js';
 import type { ConfigObject, DestinationRuleSpec, Labels, TrafficPolicy } from '../config/types.js';
 import { resolveHost, type Registry } from '../registry/registry.js';
 import { covers } from './hosts.js';
+import { wire } from './wire.js';
 import type { HashKey, LbPolicy, OutlierPolicy, PoolLimits } from './snapshot.js';
 
 /** The DestinationRule that governs a host: an exact host first, then the most specific wildcard. */
@@ -99,7 +100,7 @@ export function clusterPolicy(dr: ConfigObject<DestinationRuleSpec> | undefined,
     if (ch.httpHeaderName) hash = { type: 'header', name: ch.httpHeaderName.toLowerCase() };
     else if (ch.httpCookie) {
       const ttl = ch.httpCookie.ttl !== undefined ? parseDuration(ch.httpCookie.ttl) : undefined;
-      hash = { type: 'cookie', name: ch.httpCookie.name, path: ch.httpCookie.path, ttlSeconds: ttl === undefined ? undefined : Math.floor(ttl / 1000) };
+      hash = { type: 'cookie', name: ch.httpCookie.name, path: ch.httpCookie.path === undefined ? undefined : wire(ch.httpCookie.path), ttlSeconds: ttl === undefined ? undefined : Math.floor(ttl / 1000) };
     } else if (ch.useSourceIp) hash = { type: 'sourceIp' };
     else if (ch.httpQueryParameterName) hash = { type: 'query', name: ch.httpQueryParameterName };
   }

@@ -1,6 +1,6 @@
 import { parseDuration } from '../config/duration.js';
 import { buildFilters } from '../http/filters/chain.js';
-import { GRPC_CODES } from '../http/local-reply.js';
+import { grpcCode } from '../config/grpc-status.js';
 import type { FieldPath } from '../config/source.js';
 import type { ConfigObject, Destination, HTTPMatchRequest, HTTPRoute, HeaderOperations, Percent, VirtualServiceSpec } from '../config/types.js';
 import { selects } from '../registry/labels.js';
@@ -9,6 +9,7 @@ import { warn, type CompileContext } from './context.js';
 import { compileMatch, mergeDelegateMatches, stringMatcher } from './match.js';
 import { clusterPolicy, destinationRuleFor } from './policy.js';
 import { compileRe2Search } from './regex.js';
+import { wire } from './wire.js';
 import type {
   ClusterConfig,
   CompiledMatch,
@@ -163,8 +164,8 @@ function compileAction(ctx: CompileContext, vs: ConfigObject<VirtualServiceSpec>
   if (http.redirect) {
     const r = http.redirect;
     const redirect: Redirect = { code: r.redirectCode ?? 301 };
-    if (r.uri !== undefined) redirect.uri = r.uri;
-    if (r.authority !== undefined) redirect.authority = r.authority;
+    if (r.uri !== undefined) redirect.uri = wire(r.uri);
+    if (r.authority !== undefined) redirect.authority = wire(r.authority);
     if (r.scheme !== undefined) redirect.scheme = r.scheme;
     if (r.port !== undefined) redirect.port = r.port;
     else if (r.derivePort === 'FROM_REQUEST_PORT') redirect.port = 'request';
@@ -276,8 +277,8 @@ const isAuthority = (name: string) => name === 'host' || name === ':authority';
 function headerOps(h: HeaderOperations | undefined): HeaderOps | null {
   if (!h) return null;
   // Istio turns a set/add of Host into an authority rewrite (see authorityFrom) and never removes it.
-  const set = Object.entries(h.set ?? {}).map(([k, v]) => [k.toLowerCase(), v] as [string, string]).filter(([k]) => !isAuthority(k));
-  const add = Object.entries(h.add ?? {}).map(([k, v]) => [k.toLowerCase(), v] as [string, string]).filter(([k]) => !isAuthority(k));
+  const set = Object.entries(h.set ?? {}).map(([k, v]) => [k.toLowerCase(), wire(v)] as [string, string]).filter(([k]) => !isAuthority(k));
+  const add = Object.entries(h.add ?? {}).map(([k, v]) => [k.toLowerCase(), wire(v)] as [string, string]).filter(([k]) => !isAuthority(k));
   const remove = (h.remove ?? []).map((k) => k.toLowerCase()).filter((k) => !isAuthority(k));
   if (set.length === 0 && add.length === 0 && remove.length === 0) return null;
   return { set, add, remove };
@@ -286,7 +287,7 @@ function headerOps(h: HeaderOperations | undefined): HeaderOps | null {
 /** The Host a route's request header edits ask for, which Istio applies as an authority rewrite. */
 function authorityFrom(h: HeaderOperations | undefined): string | undefined {
   for (const ops of [h?.set, h?.add]) {
-    for (const [k, v] of Object.entries(ops ?? {})) if (isAuthority(k.toLowerCase())) return v;
+    for (const [k, v] of Object.entries(ops ?? {})) if (isAuthority(k.toLowerCase())) return wire(v);
   }
   return undefined;
 }
@@ -296,13 +297,13 @@ function compileRewrite(http: HTTPRoute): Rewrite | null {
   const out: Rewrite = {};
   const headerAuthority = authorityFrom(http.headers?.request);
   if (headerAuthority !== undefined) out.authority = headerAuthority;
-  if (r.uri !== undefined && r.uri !== '') out.uri = r.uri;
+  if (r.uri !== undefined && r.uri !== '') out.uri = wire(r.uri);
   if (r.uriRegexRewrite) {
     const re = compileRe2Search(r.uriRegexRewrite.match);
     // RE2 writes groups as \1; JavaScript's replace wants $1.
-    if (re.ok) out.regex = { re: re.re, substitution: (r.uriRegexRewrite.rewrite ?? '').replace(/\$/g, '$$$$').replace(/\\(\d)/g, '$$$1') };
+    if (re.ok) out.regex = { re: re.re, substitution: wire(r.uriRegexRewrite.rewrite ?? '').replace(/\$/g, '$$$$').replace(/\\(\d)/g, '$$$1') };
   }
-  if (r.authority !== undefined && r.authority !== '') out.authority = r.authority;
+  if (r.authority !== undefined && r.authority !== '') out.authority = wire(r.authority);
   return out.uri !== undefined || out.regex !== undefined || out.authority !== undefined ? out : null;
 }
 
@@ -355,12 +356,6 @@ function compileFault(http: HTTPRoute): FaultPolicy | null {
   return policy;
 }
 
-/** A gRPC status by name (`UNAVAILABLE`) or number, as Istio's abort.grpcStatus takes it. */
-export function grpcCode(v: string): number | null {
-  if (/^\d+$/.test(v)) return Number(v);
-  return GRPC_CODES[v.toUpperCase()] ?? null;
-}
-
 function compileCors(http: HTTPRoute): CorsConfig | null {
   const c = http.corsPolicy;
   if (!c) return null;
@@ -370,9 +365,9 @@ function compileCors(http: HTTPRoute): CorsConfig | null {
   return {
     origins: [...(c.allowOrigins ?? []).map((m) => stringMatcher(m)), ...legacy.filter((o) => o !== '*').map((o) => stringMatcher({ exact: o }))],
     anyOrigin: legacy.includes('*'),
-    allowMethods: (c.allowMethods ?? []).join(','),
-    allowHeaders: (c.allowHeaders ?? []).join(','),
-    exposeHeaders: (c.exposeHeaders ?? []).join(','),
+    allowMethods: wire((c.allowMethods ?? []).join(',')),
+    allowHeaders: wire((c.allowHeaders ?? []).join(',')),
+    exposeHeaders: wire((c.exposeHeaders ?? []).join(',')),
     maxAge: maxAge !== undefined ? String(Math.floor(maxAge / 1000)) : '',
     allowCredentials: c.allowCredentials === true,
     unmatchedPreflights: c.unmatchedPreflights === 'IGNORE' ? 'ignore' : 'forward',

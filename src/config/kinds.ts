@@ -1,4 +1,5 @@
 import { compileRe2 } from '../compile/regex.js';
+import { GRPC_CODES, grpcCode } from './grpc-status.js';
 import { S, type Schema, type ObjectSchema } from './schema.js';
 
 // Field lists follow istio/api networking/v1alpha3/*.proto (the same in v1beta1 and v1) and the
@@ -51,7 +52,34 @@ function checkRegex(v: string): string | undefined {
 const regex = S.str({ check: checkRegex });
 const stringMatch = S.obj({ exact: S.str(), prefix: S.str(), regex }, { oneOf: [['exact', 'prefix', 'regex']] });
 const percent = S.obj({ value: S.num(0, 100) });
-const headerOps = S.obj({ set: S.map(S.str()), add: S.map(S.str()), remove: S.arr(S.str()) });
+// Envoy refuses NUL, CR and LF in configured header values (they would split the header); other
+// bytes, UTF-8 included, are sent as they are.
+export function checkHeaderValue(v: string): string | undefined {
+  const bad = /[\0\r\n]/.exec(v);
+  if (bad === null) return undefined;
+  const name = bad[0] === '\0' ? 'NUL' : bad[0] === '\r' ? 'CR (\\r)' : 'LF (\\n)';
+  return `${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)} contains ${name}, which would split the header; header values cannot hold NUL, CR or LF`;
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+export function checkHeaderName(v: string): string | undefined {
+  return TOKEN.test(v) ? undefined : `${JSON.stringify(v)} is not a header name: use letters, digits and !#$%&'*+-.^_\`|~, nothing else (no spaces or colons)`;
+}
+
+/** A path or authority written into a request line or Host: no whitespace or control characters. */
+function checkNoWhitespace(what: string): (v: string) => string | undefined {
+  return (v) => (/[\x00-\x20\x7f]/.test(v) ? `${JSON.stringify(v)}: ${what} cannot contain spaces or control characters (percent-encode them, e.g. %20)` : undefined);
+}
+const headerValue = S.str({ check: checkHeaderValue });
+const pathValue = S.str({ check: checkNoWhitespace('a path') });
+const authorityValue = S.str({ check: checkNoWhitespace('an authority') });
+
+const headerOps = S.obj({
+  set: S.map(headerValue, checkHeaderName),
+  add: S.map(headerValue, checkHeaderName),
+  remove: S.arr(S.str({ check: checkHeaderName })),
+});
 const headers = S.obj({ request: headerOps, response: headerOps });
 const portSelector = S.obj({ number: port });
 const destination = S.obj({ host: S.str({ check: checkHost }), subset: S.str(), port: portSelector }, { required: ['host'] });
@@ -79,16 +107,16 @@ const httpRoute = S.obj(
     match: S.arr(httpMatch),
     route: S.arr(S.obj({ destination, weight: S.int(0), headers }, { required: ['destination'] })),
     redirect: S.obj({
-      uri: S.str(),
-      authority: S.str(),
+      uri: pathValue,
+      authority: authorityValue,
       port,
       derivePort: S.str({ enum: ['FROM_PROTOCOL_DEFAULT', 'FROM_REQUEST_PORT'] }),
-      scheme: S.str(),
+      scheme: S.str({ check: (v) => (/^[a-z][a-z0-9+.-]*$/i.test(v) ? undefined : `${JSON.stringify(v)} is not a URL scheme (http, https, ...)`) }),
       redirectCode: S.int(300, 399),
     }, { oneOf: [['port', 'derivePort']] }),
     directResponse: S.obj({ status: S.int(200, 599), body: S.obj({ string: S.str(), bytes: S.str() }, { oneOf: [['string', 'bytes']] }) }, { required: ['status'] }),
     delegate: S.obj({ name: S.str(), namespace: S.str() }, { required: ['name'] }),
-    rewrite: S.obj({ uri: S.str(), authority: S.str(), uriRegexRewrite: S.obj({ match: regex, rewrite: S.str() }, { required: ['match'] }) }, { oneOf: [['uri', 'uriRegexRewrite']] }),
+    rewrite: S.obj({ uri: pathValue, authority: authorityValue, uriRegexRewrite: S.obj({ match: regex, rewrite: pathValue }, { required: ['match'] }) }, { oneOf: [['uri', 'uriRegexRewrite']] }),
     timeout: S.duration(),
     retries: S.obj({
       attempts: S.int(0),
@@ -100,18 +128,18 @@ const httpRoute = S.obj(
     }),
     fault: S.obj({
       delay: S.obj({ fixedDelay: S.duration(1), exponentialDelay: S.duration(1), percentage: percent, percent: S.int(0, 100) }, { exactlyOne: ['fixedDelay', 'exponentialDelay'] }),
-      abort: S.obj({ httpStatus: S.int(200, 599), grpcStatus: S.str(), http2Error: S.str(), percentage: percent }, { exactlyOne: ['httpStatus', 'grpcStatus', 'http2Error'] }),
+      abort: S.obj({ httpStatus: S.int(200, 599), grpcStatus: S.str({ check: (v) => (grpcCode(v) === null ? `${JSON.stringify(v)} is not a gRPC status: use a name (${Object.keys(GRPC_CODES).join(', ')}) or a number 0-16` : undefined) }), http2Error: S.str(), percentage: percent }, { exactlyOne: ['httpStatus', 'grpcStatus', 'http2Error'] }),
     }),
     mirror: destination,
     mirrors: S.arr(S.obj({ destination, percentage: percent }, { required: ['destination'] })),
     mirrorPercent: S.int(0, 100),
     mirrorPercentage: percent,
     corsPolicy: S.obj({
-      allowOrigin: S.arr(S.str()),
+      allowOrigin: S.arr(headerValue),
       allowOrigins: S.arr(stringMatch),
-      allowMethods: S.arr(S.str()),
-      allowHeaders: S.arr(S.str()),
-      exposeHeaders: S.arr(S.str()),
+      allowMethods: S.arr(headerValue),
+      allowHeaders: S.arr(headerValue),
+      exposeHeaders: S.arr(headerValue),
       maxAge: S.duration(),
       allowCredentials: S.bool(),
       unmatchedPreflights: S.str({ enum: ['UNSPECIFIED', 'FORWARD', 'IGNORE'] }),
@@ -193,7 +221,7 @@ const loadBalancer = S.obj({
   simple: S.str({ enum: ['UNSPECIFIED', 'LEAST_CONN', 'RANDOM', 'PASSTHROUGH', 'ROUND_ROBIN', 'LEAST_REQUEST'] }),
   consistentHash: S.obj({
     httpHeaderName: S.str(),
-    httpCookie: S.obj({ name: S.str(), path: S.str(), ttl: S.duration(), attributes: S.arr(S.obj({ name: S.str(), value: S.str() })) }, { required: ['name'] }),
+    httpCookie: S.obj({ name: S.str({ check: checkHeaderName }), path: pathValue, ttl: S.duration(), attributes: S.arr(S.obj({ name: S.str(), value: S.str() })) }, { required: ['name'] }),
     useSourceIp: S.bool(),
     httpQueryParameterName: S.str(),
     ringHash: S.obj({ minimumRingSize: S.int(0) }),

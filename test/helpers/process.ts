@@ -27,6 +27,14 @@ export function runCli(args: string[], opts: { cwd?: string; timeoutMs?: number 
   });
 }
 
+/**
+ * Whether `meshgate serve` has logged its `ready` line (text or JSON format). Only that whole
+ * line counts: `(/healthz/ready)` in the status line comes earlier, before the gateway is ready.
+ */
+export function loggedReady(log: string): boolean {
+  return /^\S+ info\s+ready$/m.test(log) || /^\{.*"msg":"ready"\}$/m.test(log);
+}
+
 export interface ServeProcess {
   child: ChildProcess;
   /** Local port of each Gateway port, read from the "listening" log lines. */
@@ -59,7 +67,7 @@ export function startServe(args: string[], opts: { cwd?: string; timeoutMs?: num
         statusPort = Number(st[1]);
         adminPort = Number(st[2]);
       }
-      if (/\bready\b/.test(log) && statusPort) {
+      if (loggedReady(log) && statusPort) {
         clearTimeout(timer);
         resolve({
           child,
