@@ -155,11 +155,10 @@ export class Gateway {
       return false;
     }
     for (const p of built.problems) if (p.severity === 'warning') this.log.warn(formatProblemForLog(p));
-    const { runtimes, retired } = this.clusters.sync(built.snapshot.clusters);
+    const { runtimes, retired, kept } = this.clusters.sync(built.snapshot.clusters);
     this.state.active = new ActiveConfig(built.snapshot, runtimes);
     for (const c of retired) c.stop();
-    const kept = [...runtimes.values()].filter((r) => !retired.includes(r)).length;
-    this.log.info(`config version ${built.snapshot.version} live: ${built.snapshot.clusters.size} cluster(s) (${built.snapshot.clusters.size - retired.length >= 0 ? kept : 0} carried over) from ${built.files.length} file(s)`);
+    this.log.info(`config version ${built.snapshot.version} live: ${built.snapshot.clusters.size} cluster(s), ${kept} kept with their state, from ${built.files.length} file(s)`);
     return true;
   }
 

@@ -24,15 +24,17 @@ export class ClusterManager {
   constructor(private readonly pools: UpstreamPools) {}
 
   /** The runtimes for a snapshot's clusters, and those no longer needed (to stop after the swap). */
-  sync(configs: ReadonlyMap<string, ClusterConfig>): { runtimes: Map<string, ClusterRuntime>; retired: ClusterRuntime[] } {
+  sync(configs: ReadonlyMap<string, ClusterConfig>): { runtimes: Map<string, ClusterRuntime>; retired: ClusterRuntime[]; kept: number } {
     const next = new Map<string, ClusterRuntime>();
     const retired: ClusterRuntime[] = [];
+    let kept = 0;
     for (const [name, cfg] of configs) {
       const old = this.live.get(name);
       if (old !== undefined && definition(old.config) === definition(cfg)) {
         if (sameEndpoints(old.config, cfg)) old.config = cfg;
         else old.updateEndpoints(cfg);
         next.set(name, old);
+        kept++;
         continue;
       }
       if (old !== undefined) retired.push(old);
@@ -40,7 +42,7 @@ export class ClusterManager {
     }
     for (const [name, old] of this.live) if (!configs.has(name)) retired.push(old);
     this.live = next;
-    return { runtimes: next, retired };
+    return { runtimes: next, retired, kept };
   }
 
   stopAll(): void {
