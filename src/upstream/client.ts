@@ -29,9 +29,10 @@ export interface ResponseHandler {
   onStart(abort: (reason: UpstreamError) => void): void;
   /**
    * The final response head (1xx are not reported). Return false to pause the body until
-   * `resume` is called.
+   * `resume` is called. `end`: the head ended the response (HTTP/2 END_STREAM on HEADERS, as in a
+   * gRPC trailers-only answer); onEnd still follows.
    */
-  onHeaders(status: number, headers: string[], resume: () => void): boolean;
+  onHeaders(status: number, headers: string[], resume: () => void, end?: boolean): boolean;
   /** A body chunk; false pauses until the `resume` given with the headers. */
   onData(chunk: Buffer): boolean;
   /** The response is complete; trailers when the upstream sent any. */

@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import { withoutPseudo, type ResponseHandler, type UpstreamClient, type UpstreamRequest, type UpstreamSettings } from './client.js';
 import { connectFailure, isConnectError, UpstreamError } from './errors.js';
 
-const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_NO_ERROR } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_NO_ERROR, NGHTTP2_FLAG_END_STREAM } = http2.constants;
 
 // Connection-specific headers HTTP/2 forbids (RFC 9113 §8.2.2); node:http2 throws on them.
 const NOT_IN_H2 = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings', 'host']);
@@ -200,10 +200,11 @@ class H2Exchange {
     }
     this.stream = stream;
     this.h.onStart((reason) => this.abort(reason));
-    stream.on('response', (headers, _flags, raw?: string[]) => {
+    stream.on('response', (headers, flags, raw?: string[]) => {
       const status = Number(headers[':status']);
       const list = raw !== undefined ? withoutPseudo(raw) : flatten(headers);
-      if (!this.h.onHeaders(status, list, () => stream.resume())) stream.pause();
+      // END_STREAM on the response HEADERS (a gRPC trailers-only answer) must reach the client as such.
+      if (!this.h.onHeaders(status, list, () => stream.resume(), (flags & NGHTTP2_FLAG_END_STREAM) !== 0)) stream.pause();
     });
     stream.on('data', (chunk: Buffer) => {
       if (!this.h.onData(chunk)) stream.pause();

@@ -4,7 +4,8 @@ import { DOWNSTREAM_GONE, PER_TRY_TIMEOUT, type UpstreamError } from '../../upst
 
 /** What an Attempt reports to: the request it is a try of. */
 export interface AttemptOwner {
-  onAttemptHeaders(at: Attempt, status: number, headers: string[]): boolean;
+  /** `end`: the head is the whole answer (no body, no trailers); the try is settled already. */
+  onAttemptHeaders(at: Attempt, status: number, headers: string[], end: boolean): boolean;
   onAttemptData(at: Attempt, chunk: Buffer): boolean;
   onAttemptEnd(at: Attempt, trailers: string[] | null): void;
   onAttemptError(at: Attempt, err: UpstreamError): void;
@@ -33,9 +34,12 @@ export class Attempt implements ResponseHandler {
     if (this.pendingAbort !== null) abort(this.pendingAbort);
   }
 
-  onHeaders(status: number, headers: string[], resume: () => void): boolean {
+  onHeaders(status: number, headers: string[], resume: () => void, end = false): boolean {
     this.resume = resume;
-    return this.owner.onAttemptHeaders(this, status, headers);
+    // A head that ends the answer settles the try now, so that the stream ending with it does not
+    // cancel the upstream stream as unfinished.
+    if (end) this.end();
+    return this.owner.onAttemptHeaders(this, status, headers, end);
   }
 
   onData(chunk: Buffer): boolean {

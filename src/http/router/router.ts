@@ -252,7 +252,7 @@ class Forward implements AttemptOwner {
 
   // --- attempt outcomes ------------------------------------------------------------------
 
-  onAttemptHeaders(at: Attempt, status: number, headers: string[]): boolean {
+  onAttemptHeaders(at: Attempt, status: number, headers: string[], end: boolean): boolean {
     const s = this.s;
     if (at !== this.attempt || s.finished) return false;
     this.cluster!.record(at.endpoint, status);
@@ -270,7 +270,8 @@ class Forward implements AttemptOwner {
     this.answered = true;
     s.record.details = 'via_upstream';
     s.record.upstreamMs = performance.now() - s.record.startMs;
-    if (s.sendHeaders(status, out, false, this.cluster!.config.protocol === 'http2')) return true;
+    // A head that ended the upstream answer ends the client's too (gRPC trailers-only stays trailers-only).
+    if (s.sendHeaders(status, out, end, !end && this.cluster!.config.protocol === 'http2')) return true;
     // The answer could not be passed on (the stream answered 502 instead): stop reading it.
     at.discard();
     return false;
