@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import http from 'node:http';
+import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StreamRecord } from '../../src/http/stream-record.js';
@@ -341,6 +342,8 @@ describe('gRPC through the gateway (real @grpc/grpc-js client and server)', () =
       expect(rec.method).toBe('POST');
       expect(rec.cluster).toContain(BACKEND);
       expect(rec.attempts).toBe(1);
+      // Read from the upstream's trailers.
+      expect(rec.grpcStatus).toBe('0');
     });
 
     it('50 concurrent unary calls on one channel each get their own answer', async () => {
@@ -491,11 +494,15 @@ describe('gRPC through the gateway (real @grpc/grpc-js client and server)', () =
       expect(rec.responseCode).toBe(200);
       expect(rec.details).toBe('via_upstream');
       expect(rec.flagString).toBe('-');
+      // Read from the trailers-only response's headers.
+      expect(rec.grpcStatus).toBe('5');
     });
 
     it('a NOT_FOUND after initial metadata: headers first, then the status in real trailers', async () => {
       const client = clientFor(HOST);
+      const mark = records.length;
       const r = await unary(client, 'FailAfterHeaders', {});
+      expect((await recordOf(mark, HOST, 'FailAfterHeaders')).grpcStatus).toBe('5');
       expect(r.status.code).toBe(grpc.status.NOT_FOUND);
       expect(r.status.details).toBe(FAIL_DETAILS);
       expect(r.headers!.get('x-init')).toEqual(['before-failure']);
@@ -504,6 +511,30 @@ describe('gRPC through the gateway (real @grpc/grpc-js client and server)', () =
   });
 
   describe("the gateway's own answers are gRPC statuses (Envoy's trailers-only local replies)", () => {
+    it("a client's grpc-timeout shorter than the route timeout is the timeout (Istio sets max_grpc_timeout to the route timeout)", async () => {
+      // A bare HTTP/2 client: grpc-js would enforce its deadline itself, hiding the gateway's.
+      const session = http2.connect(`http://127.0.0.1:${gw.port(80)}`);
+      try {
+        const mark = records.length;
+        const payload = serialize({});
+        const frame = Buffer.concat([Buffer.from([0, 0, 0, 0, payload.length]), payload]);
+        const req = session.request({ ':method': 'POST', ':path': `${SERVICE_PATH}/Slow`, ':authority': HOST, 'content-type': 'application/grpc', te: 'trailers', 'grpc-timeout': '200m' });
+        req.end(frame);
+        const head = await new Promise<http2.IncomingHttpHeaders>((resolve, reject) => {
+          req.on('response', resolve);
+          req.on('error', reject);
+        });
+        req.resume();
+        expect(head[':status']).toBe(200);
+        expect(head['grpc-status']).toBe('14');
+        expect(head['grpc-message']).toBe('upstream request timeout');
+        const rec = await recordOf(mark, HOST, 'Slow');
+        expect(rec.flagString).toBe('UT');
+      } finally {
+        session.close();
+      }
+    });
+
     it('no route: UNIMPLEMENTED (404 → 12), flag NR, nothing forwarded', async () => {
       const client = clientFor(NO_ROUTE_HOST);
       const before = log.calls.get('Unary') ?? 0;

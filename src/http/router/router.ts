@@ -7,7 +7,7 @@ import type { ActiveStream } from '../active-stream.js';
 import { STOP, type FilterStatus, type HttpFilter } from '../filters/filter.js';
 import { setHeader } from '../header-ops.js';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from '../headers.js';
-import { REPLY } from '../local-reply.js';
+import { isGrpc, REPLY } from '../local-reply.js';
 import { rewritePath } from '../rewrite.js';
 import { Flag } from '../stream-record.js';
 import { Attempt, onPerTryTimeout, type AttemptOwner } from './attempt.js';
@@ -73,6 +73,24 @@ function failureOf(err: UpstreamError): { body: string; details: string; flag: n
 
 const GRPC_STATUS = 'grpc-status';
 
+const GRPC_TIMEOUT_UNIT: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 };
+
+/** A `grpc-timeout` header (1 to 8 digits and a unit) in milliseconds, or undefined. */
+export function grpcTimeoutMs(v: string | string[] | undefined): number | undefined {
+  if (typeof v !== 'string' || v.length < 2 || v.length > 9) return undefined;
+  const unit = GRPC_TIMEOUT_UNIT[v[v.length - 1]!];
+  const n = Number(v.slice(0, -1));
+  if (unit === undefined || !/^\d+$/.test(v.slice(0, -1))) return undefined;
+  return Math.max(1, Math.ceil(n * unit));
+}
+
+/** The value of a header in a flat list, or null. */
+function headerIn(list: readonly string[] | null, name: string): string | null {
+  if (list === null) return null;
+  for (let i = 0; i < list.length; i += 2) if (list[i]!.length === name.length && list[i]!.toLowerCase() === name) return list[i + 1]!;
+  return null;
+}
+
 /**
  * One request's way upstream and back: circuit breakers, attempts, retries, timeouts and
  * mirrors, streaming the chosen answer to the client through the stream's one reply path.
@@ -98,12 +116,15 @@ class Forward implements AttemptOwner {
   private holdsRetry = false;
   private queuedStart: (() => void) | null = null;
   private answered = false;
+  /** The request is gRPC: its grpc-status is recorded, and its grpc-timeout bounds the route timeout. */
+  private readonly grpc: boolean;
 
   constructor(
     private readonly s: ActiveStream,
     private readonly filter: RouterFilter,
   ) {
     this.route = filter.route;
+    this.grpc = isGrpc(s.headers);
   }
 
   start(): void {
@@ -195,7 +216,13 @@ class Forward implements AttemptOwner {
   }
 
   private armTimeout(): void {
-    const ms = this.route.timeoutMs;
+    let ms = this.route.timeoutMs;
+    // Istio sets Envoy's max_grpc_timeout to the route timeout: a gRPC client's own deadline
+    // (grpc-timeout) applies when it is shorter, or when the route has none.
+    if (this.grpc) {
+      const deadline = grpcTimeoutMs(this.s.headers['grpc-timeout']);
+      if (deadline !== undefined && (ms <= 0 || deadline < ms)) ms = deadline;
+    }
     if (ms <= 0 || this.s.finished || this.timeoutArmed) return;
     this.timeoutArmed = true;
     const body = this.s.downstream.body;
@@ -268,6 +295,7 @@ class Forward implements AttemptOwner {
     const out = downstreamResponseHeaders(headers, Date.now() - at.startMs);
     if (this.setCookie !== null) out.push('set-cookie', this.setCookie);
     this.answered = true;
+    if (this.grpc) s.record.grpcStatus = headerIn(headers, GRPC_STATUS);
     s.record.details = 'via_upstream';
     s.record.upstreamMs = performance.now() - s.record.startMs;
     // A head that ended the upstream answer ends the client's too (gRPC trailers-only stays trailers-only).
@@ -290,6 +318,7 @@ class Forward implements AttemptOwner {
 
   onAttemptEnd(at: Attempt, trailers: string[] | null): void {
     if (at !== this.attempt || this.s.finished) return;
+    if (this.grpc) this.s.record.grpcStatus = headerIn(trailers, GRPC_STATUS) ?? this.s.record.grpcStatus;
     this.s.endResponse(null, trailers);
   }
 
