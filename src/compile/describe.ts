@@ -45,7 +45,8 @@ function describeAction(r: Route, snap: Snapshot): string {
       const eps = !c || !c.known ? 'not in registry' : c.discovery === 'DNS' ? 'DNS' : `${n} endpoint${n === 1 ? '' : 's'}`;
       const w = a.destinations.length > 1 ? ` ${d.weight}%` : '';
       const lb = c && (c.lb !== 'ROUND_ROBIN' || c.hash) ? `, ${c.hash ? `hash by ${c.hash.type}` : c.lb.toLowerCase().replace('_', ' ')}` : '';
-      return `${d.host}:${d.port}${d.subset ? ` subset ${d.subset}` : ''}${w} (${eps}${lb})`;
+      const h2 = c?.protocol === 'http2' ? ', HTTP/2' : '';
+      return `${d.host}:${d.port}${d.subset ? ` subset ${d.subset}` : ''}${w} (${eps}${lb}${h2})`;
     })
     .join(', ');
 }
