@@ -74,19 +74,6 @@ export const DEFAULT_UPSTREAM: UpstreamSettings = {
   maxConcurrentStreams: 0,
 };
 
-/** Converts `[name, value, ...]` to a node:http2 header object (names lower-cased, repeats as lists). */
-export function headerObject(list: readonly string[], into: Record<string, string | string[]> = {}): Record<string, string | string[]> {
-  for (let i = 0; i < list.length; i += 2) {
-    const name = list[i]!.toLowerCase();
-    const value = list[i + 1]!;
-    const prev = into[name];
-    if (prev === undefined) into[name] = value;
-    else if (Array.isArray(prev)) prev.push(value);
-    else into[name] = [prev, value];
-  }
-  return into;
-}
-
 /** node:http2's raw header list without pseudo-headers. */
 export function withoutPseudo(raw: readonly string[]): string[] {
   const out: string[] = [];

@@ -5,15 +5,11 @@ import type { Socket } from 'node:net';
 import { declaresBody, unmapped, type DownstreamStream, type HeaderMap } from '../downstream.js';
 import { STREAM_IDLE_MS } from '../limits.js';
 
-/** An HTTP/1.1 request and response from node:http. */
-export class H1Stream implements DownstreamStream {
+/** The request half both HTTP/1.1 streams read from node:http's IncomingMessage. */
+abstract class H1Request {
   readonly protocol = 'HTTP/1.1' as const;
-  readonly upgrade = null;
 
-  constructor(
-    private readonly req: IncomingMessage,
-    private readonly res: ServerResponse,
-  ) {}
+  constructor(protected readonly req: IncomingMessage) {}
 
   get method(): string {
     return this.req.method ?? 'GET';
@@ -43,12 +39,24 @@ export class H1Stream implements DownstreamStream {
     return this.req;
   }
 
-  get hasBody(): boolean {
-    return declaresBody(this.req.headers);
-  }
-
   requestTrailers(): string[] | null {
     return null;
+  }
+}
+
+/** An HTTP/1.1 request and response from node:http. */
+export class H1Stream extends H1Request implements DownstreamStream {
+  readonly upgrade = null;
+
+  constructor(
+    req: IncomingMessage,
+    private readonly res: ServerResponse,
+  ) {
+    super(req);
+  }
+
+  get hasBody(): boolean {
+    return declaresBody(this.req.headers);
   }
 
   get headersSent(): boolean {
@@ -93,20 +101,18 @@ export class H1Stream implements DownstreamStream {
  * A request node:http handed over as a bare connection (Upgrade, CONNECT): its answer is written
  * to the socket directly, and it is the last one on that connection.
  */
-export class H1RawStream implements DownstreamStream {
-  readonly protocol = 'HTTP/1.1' as const;
-  readonly body: IncomingMessage;
+export class H1RawStream extends H1Request implements DownstreamStream {
   private sent = false;
   private aborted: (() => void) | null = null;
   private finished = false;
 
   constructor(
-    private readonly req: IncomingMessage,
+    req: IncomingMessage,
     private readonly socket: Duplex,
     private readonly head: Buffer,
     readonly upgrade: string | null,
   ) {
-    this.body = req;
+    super(req);
     socket.on('error', () => socket.destroy());
     socket.once('close', () => {
       if (!this.finished) this.aborted?.();
@@ -114,36 +120,8 @@ export class H1RawStream implements DownstreamStream {
     });
   }
 
-  get method(): string {
-    return this.req.method ?? 'GET';
-  }
-
-  get target(): string {
-    return this.req.url ?? '/';
-  }
-
-  get authority(): string | undefined {
-    return this.req.headers.host;
-  }
-
-  get rawHeaders(): readonly string[] {
-    return this.req.rawHeaders;
-  }
-
-  get headers(): HeaderMap {
-    return this.req.headers;
-  }
-
-  get remoteAddress(): string {
-    return unmapped(this.req.socket.remoteAddress);
-  }
-
   get hasBody(): boolean {
     return false;
-  }
-
-  requestTrailers(): string[] | null {
-    return null;
   }
 
   get headersSent(): boolean {
