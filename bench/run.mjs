@@ -1,19 +1,22 @@
 #!/usr/bin/env node
 // `npm run bench`: meshgate against a direct upstream and hand-written undici proxies, in one run,
-// interleaved rounds, plus the 1,000-VirtualService route table against the seed config.
+// interleaved rounds, plus the 1,000-VirtualService route table against the seed config, plus the
+// h2c case (h2load, meshgate against nginx as an h2c reverse proxy) in the same rounds.
 // See bench/README.md for what is measured and how to read it.
 //
-// Environment: DUR (s per run, default 5), ROUNDS (3), CONNS (64), BENCH_QUICK=1 (~20 s smoke run),
+// Environment: DUR (s per run, default 5), ROUNDS (3), CONNS (64), BENCH_QUICK=1 (~25 s smoke run),
 // BENCH_HOSTS (VirtualServices in the route table, 1000), BENCH_LOADGEN=wrk|autocannon,
-// BENCH_UPSTREAM=nginx|node, BENCH_PIN=0 (no taskset), BENCH_JSON=FILE (also write the results as JSON).
+// BENCH_UPSTREAM=nginx|node, BENCH_PIN=0 (no taskset), BENCH_JSON=FILE (also write the results as JSON),
+// H2_CONNS (h2c connections, 4), H2_STREAMS (concurrent streams per connection, 32), BENCH_H2C=0 (no h2c case).
 import fs from 'node:fs';
 import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { writeRouteTableConfig, writeSeedConfig } from './lib/config.mjs';
-import { pickLoadGenerator } from './lib/load.mjs';
+import { pickH2LoadGenerator, pickLoadGenerator } from './lib/load.mjs';
 import {
   HarnessError,
   allowedCpus,
@@ -81,6 +84,32 @@ function get(port, reqPath, host, timeoutMs = 5000) {
   });
 }
 
+/** One GET over h2c (HTTP/2 with prior knowledge), its own session: { status, headers, bytes }. */
+function h2get(port, reqPath, authority, timeoutMs = 5000) {
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    const fail = (e) => {
+      clearTimeout(timer);
+      session.destroy();
+      reject(e);
+    };
+    const timer = setTimeout(() => fail(new Error('timeout')), timeoutMs);
+    session.on('error', fail);
+    const req = session.request({ ':method': 'GET', ':path': reqPath, ...(authority ? { ':authority': authority } : {}) });
+    let headers = {};
+    let bytes = 0;
+    req.on('response', (h) => (headers = h));
+    req.on('data', (c) => (bytes += c.length));
+    req.on('end', () => {
+      clearTimeout(timer);
+      session.close();
+      resolve({ status: Number(headers[':status']), headers, bytes });
+    });
+    req.on('error', fail);
+    req.end();
+  });
+}
+
 async function getJson(port, reqPath) {
   return new Promise((resolve, reject) => {
     http.get({ host: '127.0.0.1', port, path: reqPath, agent: false }, (res) => {
@@ -97,12 +126,12 @@ async function getJson(port, reqPath) {
   });
 }
 
-async function waitForHttp(child, port, what, timeoutMs = 10_000) {
+async function waitForHttp(child, port, what, timeoutMs = 10_000, probe = get) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) throw new HarnessError(`${what} exited before answering\n${tail(child.output())}`);
     try {
-      const r = await get(port, PATH, null, 1000);
+      const r = await probe(port, PATH, null, 1000);
       if (r.status === 200) return;
     } catch {
       // not up yet
@@ -151,6 +180,36 @@ http { access_log off; keepalive_requests 1000000;
 // ---------------------------------------------------------------------------------------------
 // Proxies under test.
 
+/**
+ * The h2c reference: nginx as a reverse proxy taking HTTP/2 with prior knowledge (`listen … http2`
+ * on a cleartext port, nginx 1.22 syntax) in front of the same upstream, over HTTP/1.1 keep-alive.
+ * Its upstream `keepalive` (idle connections kept) is 64, or the h2c concurrency when that is
+ * higher: nginx releases a burst of upstream connections at once when an HTTP/2 read brings a batch
+ * of streams, and with 128 streams in flight and `keepalive 64` it closed and reopened an upstream
+ * connection every ~8 requests, which meshgate (whose pool keeps them all) does not do.
+ */
+async function startNginxH2c(work, upstreamPort, core, streams, concurrency) {
+  const dir = path.join(work, 'nginx-h2c');
+  fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  fs.chmodSync(dir, 0o755);
+  const port = await freePort();
+  const conf = path.join(dir, 'nginx.conf');
+  const temps = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `${t}_temp_path ${dir}/${t}_temp;`).join(' ');
+  fs.writeFileSync(
+    conf,
+    `worker_processes 1; daemon off; master_process on; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
+events { worker_connections 4096; }
+http { access_log off; keepalive_requests 1000000; http2_max_concurrent_streams ${Math.max(128, streams)}; ${temps}
+  upstream bench_upstream { server 127.0.0.1:${upstreamPort}; keepalive ${Math.max(64, concurrency)}; keepalive_requests 1000000; }
+  server { listen 127.0.0.1:${port} http2;
+    location / { proxy_pass http://bench_upstream; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
+`,
+  );
+  const child = startChild('nginx-h2c', 'nginx', ['-p', `${dir}/`, '-c', conf, '-e', `${dir}/error.log`], { core });
+  await waitForHttp(child, port, 'nginx-h2c', 10_000, h2get);
+  return { port, child, keepalive: Math.max(64, concurrency) };
+}
+
 async function startReferenceProxy(name, script, upstreamPort, core) {
   const child = startChild(name, process.execPath, [path.join(HERE, 'lib/servers', script), String(upstreamPort)], { core, cwd: ROOT });
   const m = await waitForOutput(child, /ready (\d+)/, 10_000, 'ready line');
@@ -194,16 +253,27 @@ async function verifyRouteTable(adminPort, rt) {
 }
 
 async function preflight(t) {
+  const h2 = t.proto === 'h2c';
+  const req = `${h2 ? 'h2c ' : ''}GET ${PATH}${t.host ? ` (${h2 ? ':authority' : 'Host'}: ${t.host})` : ''}`;
   let r;
   try {
-    r = await get(t.port, PATH, t.host);
+    r = await (h2 ? h2get : get)(t.port, PATH, t.host);
   } catch (e) {
-    throw new HarnessError(`${t.key}: GET ${PATH}${t.host ? ` (Host: ${t.host})` : ''} failed: ${e.message}`);
+    throw new HarnessError(`${t.key}: ${req} failed: ${e.message}`);
   }
   if (r.status !== 200 || r.bytes !== BODY_BYTES) {
-    throw new HarnessError(`${t.key}: GET ${PATH}${t.host ? ` (Host: ${t.host})` : ''} answered ${r.status} with ${r.bytes} bytes, expected 200 with ${BODY_BYTES}`);
+    throw new HarnessError(`${t.key}: ${req} answered ${r.status} with ${r.bytes} bytes, expected 200 with ${BODY_BYTES}`);
   }
   if (t.meshgate && r.headers.server !== 'istio-envoy') throw new HarnessError(`${t.key}: the answer did not come through meshgate (server: ${r.headers.server})`);
+}
+
+/** The h2c load generator's own requests must be routed too (its :authority), not only node:http2's. */
+async function preflightH2load(t, h2gen) {
+  const n = 8;
+  const r = await h2gen.run({ url: `http://127.0.0.1:${t.port}${PATH}`, authority: t.host, requests: n, conns: 1, streams: 1 });
+  if (r.succeeded !== n || r.non2xx > 0 || r.errors > 0) {
+    throw new HarnessError(`${t.key}: h2load -n${n}${t.host ? ` (:authority: ${t.host})` : ''}: ${r.succeeded} of ${n} succeeded (${r.non2xx} 4xx/5xx, ${r.errors} errors)`);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -214,6 +284,8 @@ async function main() {
   const rounds = intEnv('ROUNDS', quick ? 1 : 3);
   const conns = intEnv('CONNS', 64);
   const hostsN = intEnv('BENCH_HOSTS', 1000);
+  const h2Conns = intEnv('H2_CONNS', 4);
+  const h2Streams = intEnv('H2_STREAMS', 32);
   const routesN = 10;
   const warmupS = 1;
 
@@ -227,17 +299,23 @@ async function main() {
   const work = makeTempDir();
   const loadgen = await pickLoadGenerator(loadCore);
   const upstream = await startUpstream(work, loadCore);
+  // The h2c case: skipped without h2load; without nginx, meshgate-h2c runs without its reference.
+  const h2gen = process.env.BENCH_H2C === '0' ? null : pickH2LoadGenerator(loadCore);
+  const h2Skipped =
+    process.env.BENCH_H2C === '0' ? 'skipped (BENCH_H2C=0)' : h2gen === null ? 'skipped: h2load is not installed (apt-get install -y nghttp2-client)' : null;
+  const h2Nginx = h2gen !== null && which('nginx') !== null;
 
   const seedDir = path.join(work, 'config-seed');
   const tableDir = path.join(work, 'config-route-table');
   const seedInfo = writeSeedConfig(path.join(ROOT, 'gateways'), seedDir, upstream.port);
   const rt = writeRouteTableConfig(path.join(ROOT, 'gateways'), tableDir, upstream.port, { hosts: hostsN, routes: routesN });
 
-  const [undici, dispatch, mg, mgTable] = await Promise.all([
+  const [undici, dispatch, mg, mgTable, nginxH2c] = await Promise.all([
     startReferenceProxy('undici-request', 'undici-request.mjs', upstream.port, proxyCore),
     startReferenceProxy('undici-dispatch', 'undici-dispatch.mjs', upstream.port, proxyCore),
     startMeshgate('meshgate', seedDir, proxyCore),
     startMeshgate('meshgate-table', tableDir, proxyCore),
+    h2Nginx ? startNginxH2c(work, upstream.port, proxyCore, h2Streams, h2Conns * h2Streams) : null,
   ]);
   const table = await verifyRouteTable(mgTable.adminPort, rt);
 
@@ -256,7 +334,22 @@ async function main() {
     },
   ];
   const tableKey = targets[4].key;
-  for (const t of targets) await preflight(t);
+  // The h2c case, in the same rounds: h2load, many streams over few connections, same upstream.
+  const h2Targets = [];
+  if (nginxH2c) {
+    h2Targets.push({ key: 'nginx-h2c', what: `nginx reverse proxy, listen … http2 (h2c), HTTP/1.1 upstream, keepalive ${nginxH2c.keepalive}`, port: nginxH2c.port, host: null, child: nginxH2c.child, proto: 'h2c' });
+  }
+  if (h2gen) {
+    h2Targets.push({ key: 'meshgate-h2c', what: `the meshgate process above, seed config (:authority: ${SEED_HOST})`, port: mg.port, host: SEED_HOST, child: mg.child, meshgate: true, proto: 'h2c' });
+  }
+  const allTargets = [...targets, ...h2Targets];
+  for (const t of allTargets) await preflight(t);
+  for (const t of h2Targets) await preflightH2load(t, h2gen);
+  /** One load run on a path, with the load generator of its protocol. */
+  const runLoad = (t, durationS) =>
+    t.proto === 'h2c'
+      ? h2gen.run({ url: `http://127.0.0.1:${t.port}${PATH}`, authority: t.host, durationS, conns: h2Conns, streams: h2Streams })
+      : loadgen.run({ url: `http://127.0.0.1:${t.port}${PATH}`, host: t.host, durationS, conns });
 
   const cpuModel = os.cpus()[0]?.model?.trim() ?? 'unknown CPU';
   log(`meshgate bench, ${new Date().toISOString().slice(0, 10)}, ${os.hostname()}`);
@@ -270,22 +363,26 @@ async function main() {
   log(`  meshgate    seed config ready in ${fmt(mg.readyMs / 1000, 1)} s; route table (${table.hosts} hosts, ${table.routes} routes on gateway:80) ready in ${fmt(mgTable.readyMs / 1000, 1)} s`);
   if (seedInfo.droppedEndpoints > 0) log(`              (the seed's ${seedInfo.droppedEndpoints} Endpoints object(s) replaced by one pointing at the upstream)`);
   for (const w of [...new Set([...mg.warnings, ...mgTable.warnings])].slice(0, 5)) log(`  meshgate log: ${w.trim()}`);
+  if (!h2Skipped) {
+    log(`  h2c         ${h2gen.version}, -t1 -c${h2Conns} -m${h2Streams} (${h2Conns} connection(s) × ${h2Streams} concurrent streams), in the same rounds`);
+    if (!nginxH2c) log(`              nginx-h2c reference skipped: nginx is not installed (apt-get install -y nginx)`);
+  }
   log();
 
   // Warm-up (JIT, upstream pools), then interleaved rounds; the order rotates each round.
-  for (const t of targets) {
-    await loadgen.run({ url: `http://127.0.0.1:${t.port}${PATH}`, host: t.host, durationS: warmupS, conns });
+  for (const t of allTargets) {
+    await runLoad(t, warmupS);
     checkAlive(t);
   }
-  const results = Object.fromEntries(targets.map((t) => [t.key, []]));
+  const results = Object.fromEntries(allTargets.map((t) => [t.key, []]));
   const hung = [];
   for (let r = 0; r < rounds; r++) {
-    const order = targets.map((_, i) => targets[(i + r) % targets.length]);
+    const order = allTargets.map((_, i) => allTargets[(i + r) % allTargets.length]);
     const line = [];
     for (const t of order) {
       const cpu0 = cpuSeconds(t.child.pid);
       const [busy0, own0, wall0] = [machineBusySeconds(), ownCpuSeconds(), performance.now()];
-      const res = await loadgen.run({ url: `http://127.0.0.1:${t.port}${PATH}`, host: t.host, durationS: dur, conns });
+      const res = await runLoad(t, dur);
       const [busy1, own1, wall1] = [machineBusySeconds(), ownCpuSeconds(), performance.now()];
       const cpu1 = cpuSeconds(t.child.pid);
       // Other work on the machine during the run (other users, other sessions), in cores.
@@ -296,7 +393,8 @@ async function main() {
       results[t.key][r] = res;
       const bg = res.backgroundCores >= 0.1 ? ` [bg ${fmt(res.backgroundCores, 1)}]` : '';
       if (res.requests === 0) hung.push(`${t.key} (round ${r + 1})`);
-      line.push(`${t.key} ${Math.round(res.rps)}${res.requests === 0 ? ' NO ANSWERS' : ''}${bg}${res.non2xx + res.errors > 0 ? ` (${res.non2xx} non-2xx, ${res.errors} socket errors)` : ''}`);
+      const errs = t.proto === 'h2c' ? `${res.non2xx} 4xx/5xx, ${res.errors} stream errors/timeouts` : `${res.non2xx} non-2xx, ${res.errors} socket errors`;
+      line.push(`${t.key} ${Math.round(res.rps)}${res.requests === 0 ? ' NO ANSWERS' : ''}${bg}${res.non2xx + res.errors > 0 ? ` (${errs})` : ''}`);
     }
     log(`round ${r + 1}/${rounds} req/s: ${line.join(', ')}`);
   }
@@ -357,8 +455,40 @@ async function main() {
   log(`  by req/s:      ${fmt(costRatio, 3)}   rounds: ${perRound.map((x) => fmt(x, 3)).join(' ')}`);
   log(`  ~1.0 means host lookup by map and a short per-host route list; a scan over the table would show up as a ratio well above 1.`);
 
+  // Table 3: the h2c case.
+  const summaryH2 = h2Targets.map((t) => {
+    const rs = results[t.key];
+    return {
+      key: t.key,
+      what: t.what,
+      rps: median(rs.map((x) => x.rps)),
+      meanMs: median(rs.map((x) => x.meanMs)),
+      sdMs: median(rs.map((x) => x.sdMs)),
+      cpuUsPerReq: median(rs.map((x) => x.cpuUsPerReq)),
+      runs: rs.map((x) => Math.round(x.rps)),
+      bad: rs.reduce((s, x) => s + x.non2xx + x.errors, 0),
+    };
+  });
+  log();
+  if (h2Skipped) log(`h2c: ${h2Skipped}`);
+  else {
+    log(`h2c: HTTP/2 with prior knowledge downstream (h2load -c${h2Conns} -m${h2Streams}), HTTP/1.1 keep-alive to the same upstream`);
+    const refH2 = summaryH2.find((s) => s.key === 'nginx-h2c')?.rps ?? NaN;
+    const rowsH2 = [['path', 'req/s', 'mean ms', 'sd ms', 'vs nginx-h2c', 'CPU µs/req', 'runs (req/s)']];
+    for (const s of summaryH2) {
+      rowsH2.push([s.key, String(Math.round(s.rps)), fmt(s.meanMs), fmt(s.sdMs), fmt(s.rps / refH2), fmt(s.cpuUsPerReq, 1), s.runs.join(' ') + (s.bad ? `  (${s.bad} errors)` : '')]);
+    }
+    printTable(rowsH2);
+    log();
+    for (const s of summaryH2) log(`  ${s.key.padEnd(18)} ${s.what}`);
+    log(`  (medians over ${rounds} round(s); "mean ms", "sd ms" = h2load's "time for request" mean and standard deviation (it prints no percentiles);`);
+    log(`   "vs nginx-h2c" = req/s ÷ nginx-h2c's; "CPU µs/req" as above, nginx: master + worker)`);
+    const h2Mg = summaryH2.find((s) => s.key === 'meshgate-h2c');
+    if (h2Mg) log(`  meshgate CPU µs/req, h2c ÷ HTTP/1.1 (same process, same run): ${fmt(h2Mg.cpuUsPerReq / seedSum.cpuUsPerReq, 2)}`);
+  }
+
   if (hung.length > 0) log(`\nnote: no request completed in a whole run for ${hung.join(', ')}: that path stopped answering (its 0 counts in the medians)`);
-  const bad = summary.filter((s) => s.bad > 0);
+  const bad = [...summary, ...summaryH2].filter((s) => s.bad > 0);
   if (bad.length > 0) log(`\nnote: errors under load on ${bad.map((s) => `${s.key} (${s.bad})`).join(', ')}; their req/s count only completed requests`);
 
   if (process.env.BENCH_JSON) {
@@ -370,7 +500,13 @@ async function main() {
           machine: { cpu: cpuModel, cpus: os.cpus().length, allowed: cpus, node: process.version, os: `${os.type()} ${os.release()}` },
           settings: { dur, rounds, conns, warmupS, loadgen: loadgen.name, upstream: upstream.description, pinned: pin, loadCore, proxyCore },
           summary,
-          results,
+          results: Object.fromEntries(targets.map((t) => [t.key, results[t.key]])),
+          h2c: {
+            skipped: h2Skipped,
+            settings: h2Skipped ? null : { loadgen: h2gen.version, conns: h2Conns, streams: h2Streams, latency: "h2load's time for request: mean, sd (ms)" },
+            summary: summaryH2,
+            results: Object.fromEntries(h2Targets.map((t) => [t.key, results[t.key]])),
+          },
           routeTable: { hosts: table.hosts, routes: table.routes, request: `${rt.host}${rt.path}`, costRatio, perRound, cpuRatio, perRoundCpu, readyMs: mgTable.readyMs, seedReadyMs: mg.readyMs },
         },
         null,

@@ -1,5 +1,7 @@
-// Load generators: wrk when installed (what anchors.sh uses), else autocannon (devDependency).
-// Both run as their own pinned process and report { rps, p50Ms, p99Ms, requests, non2xx, errors }.
+// Load generators: wrk when installed (what anchors.sh uses), else autocannon (devDependency);
+// h2load for the h2c case.
+// All run as their own pinned process; wrk and autocannon report { rps, p50Ms, p99Ms, requests, non2xx, errors },
+// h2load { rps, meanMs, sdMs, maxMs, requests, succeeded, failed, non2xx, errors }.
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { HarnessError, startChild, tail, which } from './procs.mjs';
@@ -81,4 +83,59 @@ async function runAutocannon({ url, host, durationS, conns }, core) {
   const line = child.output().split('\n').find((l) => l.startsWith('{'));
   if (code !== 0 || !line) throw new HarnessError(`autocannon on ${url} failed (${signal ?? code})\n${tail(child.output())}`);
   return JSON.parse(line);
+}
+
+// ---------------------------------------------------------------------------------------------
+// h2c (HTTP/2 with prior knowledge): h2load from nghttp2-client, many streams over few connections.
+
+/** h2load when installed, else null (the h2c case is then skipped). */
+export function pickH2LoadGenerator(core) {
+  if (!which('h2load')) return null;
+  let version = 'h2load';
+  try {
+    version = execFileSync('h2load', ['--version'], { encoding: 'utf8', stdio: 'pipe' }).trim().split('\n')[0] || version;
+  } catch {
+    // keep the bare name
+  }
+  return { name: 'h2load', version, description: `${version} (-t1 -c H2_CONNS -m H2_STREAMS)`, run: (o) => runH2load(o, core) };
+}
+
+/**
+ * Parses h2load's summary: req/s from "finished in …", counts from "requests:" and "status
+ * codes:", latency from "time for request:" (min, max, mean, sd: h2load prints no percentiles).
+ * `requests` counts every completed answer (wrk's meaning), `non2xx` the 4xx/5xx among them.
+ */
+export function parseH2load(out) {
+  const fin = /finished in ([\d.]+)(?:us|ms|s|m), ([\d.]+) req\/s/.exec(out);
+  const req = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(out);
+  const codes = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(out);
+  const lat = /time for request:\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)/.exec(out);
+  if (!fin || !req || !codes || !lat) return null;
+  const [done, succeeded, failed, errored, timeout] = [3, 4, 5, 6, 7].map((i) => Number(req[i]));
+  return {
+    rps: Number(fin[2]),
+    meanMs: wrkTimeMs(lat[3]),
+    sdMs: wrkTimeMs(lat[4]),
+    maxMs: wrkTimeMs(lat[2]),
+    requests: done,
+    succeeded,
+    failed,
+    non2xx: Number(codes[3]) + Number(codes[4]),
+    errors: errored + timeout,
+  };
+}
+
+/** One h2load run: `durationS` seconds (-D), or exactly `requests` requests (-n) when given. */
+async function runH2load({ url, authority, durationS, requests, conns, streams }, core) {
+  const args = ['-t1', `-c${conns}`, `-m${streams}`];
+  args.push(...(requests ? [`-n${requests}`] : [`-D${durationS}`]));
+  if (authority) args.push('-H', `:authority: ${authority}`); // -H 'Host: …' would add a host header next to the URI's :authority
+  args.push(url);
+  const child = startChild('h2load', 'h2load', args, { core });
+  const killer = setTimeout(() => child.kill('SIGKILL'), ((durationS ?? 0) + 30) * 1000);
+  const { code, signal } = await child.exited;
+  clearTimeout(killer);
+  const r = parseH2load(child.output());
+  if (code !== 0 || r === null) throw new HarnessError(`h2load ${args.join(' ')} failed (${signal ?? code})\n${tail(child.output())}`);
+  return r;
 }

@@ -1,4 +1,4 @@
-// The second reference, after /work/shared/bench/node-ceiling/dispatch.mjs: node:http in front of
+// The second reference, after ../shared/bench/node-ceiling/dispatch.mjs (from the repo root): node:http in front of
 // an undici Pool, Pool.dispatch with a handler writing straight to res (no stream in between).
 // One change from that file: it honours backpressure and client disconnects (resume on 'drain',
 // abort on an early 'close'). Without it, a response arriving for a client that has gone (every

@@ -1,4 +1,4 @@
-// The hand-written reference proxy of /work/shared/bench/anchors.sh: node:http in front of an
+// The hand-written reference proxy of ../shared/bench/anchors.sh (from the repo root): node:http in front of an
 // undici Pool, Pool.request + body.pipe(res). Usage: node undici-request.mjs UPSTREAM_PORT
 // Prints `ready PORT` on stdout once listening (port chosen by the OS).
 import http from 'node:http';
