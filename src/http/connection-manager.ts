@@ -19,6 +19,13 @@ import { Flag, StreamRecord } from './stream-record.js';
 
 const { NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
 
+/** RFC 9113 §6.5.2: the header list's size, names and values plus 32 octets per field (pseudo-headers included). */
+function headerListSize(raw: readonly string[]): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) n += raw[i]!.length + raw[i + 1]!.length + 32;
+  return n;
+}
+
 /** Per HTTP/2 connection: streams closed, and how many of them the client reset early. */
 interface SessionLoad {
   closed: number;
@@ -176,10 +183,19 @@ export class HttpConnectionManager {
   }
 
   private onH2Stream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, raw: string[]): void {
+    // node:http2 enforces SETTINGS_MAX_HEADER_LIST_SIZE only once the client has acknowledged the
+    // SETTINGS: a connection's first requests would get any size through. Same count, same reset.
+    if (headerListSize(raw) > MAX_REQUEST_HEADER_BYTES) {
+      stream.on('error', () => undefined);
+      stream.close(NGHTTP2_ENHANCE_YOUR_CALM);
+      return;
+    }
     const now = performance.now();
     const ds = new H2Stream(stream, headers, raw, flags, now);
     stream.on('error', () => undefined);
-    stream.once('close', () => this.streamClosed(stream, ds));
+    // Read now: node:http2 unsets stream.session before it emits 'close'.
+    const session = stream.session as ServerHttp2Session | undefined;
+    stream.once('close', () => this.streamClosed(session, stream, ds));
     const s = new ActiveStream(this.ctx, ds);
     if (ds.method === 'CONNECT') return s.reject(403, 'connect_not_allowed', 0);
     s.start();
@@ -189,13 +205,13 @@ export class HttpConnectionManager {
    * Envoy's defence against rapid reset (CVE-2023-44487): a connection on which too many streams
    * were reset by the client right after opening is closed, without touching other connections.
    */
-  private streamClosed(stream: ServerHttp2Stream, ds: H2Stream): void {
-    const session = stream.session as ServerHttp2Session | undefined;
+  private streamClosed(session: ServerHttp2Session | undefined, stream: ServerHttp2Stream, ds: H2Stream): void {
     if (session === undefined) return;
     const load = this.load.get(session);
     if (load === undefined) return;
     load.closed++;
-    if (!ds.ended && (stream.rstCode ?? 0) !== 0 && performance.now() - ds.openedMs < PREMATURE_RESET_MS) load.premature++;
+    // As Envoy counts them: reset early, before any answer began (a stream with a response code is not premature).
+    if (!ds.ended && !ds.headersSent && (stream.rstCode ?? 0) !== 0 && performance.now() - ds.openedMs < PREMATURE_RESET_MS) load.premature++;
     if (load.premature === 0) return;
     const over = load.closed < PREMATURE_RESET_WINDOW ? load.premature * 2 >= PREMATURE_RESET_WINDOW : load.premature * 2 >= load.closed;
     if (over && !session.destroyed) {

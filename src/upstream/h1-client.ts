@@ -1,4 +1,4 @@
-import type { Duplex } from 'node:stream';
+import { Duplex, PassThrough, type Readable } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
 import type { ResponseHandler, UpstreamClient, UpstreamRequest, UpstreamSettings } from './client.js';
 import { connectFailure, isConnectError, UpstreamError } from './errors.js';
@@ -31,6 +31,19 @@ function responseHeaders(raw: Buffer[] | string[] | null): string[] {
     const v = raw[i + 1]!;
     out.push(name, typeof v === 'string' ? v : v.toString('latin1'));
   }
+  return out;
+}
+
+/**
+ * undici destroys a stream body once it has sent it (or given up). An HTTP/2 request's body is
+ * its stream, which also carries the answer: undici gets a stand-in to destroy instead.
+ */
+function shielded(body: Readable): Readable {
+  const out = new PassThrough();
+  // undici listens while it sends; an error after that has no one left to tell.
+  out.on('error', () => undefined);
+  body.on('error', (e: Error) => out.destroy(e));
+  body.pipe(out);
   return out;
 }
 
@@ -109,8 +122,9 @@ export class H1Client implements UpstreamClient {
   }
 
   dispatch(req: UpstreamRequest, handler: ResponseHandler): void {
+    const body = req.body instanceof Duplex ? shielded(req.body) : req.body;
     this.pool.dispatch(
-      { origin: this.origin, path: req.path, method: req.method, headers: req.headers, body: req.body as never, reset: this.reset, upgrade: req.upgrade },
+      { origin: this.origin, path: req.path, method: req.method, headers: req.headers, body: body as never, reset: this.reset, upgrade: req.upgrade },
       new UndiciBridge(handler),
     );
   }

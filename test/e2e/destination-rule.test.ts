@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, writeConfigDir, type TestGateway } from '../helpers/gateway.js';
 import type { Answer } from '../helpers/http.js';
 import { runCli } from '../helpers/process.js';
-import { startReplicas, startUpstream, type Upstream } from '../helpers/upstream.js';
+import { startReplicas, startUpstream, type Upstream, deadPort } from '../helpers/upstream.js';
 
 // DestinationRule behaviour end to end: the real gateway in this process, real upstream
 // servers on loopback, every request through a socket. Istio's documentation
@@ -87,15 +87,6 @@ function failing(name: string, status: number | (() => number)): Promise<Upstrea
       res.end('fail');
     },
   });
-}
-
-/** A loopback port nothing listens on. */
-async function deadPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 /** One request from a chosen loopback source address (127.0.0.0/8 is all local on Linux). */

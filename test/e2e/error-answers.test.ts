@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, staticService, type TestGateway, GATEWAY_ANY_HOST } from '../helpers/gateway.js';
 import { echo, rawRequest, request, type Answer } from '../helpers/http.js';
 import { runCli } from '../helpers/process.js';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import { startUpstream, type Upstream, deadPort } from '../helpers/upstream.js';
 
 // The answers a client gets when something goes wrong, through real sockets, each as an Istio
 // gateway (Envoy) gives it: status, body, `server: istio-envoy`, `content-type: text/plain` for
@@ -50,15 +50,6 @@ async function startWatchedUpstream(): Promise<{ up: Upstream; requests: Watched
     },
   });
   return { up, requests };
-}
-
-/** A port on 127.0.0.1 where nothing listens: bound once to learn a free number, then closed. */
-async function deadPort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
 }
 
 async function waitFor(cond: () => boolean, timeoutMs: number): Promise<boolean> {

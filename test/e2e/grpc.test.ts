@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StreamRecord } from '../../src/http/stream-record.js';
 import { GATEWAY_ANY_HOST, startGateway, virtualServiceYaml, type TestGateway } from '../helpers/gateway.js';
+import { deadPort } from '../helpers/upstream.js';
 
 // gRPC end to end with a real client and server (@grpc/grpc-js, no protobuf: JSON messages in
 // Buffers): the client speaks h2c to the gateway's port 80, the gateway speaks h2c to the
@@ -203,15 +204,6 @@ spec:
   ports:
   - {number: 80, name: grpc, protocol: GRPC}
 ${eps}`;
-}
-
-/** A local port nothing listens on (a server was bound to it, then closed). */
-async function deadPort(): Promise<number> {
-  const s = http.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 const to = (host: string) => [{ destination: { host, port: { number: 80 } } }];

@@ -7,7 +7,7 @@ import { REPLAY_LIMIT } from '../../src/http/router/body.js';
 import { httpRoutes } from '../helpers/compile.js';
 import { startGateway, staticService, type TestGateway } from '../helpers/gateway.js';
 import { request, type Answer } from '../helpers/http.js';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import { startUpstream, type Upstream, deadPort } from '../helpers/upstream.js';
 
 // Timeouts, retries and fault injection through real sockets, as Istio documents them
 // (HTTPRoute.timeout, HTTPRetry, HTTPFaultInjection) and Envoy's router behaves: retry
@@ -113,15 +113,6 @@ async function scripted(name: string, steps: Step[]): Promise<Scripted> {
   });
   open.push(up);
   return Object.assign(up, { bodies });
-}
-
-/** A local port nothing listens on (a server was bound to it, then closed). */
-async function deadPort(): Promise<number> {
-  const s = http.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 /** An upstream that sends its headers and `head,` at once, and `tail` (ending the body) after `ms`. */

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { StreamRecord } from '../../src/http/stream-record.js';
 import { GATEWAY_ANY_HOST, startGateway, staticService, type TestGateway, virtualServiceYaml } from '../helpers/gateway.js';
 import { rawRequest, request } from '../helpers/http.js';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import { startUpstream, type Upstream, deadPort } from '../helpers/upstream.js';
 
 // Every request ends in exactly one stream record, handed to `onStreamEnd` subscribers, with the
 // response flags, code details and facts Envoy's access log would show for it. The telemetry
@@ -18,14 +18,6 @@ let gw: TestGateway;
 let dead: number;
 let records: StreamRecord[] = [];
 let calls503 = 0;
-
-async function deadPort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
 
 function dr(host: string, trafficPolicy: object): string {
   return JSON.stringify({ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: host.replace(/\W/g, '-'), namespace: 'default' }, spec: { host, trafficPolicy } });
@@ -146,6 +138,7 @@ describe('the stream record of an answered request', () => {
       upgraded: false,
     });
     expect(r.flagString).toBe('-');
+    expect(r.requestId).toMatch(/^[0-9a-f-]{36}$/);
     expect(r.durationMs).toBeGreaterThanOrEqual(r.upstreamMs);
     expect(r.upstreamMs).toBeGreaterThanOrEqual(0);
   });

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 
 /**
  * A real upstream server for tests. By default it answers with a JSON echo of what it
@@ -97,4 +97,13 @@ function streamBytes(res: http.ServerResponse, total: number, name: string): voi
 /** Several named replicas of the default upstream. */
 export async function startReplicas(count: number, prefix = 'replica'): Promise<Upstream[]> {
   return Promise.all(Array.from({ length: count }, (_, i) => startUpstream({ name: `${prefix}-${i}` })));
+}
+
+/** A port on 127.0.0.1 where nothing listens: bound once to learn a free number, then closed. */
+export async function deadPort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const port = (srv.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
 }

@@ -164,6 +164,7 @@ class Forward implements AttemptOwner {
     const s = this.s;
     const headers = upstreamRequestHeaders(s.downstream, s.scheme);
     if (headers === null) return false;
+    s.record.requestId = headerIn(headers, 'x-request-id');
     // RFC 9112 §3.2.2: an absolute-form target's authority is the request's; Host follows it.
     if (s.absolute) setHeader(headers, 'host', s.authority);
     let path = s.path;
