@@ -219,7 +219,6 @@ function defaultRoute(ctx: CompileContext, host: string): Route {
     fault: null,
     cors: null,
     mirrors: null,
-    filters: [],
   });
 }
 

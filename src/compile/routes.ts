@@ -150,12 +150,12 @@ function compileRoute(
     fault: compileFault(http),
     cors: compileCors(http),
     mirrors: compileMirrors(ctx, vs, http, index),
-    filters: [],
   });
 }
 
-/** Builds a route's filter chain once, when the route is compiled. */
-export function withFilters(route: Route): Route {
+/** Finishes a compiled route: its label, and its filter chain, built once here. */
+export function withFilters(fields: Omit<Route, 'label' | 'filters'>): Route {
+  const route: Route = { ...fields, label: fields.name ?? `${fields.source} http[${fields.index}]`, filters: [] };
   route.filters = buildFilters(route);
   return route;
 }

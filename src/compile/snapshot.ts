@@ -215,6 +215,8 @@ export interface Route {
   source: string;
   index: number;
   name?: string;
+  /** How the stream record names it: its `name`, else `VirtualService ns/name http[i]`. */
+  label: string;
   /** null matches every request. */
   matches: CompiledMatch[] | null;
   action: RouteAction;

@@ -7,7 +7,7 @@ import { isGrpc, localReplyHead, REPLY } from './local-reply.js';
 import { splitTarget } from './path.js';
 import { findRoute, findVirtualHost, type RequestView } from './route-lookup.js';
 import type { ActiveConfig, DataPlaneState } from './state.js';
-import { Flag, StreamRecord } from './stream-record.js';
+import { Flag, StreamRecord, type DownstreamProtocol } from './stream-record.js';
 
 /** Where a stream arrived: the listener and filter chain its connection was accepted on. */
 export interface HttpContext {
@@ -48,6 +48,10 @@ export class ActiveStream implements RequestView {
   matched: CompiledMatch | null = null;
   /** The target was absolute-form: its authority replaces Host upstream. */
   absolute = false;
+  // What building the upstream request reads (RequestHeadersIn), read from the client once.
+  readonly protocol: DownstreamProtocol;
+  readonly rawHeaders: readonly string[];
+  readonly remoteAddress: string;
 
   readonly active: ActiveConfig;
   readonly record: StreamRecord;
@@ -71,12 +75,15 @@ export class ActiveStream implements RequestView {
     this.method = downstream.method;
     this.headers = downstream.headers;
     this.scheme = ctx.scheme;
-    const rec = new StreamRecord(downstream.protocol, downstream.remoteAddress, performance.now(), Date.now());
+    this.protocol = downstream.protocol;
+    this.rawHeaders = downstream.rawHeaders;
+    this.remoteAddress = downstream.remoteAddress;
+    const rec = new StreamRecord(this.protocol, this.remoteAddress, performance.now());
     rec.listener = ctx.listener;
     rec.chain = ctx.chain;
     rec.method = this.method;
     this.record = rec;
-    downstream.onAbort(() => this.downstreamGone());
+    downstream.onAbort(this);
   }
 
   /** Routes the request and runs its route's filters. */
@@ -108,7 +115,7 @@ export class ActiveStream implements RequestView {
     const route = findRoute(vhost, this);
     if (route === null) return this.localReply(404, '', 'route_not_found', Flag.NR);
     this.route = route;
-    rec.route = route.name ?? `${route.source} http[${route.index}]`;
+    rec.route = route.label;
     this.filters = route.filters;
     this.run(0);
   }
@@ -251,7 +258,8 @@ export class ActiveStream implements RequestView {
     });
   }
 
-  private downstreamGone(): void {
+  /** The client went away before the answer was complete. */
+  downstreamGone(): void {
     if (this.finished) return;
     this.record.flags |= Flag.DC;
     if (this.record.responseCode === 0) this.record.details = 'downstream_remote_disconnect';

@@ -156,7 +156,7 @@ export class HttpConnectionManager {
     const status = tooLarge ? 431 : 400;
     const body = tooLarge ? 'Request Header Fields Too Large' : 'Bad Request';
     socket.end(`HTTP/1.1 ${status} ${body}\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\nserver: istio-envoy\r\nconnection: close\r\n\r\n${body}`);
-    const rec = new StreamRecord('HTTP/1.1', unmapped((socket as Socket).remoteAddress), performance.now(), Date.now());
+    const rec = new StreamRecord('HTTP/1.1', unmapped((socket as Socket).remoteAddress), performance.now());
     rec.listener = this.ctx.listener;
     rec.chain = this.ctx.chain;
     rec.responseCode = status;

@@ -1,6 +1,11 @@
 import type { Duplex, Readable } from 'node:stream';
 import type { DownstreamProtocol } from './stream-record.js';
 
+/** Who hears that the client went away (an object, so no closure is made per request). */
+export interface AbortListener {
+  downstreamGone(): void;
+}
+
 /** Request headers by lower-case name, as node:http and node:http2 present them. */
 export type HeaderMap = Record<string, string | string[] | undefined>;
 
@@ -42,8 +47,8 @@ export interface DownstreamStream {
   reset(): void;
   /** The connection closes once this answer is done (draining). */
   closeConnection(): void;
-  /** Called once if the client goes away before the answer is complete. */
-  onAbort(cb: () => void): void;
+  /** `owner.downstreamGone()` is called once if the client goes away before the answer is complete. */
+  onAbort(owner: AbortListener): void;
   /**
    * Joins the client to an upstream that switched protocols (HTTP/1.1 Upgrade only): the head
    * goes to the client, the rest of both connections is piped. `done` is called with the bytes

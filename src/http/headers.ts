@@ -72,7 +72,7 @@ export interface RequestHeadersIn {
  * kept, as gRPC needs it), x-forwarded-* and x-request-id set as Envoy sets them at the edge.
  * Null for a request with more than one Host (RFC 9112 §3.2: answer 400).
  */
-export function upstreamRequestHeaders(req: RequestHeadersIn, scheme: string): string[] | null {
+export function upstreamRequestHeaders(req: RequestHeadersIn, scheme: string, ids?: { requestId: string | null }): string[] | null {
   const raw = req.rawHeaders;
   const h2 = req.protocol === 'HTTP/2';
   const out: string[] = [];
@@ -90,7 +90,10 @@ export function upstreamRequestHeaders(req: RequestHeadersIn, scheme: string): s
       else if (drop === 'te' && raw[i + 1]!.toLowerCase().includes('trailers')) trailers = true;
       continue;
     }
-    if (name.length === 12 && name.toLowerCase() === 'x-request-id') requestId = true;
+    if (name.length === 12 && name.toLowerCase() === 'x-request-id') {
+      requestId = true;
+      if (ids !== undefined) ids.requestId = raw[i + 1]!;
+    }
     else if (name.length === 4 && name.toLowerCase() === 'host') {
       if (h2) continue;
       if (host) return null;
@@ -103,7 +106,11 @@ export function upstreamRequestHeaders(req: RequestHeadersIn, scheme: string): s
   const remote = req.remoteAddress;
   out.push('x-forwarded-for', xff === undefined ? remote : `${xff}, ${remote}`, 'x-forwarded-proto', scheme);
   if (trailers) out.push('te', 'trailers');
-  if (!requestId) out.push('x-request-id', randomUUID());
+  if (!requestId) {
+    const id = randomUUID();
+    out.push('x-request-id', id);
+    if (ids !== undefined) ids.requestId = id;
+  }
   return out;
 }
 

@@ -87,8 +87,12 @@ export class StreamRecord {
     readonly protocol: DownstreamProtocol,
     readonly downstreamAddress: string,
     readonly startMs: number,
-    readonly startTime: number,
   ) {}
+
+  /** When the stream began, as a wall-clock time in ms. */
+  get startTime(): number {
+    return performance.timeOrigin + this.startMs;
+  }
 
   get flagString(): string {
     return flagString(this.flags);

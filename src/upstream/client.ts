@@ -28,7 +28,8 @@ export interface ResponseHandler {
   /** The request is on its way; `abort` cancels it (the handler then gets onError with that error). */
   onStart(abort: (reason: UpstreamError) => void): void;
   /**
-   * The final response head (1xx are not reported). Return false to pause the body until
+   * The final response head (1xx are not reported), headers as received: an HTTP/1.1 client
+   * leaves hop-by-hop headers in for the caller to drop. Return false to pause the body until
    * `resume` is called. `end`: the head ended the response (HTTP/2 END_STREAM on HEADERS, as in a
    * gRPC trailers-only answer); onEnd still follows.
    */

@@ -16,20 +16,17 @@ export function fromUndici(err: Error & { code?: string }): UpstreamError {
   return new UpstreamError('reset', 0, err.message);
 }
 
-// Framing headers of HTTP/1.1: the codec's business, never the response's (RFC 9110 §7.6.1).
-const H1_FRAMING = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
-
-/** Response headers from undici's raw buffers, without HTTP/1.1 framing headers. */
+/**
+ * Response headers from undici's raw buffers, as they came. HTTP/1.1's framing headers
+ * (Connection, Transfer-Encoding, ...) are still in the list: the router drops them with the
+ * other hop-by-hop headers in the same pass (downstreamResponseHeaders).
+ */
 function responseHeaders(raw: Buffer[] | string[] | null): string[] {
   const out: string[] = [];
   if (raw === null) return out;
-  for (let i = 0; i < raw.length; i += 2) {
-    const n = raw[i]!;
-    const name = typeof n === 'string' ? n : n.toString('latin1');
-    // Every framing name is 7 to 17 characters long; most headers are passed over without lower-casing.
-    if (name.length >= 7 && name.length <= 17 && H1_FRAMING.has(name.toLowerCase())) continue;
-    const v = raw[i + 1]!;
-    out.push(name, typeof v === 'string' ? v : v.toString('latin1'));
+  for (let i = 0; i < raw.length; i++) {
+    const h = raw[i]!;
+    out.push(typeof h === 'string' ? h : h.toString('latin1'));
   }
   return out;
 }
@@ -73,14 +70,7 @@ class UndiciBridge implements Dispatcher.DispatchHandler {
   }
 
   onUpgrade(statusCode: number, rawHeaders: Buffer[] | string[] | null, socket: Duplex): void {
-    // Upgrade and Connection are the point of a 101: keep them.
-    const out: string[] = [];
-    for (let i = 0; rawHeaders !== null && i < rawHeaders.length; i += 2) {
-      const n = rawHeaders[i]!;
-      const v = rawHeaders[i + 1]!;
-      out.push(typeof n === 'string' ? n : n.toString('latin1'), typeof v === 'string' ? v : v.toString('latin1'));
-    }
-    this.h.onUpgrade?.(statusCode, out, socket);
+    this.h.onUpgrade?.(statusCode, responseHeaders(rawHeaders), socket);
   }
 
   // undici's types say a size; undici passes the chunk.

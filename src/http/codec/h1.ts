@@ -2,8 +2,16 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
-import { declaresBody, unmapped, type DownstreamStream, type HeaderMap } from '../downstream.js';
+import { declaresBody, unmapped, type AbortListener, type DownstreamStream, type HeaderMap } from '../downstream.js';
 import { STREAM_IDLE_MS } from '../limits.js';
+
+const kOwner = Symbol('meshgate.abortListener');
+type ResponseWithOwner = ServerResponse & { [kOwner]?: AbortListener };
+
+/** A shared 'close' listener: the response closed before it finished means the client left. */
+function onResponseClose(this: ResponseWithOwner): void {
+  if (!this.writableFinished) this[kOwner]?.downstreamGone();
+}
 
 /** The request half both HTTP/1.1 streams read from node:http's IncomingMessage. */
 abstract class H1Request {
@@ -89,11 +97,9 @@ export class H1Stream extends H1Request implements DownstreamStream {
     this.res.shouldKeepAlive = false;
   }
 
-  onAbort(cb: () => void): void {
-    const res = this.res;
-    res.once('close', () => {
-      if (!res.writableFinished) cb();
-    });
+  onAbort(owner: AbortListener): void {
+    (this.res as ResponseWithOwner)[kOwner] = owner;
+    this.res.on('close', onResponseClose);
   }
 }
 
@@ -103,7 +109,7 @@ export class H1Stream extends H1Request implements DownstreamStream {
  */
 export class H1RawStream extends H1Request implements DownstreamStream {
   private sent = false;
-  private aborted: (() => void) | null = null;
+  private aborted: AbortListener | null = null;
   private finished = false;
 
   constructor(
@@ -115,7 +121,7 @@ export class H1RawStream extends H1Request implements DownstreamStream {
     super(req);
     socket.on('error', () => socket.destroy());
     socket.once('close', () => {
-      if (!this.finished) this.aborted?.();
+      if (!this.finished) this.aborted?.downstreamGone();
       this.finished = true;
     });
   }
@@ -169,8 +175,8 @@ export class H1RawStream extends H1Request implements DownstreamStream {
     // Always the last answer on its connection.
   }
 
-  onAbort(cb: () => void): void {
-    this.aborted = cb;
+  onAbort(owner: AbortListener): void {
+    this.aborted = owner;
   }
 
   tunnel(status: number, headers: string[], upstream: Duplex, done: (received: number, sent: number) => void): void {

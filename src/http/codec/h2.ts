@@ -1,6 +1,6 @@
 import http2, { type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { withoutPseudo } from '../../upstream/client.js';
-import { unmapped, type DownstreamStream, type HeaderMap } from '../downstream.js';
+import { unmapped, type AbortListener, type DownstreamStream, type HeaderMap } from '../downstream.js';
 
 const { NGHTTP2_INTERNAL_ERROR } = http2.constants;
 
@@ -117,9 +117,9 @@ export class H2Stream implements DownstreamStream {
     // The connection manager sends GOAWAY to every session when draining starts.
   }
 
-  onAbort(cb: () => void): void {
+  onAbort(owner: AbortListener): void {
     this.body.once('close', () => {
-      if (!this.ended) cb();
+      if (!this.ended) owner.downstreamGone();
     });
   }
 }

@@ -162,9 +162,8 @@ class Forward implements AttemptOwner {
   /** Builds the upstream request; false when it cannot be forwarded (duplicate Host). */
   private prepareRequest(): boolean {
     const s = this.s;
-    const headers = upstreamRequestHeaders(s.downstream, s.scheme);
+    const headers = upstreamRequestHeaders(s, s.scheme, s.record);
     if (headers === null) return false;
-    s.record.requestId = headerIn(headers, 'x-request-id');
     // RFC 9112 §3.2.2: an absolute-form target's authority is the request's; Host follows it.
     if (s.absolute) setHeader(headers, 'host', s.authority);
     let path = s.path;
@@ -183,7 +182,7 @@ class Forward implements AttemptOwner {
   }
 
   private computeHash(): void {
-    const { key, setCookie } = hashKeyOf(this.cluster!.config.hash!, this.s, this.s.downstream.remoteAddress);
+    const { key, setCookie } = hashKeyOf(this.cluster!.config.hash!, this.s, this.s.remoteAddress);
     this.hashKey = key;
     if (setCookie !== undefined) this.setCookie = setCookie;
   }

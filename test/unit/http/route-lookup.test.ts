@@ -43,6 +43,7 @@ function route(name: string, ms: CompiledMatch[] | null): Route {
     fault: null,
     cors: null,
     mirrors: null,
+    label: name,
     filters: [],
   };
 }
