@@ -2,17 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { renderRoutes } from '../../../src/compile/describe.js';
 import { protocolOf } from '../../../src/registry/registry.js';
 import { compileYaml } from '../../helpers/compile.js';
+import { GATEWAY_ANY_HOST as gateway } from '../../helpers/gateway.js';
 
 // Which upstreams get HTTP/2: as Istio's protocol selection reads ports, plus h2UpgradePolicy.
-
-const gateway = `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: default}
-spec:
-  servers:
-  - port: {number: 80, name: http, protocol: HTTP}
-    hosts: ["*"]
-`;
 
 function entry(host: string, protocol: string): string {
   return `apiVersion: networking.istio.io/v1
