@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { MissingConfigPath } from './config/load.js';
 import { UsageError } from './cli/args.js';
+import { certsCommand } from './cli/certs.js';
 import { getCommand } from './cli/get.js';
 import { MAIN_HELP } from './cli/help.js';
 import { serveCommand } from './cli/serve.js';
@@ -11,6 +12,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   validate: validateCommand,
   routes: routesCommand,
   get: getCommand,
+  certs: certsCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

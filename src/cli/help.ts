@@ -7,6 +7,7 @@ Commands:
   validate   check config files; exit 1 and one line per problem when invalid
   routes     print the effective route table
   get        list Istio objects the way kubectl get does (gateways, virtualservices, ...)
+  certs      make a development CA and TLS certificates for credentialName (and mutual TLS)
 
 Run 'meshgate <command> --help' for the options of a command.
 `;
@@ -48,6 +49,7 @@ Options:
   -c, --config PATH           file or directory, repeatable (default ./gateways)
       --default-namespace NS  namespace of objects without one (default default)
       --labels k=v[,k=v]      check as the gateway with these labels would serve
+      --tls-dir DIR           where credentialName certificates are looked up (default ./tls)
   -q, --quiet                 print only errors and warnings, not skipped kinds
   -h, --help                  this help
 `;
@@ -61,6 +63,7 @@ Options:
   -c, --config PATH           file or directory, repeatable (default ./gateways)
       --default-namespace NS  namespace of objects without one (default default)
       --labels k=v[,k=v]      show what the gateway with these labels serves
+      --tls-dir DIR           where credentialName certificates are looked up (default ./tls)
   -h, --help                  this help
 `;
 
@@ -76,4 +79,33 @@ Options:
   -c, --config PATH           file or directory, repeatable (default ./gateways)
       --default-namespace NS  namespace of objects without one (default default)
   -h, --help                  this help
+`;
+
+export const CERTS_HELP = `Usage: meshgate certs --out DIR --hosts H1,H2 [--name CREDENTIAL] [--client NAME]
+
+Make development certificates, signed by a local CA, in the form the gateway reads
+credentialName secrets from (meshgate serve --tls-dir DIR):
+  DIR/ca.crt, DIR/ca.key                     the CA; made once, then reused, so every certificate
+                                             made into DIR chains to it (trust it: curl --cacert DIR/ca.crt)
+  DIR/NAME.crt, DIR/NAME.key, DIR/NAME.ca.crt
+                                             the server credential; NAME.ca.crt is the CA, which a
+                                             MUTUAL server checks client certificates against
+  DIR/CLIENT.crt, DIR/CLIENT.key             with --client: a client certificate for mutual TLS
+An existing credential is left as it is (exit 0) unless --force is given. Keys are mode 0600.
+Not for production: anyone holding ca.key can impersonate any host to whoever trusts ca.crt.
+
+Options:
+      --out DIR               where to write (required; the gateway's default --tls-dir is ./tls)
+      --hosts H1,H2           names and IP addresses the server certificate is for; *.example.com
+                              covers one level of subdomains (required unless --client is given)
+      --name CREDENTIAL       the credentialName (default: the first host, * written as wildcard)
+      --client NAME           also make a client certificate with CN=NAME
+      --days N                validity of the server and client certificates (default 825, the
+                              most Apple platforms accept); the CA is valid for 10 years
+      --force                 replace existing credentials (the CA is kept while it is usable)
+  -h, --help                  this help
+
+Example:
+  meshgate certs --out tls --hosts mynginx.example.com --client client
+  curl --cacert tls/ca.crt --resolve mynginx.example.com:8443:127.0.0.1 https://mynginx.example.com:8443/
 `;
