@@ -1,6 +1,7 @@
 import { compile } from '../compile/compile.js';
 import { renderRoutes } from '../compile/describe.js';
 import { loadConfig } from '../config/load.js';
+import { loadCredentials } from '../tls/credentials.js';
 import { formatProblem, hasErrors } from '../config/problems.js';
 import { parse, parseLabels } from './args.js';
 import { ROUTES_HELP, VALIDATE_HELP } from './help.js';
@@ -9,7 +10,13 @@ const configOptions = {
   config: { type: 'string', short: 'c', multiple: true },
   'default-namespace': { type: 'string' },
   labels: { type: 'string' },
+  'tls-dir': { type: 'string' },
 } as const;
+
+/** Certificates as `serve` would read them, so validate and routes judge TLS servers the same way. */
+async function tlsInputs(objects: Parameters<typeof loadCredentials>[0], values: Record<string, unknown>) {
+  return { credentials: await loadCredentials(objects, (values['tls-dir'] as string | undefined) ?? './tls'), previous: new Map(), now: Date.now() };
+}
 
 export async function validateCommand(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
   const { values } = parse('validate', argv, { ...configOptions, quiet: { type: 'boolean', short: 'q' } });
@@ -21,7 +28,7 @@ export async function validateCommand(argv: string[], out: (s: string) => void =
   const problems = [...loaded.problems];
   if (!hasErrors(problems)) {
     const labels = values.labels !== undefined ? parseLabels(values.labels as string) : undefined;
-    problems.push(...compile(loaded.objects, { labels }).problems);
+    problems.push(...compile(loaded.objects, { labels, tls: await tlsInputs(loaded.objects, values) }).problems);
   }
   for (const p of problems) if (!(values.quiet && p.severity === 'info')) out(formatProblem(p) + '\n');
   const errors = problems.filter((p) => p.severity === 'error').length;
@@ -46,6 +53,6 @@ export async function routesCommand(argv: string[], out: (s: string) => void = (
     return 1;
   }
   const labels = values.labels !== undefined ? parseLabels(values.labels as string) : undefined;
-  out(renderRoutes(compile(loaded.objects, { labels })));
+  out(renderRoutes(compile(loaded.objects, { labels, tls: await tlsInputs(loaded.objects, values) })));
   return 0;
 }

@@ -4,11 +4,13 @@ import { buildRegistry, CLUSTER_DOMAIN, resolveHost } from '../registry/registry
 import { warn, type CompileContext } from './context.js';
 import { covers, intersect, namespaceAllows, parseGatewayHost } from './hosts.js';
 import { destinationRuleFor } from './policy.js';
+import { addVirtualHost, boundGateways, gatewayListener, gatewayPorts, newTable, type TlsInputs } from './gateway-listener.js';
 import { compileHttpRoutes, DEFAULT_ROUTE_TIMEOUT_MS, ensureCluster, qualifyGateway, withFilters } from './routes.js';
-import type { GatewayServer, HttpChainConfig, ListenerConfig, Route, RouteTable, Snapshot, VirtualHost, WeightedDestination } from './snapshot.js';
+import type { HttpChainConfig, ListenerConfig, Route, Snapshot, VirtualHost, WeightedDestination } from './snapshot.js';
 
 export { DEFAULT_ROUTE_TIMEOUT_MS, qualifyGateway } from './routes.js';
 export { destinationRuleFor } from './policy.js';
+export { boundGateways } from './gateway-listener.js';
 
 export interface CompileOptions {
   /** This gateway's workload labels; a Gateway whose selector does not match is not served. Undefined serves all. */
@@ -16,9 +18,9 @@ export interface CompileOptions {
   version?: number;
   /** Build the `mesh` listener's table; short host names on it resolve in this namespace. */
   meshNamespace?: string;
+  /** Certificates for terminating servers; without them every such server is reported and left out. */
+  tls?: TlsInputs;
 }
-
-const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB']);
 
 /** Validated objects in, the data plane's immutable Snapshot out. Pure: no sockets, no clock but `builtAt`. */
 export function compile(objects: readonly ConfigObject[], opts: CompileOptions = {}): Snapshot {
@@ -40,7 +42,7 @@ export function compile(objects: readonly ConfigObject[], opts: CompileOptions =
   const roots = virtualServices.filter((vs) => !delegates.has(`${vs.namespace}/${vs.name}`));
 
   const listeners: ListenerConfig[] = [];
-  for (const [port, gws] of gatewayPorts(ctx, served)) listeners.push(gatewayListener(ctx, roots, port, gws));
+  for (const [port, refs] of gatewayPorts(ctx, served)) listeners.push(gatewayListener(ctx, roots, port, refs, opts.tls));
   if (opts.meshNamespace !== undefined) listeners.push(meshListener(ctx, roots, opts.meshNamespace));
 
   // Rules no listener serves here (mesh-bound without --mesh-listen, unselected gateways) are
@@ -58,94 +60,6 @@ export function compile(objects: readonly ConfigObject[], opts: CompileOptions =
 function byCreation<T extends ConfigObject>(list: T[]): T[] {
   // Istio orders same-host rules by creation time, then name.
   return [...list].sort((a, b) => a.createdMs - b.createdMs || (a.namespace + '/' + a.name < b.namespace + '/' + b.name ? -1 : 1));
-}
-
-/** One listener per Gateway port, shared by every served Gateway with an HTTP server on it. */
-function gatewayPorts(ctx: CompileContext, served: ConfigObject<GatewaySpec>[]): [number, ConfigObject<GatewaySpec>[]][] {
-  const ports = new Map<number, ConfigObject<GatewaySpec>[]>();
-  for (const gw of served) {
-    gw.spec.servers.forEach((server, i) => {
-      const protocol = server.port.protocol.toUpperCase();
-      if (!HTTP_PROTOCOLS.has(protocol)) {
-        warn(ctx, gw, ['servers', i, 'port', 'protocol'], `${protocol} servers are not served yet; port ${server.port.number} is skipped`);
-        return;
-      }
-      const list = ports.get(server.port.number) ?? [];
-      if (!list.includes(gw)) list.push(gw);
-      ports.set(server.port.number, list);
-    });
-  }
-  return [...ports].sort((a, b) => a[0] - b[0]);
-}
-
-/** `ns/name` of each Gateway a VirtualService names; `mesh` when it names none. */
-export function boundGateways(vs: ConfigObject<VirtualServiceSpec>): string[] {
-  const list = vs.spec.gateways && vs.spec.gateways.length > 0 ? vs.spec.gateways : ['mesh'];
-  return list.map((g) => qualifyGateway(g, vs.namespace));
-}
-
-function exportedTo(vs: ConfigObject<VirtualServiceSpec>, namespace: string): boolean {
-  const to = vs.spec.exportTo;
-  if (!to || to.length === 0) return true;
-  return to.some((e) => e === '*' || (e === '.' && vs.namespace === namespace) || e === namespace);
-}
-
-function newTable(name: string): RouteTable {
-  return { name, exact: new Map(), wildcards: [], any: null };
-}
-
-function addVirtualHost(table: RouteTable, domain: string, routes: Route[], ports?: number[]): void {
-  const vhost: VirtualHost = ports ? { domain, routes, ports } : { domain, routes };
-  if (domain === '*') table.any = vhost;
-  else if (domain.startsWith('*.')) table.wildcards.push({ suffix: domain.slice(1), vhost });
-  else table.exact.set(domain, vhost);
-}
-
-function gatewayListener(ctx: CompileContext, roots: ConfigObject<VirtualServiceSpec>[], port: number, gws: ConfigObject<GatewaySpec>[]): ListenerConfig {
-  const domains = new Map<string, { vs: ConfigObject<VirtualServiceSpec>; gateway: string }[]>();
-  for (const vs of roots) {
-    for (const gwRef of boundGateways(vs)) {
-      const gw = gws.find((g) => `${g.namespace}/${g.name}` === gwRef);
-      if (!gw || !exportedTo(vs, gw.namespace)) continue;
-      for (const server of gw.spec.servers) {
-        if (server.port.number !== port || !HTTP_PROTOCOLS.has(server.port.protocol.toUpperCase())) continue;
-        for (const rawServerHost of server.hosts) {
-          const sh = parseGatewayHost(rawServerHost);
-          if (!namespaceAllows(sh, vs.namespace, gw.namespace)) continue;
-          for (const vsHost of vs.spec.hosts ?? []) {
-            const domain = intersect(vsHost.toLowerCase(), sh.host);
-            if (domain === undefined) continue;
-            const list = domains.get(domain) ?? [];
-            if (!list.some((e) => e.vs === vs)) list.push({ vs, gateway: gwRef });
-            domains.set(domain, list);
-          }
-        }
-      }
-    }
-  }
-  const table = newTable(`http.${port}`);
-  for (const [domain, bindings] of domains) {
-    addVirtualHost(table, domain, bindings.flatMap(({ vs, gateway }) => compileHttpRoutes(ctx, vs, { gateway, port })));
-  }
-  table.wildcards.sort((a, b) => b.suffix.length - a.suffix.length);
-  const servers: GatewayServer[] = [];
-  for (const gw of gws) {
-    gw.spec.servers.forEach((server, index) => {
-      if (server.port.number !== port || !HTTP_PROTOCOLS.has(server.port.protocol.toUpperCase())) return;
-      servers.push({ gateway: `${gw.namespace}/${gw.name}`, index, name: server.name, port, protocol: server.port.protocol.toUpperCase(), hosts: server.hosts });
-    });
-  }
-  // Istio serves every plain-text HTTP server of a port from one route table, `http.PORT`.
-  const chain: HttpChainConfig = {
-    type: 'http',
-    name: table.name,
-    listenerKind: 'gateway',
-    port,
-    match: { transport: 'raw', serverNames: [] },
-    servers: servers.map((sv) => `${sv.gateway} servers[${sv.index}]`),
-    routes: table,
-  };
-  return { name: `gateway:${port}`, kind: 'gateway', port, gateways: gws.map((g) => `${g.namespace}/${g.name}`), servers, chains: [chain] };
 }
 
 /**
@@ -166,20 +80,25 @@ function meshListener(ctx: CompileContext, roots: ConfigObject<VirtualServiceSpe
   const table = newTable('mesh');
   for (const [domain, vss] of domains) {
     const routes = vss.flatMap((vs) => compileHttpRoutes(ctx, vs, { gateway: 'mesh', port: 0 }));
-    addVirtualHost(table, domain, routes, ctx.registry.services.get(domain)?.ports.map((p) => p.number));
+    addVirtualHost(table, domain, routes, portsOf(ctx, domain));
   }
   const patterns = [...domains.keys()];
   for (const svc of ctx.registry.services.values()) {
     if (svc.hostname.includes('*') || patterns.some((p) => covers(p, svc.hostname))) continue;
-    addVirtualHost(table, svc.hostname, [defaultRoute(ctx, svc.hostname)], svc.ports.map((p) => p.number));
+    addVirtualHost(table, svc.hostname, [defaultRoute(ctx, svc.hostname)], { ports: svc.ports.map((p) => p.number) });
   }
   // Sidecars answer to a service's short names too; so does the mesh listener, for its namespace.
   for (const [domain, vhost] of [...table.exact]) {
     for (const alias of shortNames(domain, namespace)) if (!table.exact.has(alias)) table.exact.set(alias, vhost);
   }
   table.wildcards.sort((a, b) => b.suffix.length - a.suffix.length);
-  const chain: HttpChainConfig = { type: 'http', name: 'mesh', listenerKind: 'mesh', port: 0, match: { transport: 'raw', serverNames: [] }, servers: [], routes: table };
+  const chain: HttpChainConfig = { type: 'http', name: 'mesh', listenerKind: 'mesh', port: 0, match: { transport: 'raw', serverNames: [] }, servers: [], routes: table, tls: null };
   return { name: 'mesh', kind: 'mesh', port: 0, gateways: ['mesh'], servers: [], chains: [chain] };
+}
+
+function portsOf(ctx: CompileContext, host: string): Partial<VirtualHost> | undefined {
+  const svc = ctx.registry.services.get(host);
+  return svc ? { ports: svc.ports.map((p) => p.number) } : undefined;
 }
 
 function shortNames(fqdn: string, namespace: string): string[] {

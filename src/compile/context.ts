@@ -18,6 +18,14 @@ export interface CompileContext {
   compiled: Set<ConfigObject<VirtualServiceSpec>>;
 }
 
+/** An error confined to one Gateway server: reported, and the server left out, the rest served. */
+export function isolatedError(ctx: CompileContext, obj: ConfigObject, field: FieldPath, message: string): void {
+  const key = `${obj.ref}|${field.join('.')}|${message}`;
+  if (ctx.reported.has(key)) return;
+  ctx.reported.add(key);
+  ctx.problems.push({ severity: 'error', isolated: true, ...locateField(obj, field), object: obj.ref, field: formatPath([...obj.specPath, ...field]), message });
+}
+
 export function warn(ctx: CompileContext, obj: ConfigObject, field: FieldPath, message: string): void {
   const key = `${obj.ref}|${field.join('.')}|${message}`;
   if (ctx.reported.has(key)) return;

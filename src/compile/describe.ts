@@ -70,8 +70,17 @@ export function renderRoutes(snap: Snapshot): string {
   const rows: string[][] = [['LISTENER', 'HOST', 'MATCH', 'DESTINATION', 'TIMEOUT', 'POLICY', 'FROM']];
   for (const l of snap.listeners) {
     for (const c of l.chains) {
-      const t = c.routes;
       const where = l.chains.length > 1 ? `${l.name} ${c.name}` : l.name;
+      if (c.type === 'tcp') {
+        const how = c.tls ? `tls ${c.tls.mode} (${c.tls.source}), then tcp` : c.match.transport === 'tls' ? 'tls passthrough' : 'tcp';
+        if (c.routes.length === 0) rows.push([where, c.match.serverNames.join(',') || '*', how, 'no tls/tcp route bound: connections are closed', '-', '-', '-']);
+        for (const r of c.routes) {
+          const dests = r.destinations.map((d) => `${d.host}:${d.port}${r.destinations.length > 1 ? ` ${Math.round((d.weight / r.totalWeight) * 100)}%` : ''}`).join(', ');
+          rows.push([where, (r.sniHosts ?? c.match.serverNames).join(',') || '*', r.sniHosts ? `${how}, sni` : how, dests || '-', '-', '-', r.source]);
+        }
+        continue;
+      }
+      const t = c.routes;
       const vhosts = [...new Set([...t.exact.values(), ...t.wildcards.map((w) => w.vhost), ...(t.any ? [t.any] : [])])];
       if (vhosts.length === 0) rows.push([where, '-', '-', 'no VirtualService bound: every request gets 404', '-', '-', '-']);
       for (const vh of vhosts) {
@@ -104,6 +113,8 @@ export function snapshotToJSON(snap: Snapshot): unknown {
     JSON.stringify(snap, (k, v: unknown) => {
       // A route's filters are code, not config: their names say what runs, in order.
       if (k === 'filters' && Array.isArray(v)) return v.map((f: { name: string }) => f.name);
+      // The TLS context is OpenSSL state; where the certificate came from is what an operator needs.
+      if (k === 'context' && v !== null && typeof v === 'object' && 'context' in v) return undefined;
       if (v instanceof Map) return Object.fromEntries(v);
       if (v instanceof RegExp) return v.source;
       return v;

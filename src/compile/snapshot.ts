@@ -1,6 +1,7 @@
 import type { Problem } from '../config/problems.js';
 import type { HttpFilter } from '../http/filters/filter.js';
 import type { Endpoint } from '../registry/registry.js';
+import type { ServerTlsConfig } from '../tls/server-tls.js';
 
 /**
  * The compiled, immutable config the data plane reads. Built by `compile()` from validated
@@ -70,9 +71,44 @@ export interface HttpChainConfig {
   /** `ns/name servers[i]` of the Gateway servers this chain serves. */
   servers: string[];
   routes: RouteTable;
+  /** Terminating TLS server (HTTPS): the certificate and client-certificate policy. Null on plain text. */
+  tls: ServerTlsConfig | null;
 }
 
-export type FilterChainConfig = HttpChainConfig;
+/**
+ * A filter chain ending in Envoy's TCP proxy: Gateway servers of protocol TCP, TLS servers in
+ * PASSTHROUGH (the bytes go on untouched, routed by SNI) or terminating TLS before proxying.
+ */
+export interface TcpChainConfig {
+  type: 'tcp';
+  /** `tcp.31400`, `tls.443.NAME.GW.NS` (terminated), `passthrough.443.NAME.GW.NS`. */
+  name: string;
+  listenerKind: ListenerKind;
+  port: number;
+  match: ChainMatch;
+  servers: string[];
+  /** VirtualService `tls` (by SNI) or `tcp` routes, in the order they are tried. */
+  routes: TcpRoute[];
+  tls: ServerTlsConfig | null;
+}
+
+export interface TcpRoute {
+  /** `VirtualService ns/name tls[i]` or `tcp[i]`. */
+  source: string;
+  /** SNI names (exact or `*.suffix`) the route takes; null: any. */
+  sniHosts: string[] | null;
+  destinations: TcpDestination[];
+  totalWeight: number;
+}
+
+export interface TcpDestination {
+  cluster: string;
+  host: string;
+  port: number;
+  weight: number;
+}
+
+export type FilterChainConfig = HttpChainConfig | TcpChainConfig;
 
 /** Virtual hosts of one listener, arranged for lookups rather than scans. */
 export interface RouteTable {
@@ -90,6 +126,8 @@ export interface VirtualHost {
   routes: Route[];
   /** Mesh only: the service's ports; a call to another port is outside the registry. */
   ports?: number[];
+  /** The host came from a plain-text server with `tls.httpsRedirect`: every request gets 301 to https. */
+  requireTls?: boolean;
 }
 
 /** 0 exact, 1 prefix, 2 regex, 3 present (any value). */

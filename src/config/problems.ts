@@ -11,6 +11,11 @@ export interface Problem {
   /** Field path inside the object, e.g. `spec.http[0].match[0].uri`. */
   field?: string;
   message: string;
+  /**
+   * An error that takes only its own Gateway server out of service (a bad certificate): the
+   * gateway serves the rest of the config; `validate` still fails on it.
+   */
+  isolated?: boolean;
 }
 
 /** `file:line:col: severity: Kind ns/name: field: message`. */
@@ -33,4 +38,9 @@ function render(p: Problem, withSeverity: boolean): string {
 
 export function hasErrors(problems: readonly Problem[]): boolean {
   return problems.some((p) => p.severity === 'error');
+}
+
+/** Errors that stop a config from being served (isolated ones only disable their server). */
+export function hasBlockingErrors(problems: readonly Problem[]): boolean {
+  return problems.some((p) => p.severity === 'error' && p.isolated !== true);
 }

@@ -52,6 +52,7 @@ export class ActiveStream implements RequestView {
   readonly protocol: DownstreamProtocol;
   readonly rawHeaders: readonly string[];
   readonly remoteAddress: string;
+  readonly clientCertDetails: string | null;
 
   readonly active: ActiveConfig;
   readonly record: StreamRecord;
@@ -78,6 +79,7 @@ export class ActiveStream implements RequestView {
     this.protocol = downstream.protocol;
     this.rawHeaders = downstream.rawHeaders;
     this.remoteAddress = downstream.remoteAddress;
+    this.clientCertDetails = downstream.clientCertDetails;
     const rec = new StreamRecord(this.protocol, this.remoteAddress, performance.now());
     rec.listener = ctx.listener;
     rec.chain = ctx.chain;
@@ -99,14 +101,23 @@ export class ActiveStream implements RequestView {
     if (authority === undefined) return this.localReply(400, '', 'missing_host_header', Flag.DPE);
     rec.authority = authority;
     const chain = this.active.chains.get(this.ctx.chainKey);
-    if (chain === undefined) return this.localReply(404, '', 'route_not_found', Flag.NR);
+    if (chain === undefined || chain.type !== 'http') return this.localReply(404, '', 'route_not_found', Flag.NR);
     const mesh = chain.listenerKind === 'mesh';
     const port = mesh ? authorityPort(authority, 80) : chain.port;
-    const vhost = findVirtualHost(chain.routes, normalizeAuthority(authority));
-    // On the mesh listener a host (or port) outside the registry meets Istio's REGISTRY_ONLY
-    // block_all route: 502, nothing forwarded.
-    if (vhost === null) return mesh ? this.localReply(502, '', 'direct_response', 0) : this.localReply(404, '', 'route_not_found', Flag.NR);
+    const host = normalizeAuthority(authority);
+    const vhost = findVirtualHost(chain.routes, host);
+    if (vhost === null) {
+      // On the mesh listener a host (or port) outside the registry meets Istio's REGISTRY_ONLY
+      // block_all route: 502, nothing forwarded.
+      if (mesh) return this.localReply(502, '', 'direct_response', 0);
+      // A client reusing a TLS connection for a host another server of this port serves (one
+      // certificate covering both): 421 makes it open a connection with the right SNI.
+      if (chain.tls !== null && this.servedElsewhere(chain.name, host)) return this.localReply(421, 'misdirected request', 'misdirected_request', Flag.NR);
+      return this.localReply(404, '', 'route_not_found', Flag.NR);
+    }
     if (vhost.ports !== undefined && !vhost.ports.includes(port)) return this.localReply(502, '', 'direct_response', 0);
+    // A plain-text server with tls.httpsRedirect: Envoy's require_tls answer.
+    if (vhost.requireTls === true && this.scheme === 'http') return this.localReply(301, '', 'direct_response', 0, ['location', `https://${authority}${ds.target.startsWith('/') ? ds.target : target.path}`]);
     this.path = target.path;
     this.rawQuery = target.rawQuery;
     this.port = port;
@@ -118,6 +129,15 @@ export class ActiveStream implements RequestView {
     rec.route = route.label;
     this.filters = route.filters;
     this.run(0);
+  }
+
+  private servedElsewhere(chainName: string, host: string): boolean {
+    const listener = this.active.listeners.get(this.ctx.listener);
+    if (listener === undefined) return false;
+    for (const c of listener.chains) {
+      if (c.type === 'http' && c.tls !== null && c.name !== chainName && findVirtualHost(c.routes, host) !== null) return true;
+    }
+    return false;
   }
 
   /** Answers a request the connection manager will not route (HTTP/1.0, CONNECT, a refused Upgrade). */

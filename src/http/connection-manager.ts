@@ -1,6 +1,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import http2, { type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { ActiveStream, type HttpContext } from './active-stream.js';
 import { detectProtocol } from './codec/detect.js';
@@ -90,6 +91,12 @@ export class HttpConnectionManager {
         socket.resume();
       }
     });
+  }
+
+  /** A terminated TLS connection: ALPN says which protocol (no ALPN is HTTP/1.1, as Envoy takes it). */
+  acceptTls(socket: TLSSocket): void {
+    if (socket.alpnProtocol === 'h2') this.h2.emit('connection', socket);
+    else this.h1.emit('connection', socket);
   }
 
   // --- HTTP/1.1 ----------------------------------------------------------------------------

@@ -24,6 +24,8 @@ export interface DownstreamStream {
   readonly rawHeaders: readonly string[];
   readonly headers: HeaderMap;
   readonly remoteAddress: string;
+  /** x-forwarded-client-cert for a mutual-TLS connection's client certificate; null otherwise. */
+  readonly clientCertDetails: string | null;
   /** The request body (read it only when forwarding it). */
   readonly body: Readable;
   readonly hasBody: boolean;

@@ -65,6 +65,8 @@ export interface RequestHeadersIn {
   /** HTTP/2: Host comes from :authority, whatever a host header says. */
   authority: string | undefined;
   protocol: string;
+  /** Set by the gateway from the client certificate (SANITIZE_SET): any the client sent is dropped above. */
+  clientCertDetails: string | null;
 }
 
 /**
@@ -106,6 +108,7 @@ export function upstreamRequestHeaders(req: RequestHeadersIn, scheme: string, id
   const remote = req.remoteAddress;
   out.push('x-forwarded-for', xff === undefined ? remote : `${xff}, ${remote}`, 'x-forwarded-proto', scheme);
   if (trailers) out.push('te', 'trailers');
+  if (req.clientCertDetails !== null) out.push('x-forwarded-client-cert', req.clientCertDetails);
   if (!requestId) {
     const id = randomUUID();
     out.push('x-request-id', id);

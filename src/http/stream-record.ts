@@ -49,7 +49,8 @@ export function flagString(bits: number): string {
   return out;
 }
 
-export type DownstreamProtocol = 'HTTP/1.1' | 'HTTP/2';
+/** `TCP`: a connection the TCP proxy carried (TCP servers, TLS passthrough), one record per connection. */
+export type DownstreamProtocol = 'HTTP/1.1' | 'HTTP/2' | 'TCP';
 
 /**
  * Everything known about one request (or one upgraded connection), filled in as it goes and

@@ -1,9 +1,16 @@
 import net, { type AddressInfo, type Socket } from 'node:net';
-import type { FilterChainConfig } from '../compile/snapshot.js';
+import type { HttpChainConfig, ListenerConfig } from '../compile/snapshot.js';
 import type { HttpContext } from '../http/active-stream.js';
 import { HttpConnectionManager } from '../http/connection-manager.js';
 import { chainKey, type DataPlaneState } from '../http/state.js';
+import { proxyTcp } from '../tcp/tcp-proxy.js';
+import type { Logger } from '../telemetry/log.js';
+import { inspectClientHello, MAX_CLIENT_HELLO_BYTES } from './client-hello.js';
 import { selectChain } from './filter-chain.js';
+import { HANDSHAKE_TIMEOUT_MS, terminateTls } from './tls-terminate.js';
+
+// At most one handshake-failure line per listener per second; the rest are counted into the next line.
+const TLS_LOG_INTERVAL_MS = 1000;
 
 /**
  * One listening socket, as an Envoy listener: each accepted connection gets the filter chain
@@ -16,10 +23,14 @@ export class Listener {
   private readonly managers = new Map<string, HttpConnectionManager>();
   address: AddressInfo | null = null;
 
+  private lastTlsLog = 0;
+  private suppressedTlsLogs = 0;
+
   constructor(
     readonly name: string,
     readonly gatewayPort: number,
     private readonly state: DataPlaneState,
+    private readonly log: Logger | null = null,
   ) {
     this.server = net.createServer({ noDelay: true }, (socket) => this.onConnection(socket));
   }
@@ -40,18 +51,84 @@ export class Listener {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     const config = this.state.active.listeners.get(this.name);
-    const chain = config === undefined ? null : selectChain(config.chains, { transport: 'raw', serverName: null });
-    if (chain === null) {
-      socket.destroy();
-      return;
-    }
-    this.managerFor(chain).accept(socket);
+    if (config === undefined) return void socket.destroy();
+    if (!config.chains.some((c) => c.match.transport === 'tls')) return this.dispatch(config, socket, 'raw', null);
+    this.inspect(config, socket);
   }
 
-  private managerFor(chain: FilterChainConfig): HttpConnectionManager {
+  /** Envoy's tls_inspector: read the ClientHello (or see that the client speaks plain text), put it back, choose the chain. */
+  private inspect(config: ListenerConfig, socket: Socket): void {
+    let seen: Buffer | null = null;
+    const cleanup = () => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('error', onGone);
+      socket.off('end', onGone);
+    };
+    const onGone = () => {
+      cleanup();
+      socket.destroy();
+    };
+    const timer = setTimeout(onGone, HANDSHAKE_TIMEOUT_MS);
+    const onData = (chunk: Buffer) => {
+      seen = seen === null ? chunk : Buffer.concat([seen, chunk]);
+      const hello = inspectClientHello(seen);
+      if (hello.kind === 'need-more' && seen.length <= MAX_CLIENT_HELLO_BYTES) return;
+      cleanup();
+      socket.pause();
+      socket.unshift(seen);
+      if (hello.kind === 'tls') return this.dispatch(config, socket, 'tls', hello.serverName);
+      if (hello.kind === 'not-tls') return this.dispatch(config, socket, 'raw', null);
+      this.tlsRefused(config, null, `not a valid TLS ClientHello (${hello.kind === 'invalid' ? hello.reason : 'too large'})`);
+      socket.destroy();
+    };
+    socket.on('data', onData);
+    socket.once('error', onGone);
+    socket.once('end', onGone);
+  }
+
+  private dispatch(config: ListenerConfig, socket: Socket, transport: 'raw' | 'tls', serverName: string | null): void {
+    const chain = selectChain(config.chains, { transport, serverName });
+    if (chain === null) {
+      if (transport === 'tls') this.tlsRefused(config, serverName, 'no server on this port has that host');
+      else if (config.chains.some((c) => c.match.transport === 'tls')) this.tlsRefused(config, null, 'the client spoke plain text to a TLS port');
+      return void socket.destroy();
+    }
+    if (chain.tls === null) {
+      if (chain.type === 'http') return this.managerFor(chain).accept(socket);
+      return proxyTcp(socket, this.name, chain, serverName, this.state);
+    }
+    terminateTls(
+      socket,
+      chain.tls,
+      serverName,
+      chain.type === 'http',
+      (t) => (chain.type === 'http' ? this.managerFor(chain).acceptTls(t) : proxyTcp(t, this.name, chain, serverName, this.state)),
+      (reason) => this.tlsRefused(config, serverName, reason, chain.name),
+    );
+  }
+
+  /** A handshake that failed, in words: what the client asked for and what this port serves (Envoy logs only filter_chain_not_found). */
+  private tlsRefused(config: ListenerConfig, serverName: string | null, reason: string, chain?: string): void {
+    if (this.log === null) return;
+    const now = Date.now();
+    if (now - this.lastTlsLog < TLS_LOG_INTERVAL_MS) {
+      this.suppressedTlsLogs++;
+      return;
+    }
+    this.lastTlsLog = now;
+    const names = config.chains.filter((c) => c.match.transport === 'tls').map((c) => (c.match.serverNames.length > 0 ? c.match.serverNames.join(', ') : '* (any name, and no SNI)'));
+    const more = this.suppressedTlsLogs > 0 ? ` (+${this.suppressedTlsLogs} more refused in the last second)` : '';
+    this.suppressedTlsLogs = 0;
+    this.log.warn(
+      `TLS connection refused on gateway port ${this.gatewayPort}${chain ? ` (${chain})` : ''}: ${reason}; the client sent ${serverName === null ? 'no SNI' : `SNI ${serverName}`}; this port serves ${names.join('; ') || 'no TLS server (see the config warnings)'}${more}`,
+    );
+  }
+
+  private managerFor(chain: HttpChainConfig): HttpConnectionManager {
     let m = this.managers.get(chain.name);
     if (m === undefined) {
-      const ctx: HttpContext = { state: this.state, listener: this.name, chain: chain.name, chainKey: chainKey(this.name, chain.name), scheme: 'http' };
+      const ctx: HttpContext = { state: this.state, listener: this.name, chain: chain.name, chainKey: chainKey(this.name, chain.name), scheme: chain.tls === null ? 'http' : 'https' };
       m = new HttpConnectionManager(ctx);
       this.managers.set(chain.name, m);
     }

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { createAdminServer } from '../admin/admin.js';
 import { createStatusServer } from '../admin/status.js';
 import type { Snapshot } from '../compile/snapshot.js';
-import { formatProblemForLog } from '../config/problems.js';
+import { formatProblemForLog, type Problem } from '../config/problems.js';
 import { ActiveConfig, DataPlaneState } from '../http/state.js';
 import type { StreamEndListener } from '../http/stream-record.js';
 import { Listener } from '../listener/listener.js';
@@ -11,7 +11,8 @@ import { ClusterManager } from '../upstream/cluster-manager.js';
 import { UpstreamPools } from '../upstream/pools.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
 import { CoalescingRunner } from './coalescing-runner.js';
-import { buildSnapshot, ConfigError } from './config-source.js';
+import { buildSnapshot, ConfigError, tlsServersOf } from './config-source.js';
+import { FolderWatch } from './file-watch.js';
 import { listenAddressFor, type HostPort, type ServeOptions } from './options.js';
 import { startStandIns, type StandIn } from './standins.js';
 
@@ -37,6 +38,10 @@ export class Gateway {
   private draining = false;
   private started = false;
   private readonly reloads = new CoalescingRunner(() => this.reloadOnce());
+  private readonly certWatch = new FolderWatch(() => {
+    this.log.info('certificate files changed: reloading');
+    void this.reload();
+  });
   readonly bound: BoundListener[] = [];
   statusAddress: HostPort | null = null;
   adminAddress: HostPort | null = null;
@@ -71,12 +76,14 @@ export class Gateway {
   }
 
   private async boot(): Promise<void> {
-    const { snapshot, problems, files } = await buildSnapshot(this.opts.configPaths, {
+    const { snapshot, problems, files, tlsFiles } = await buildSnapshot(this.opts.configPaths, {
       defaultNamespace: this.opts.defaultNamespace,
       labels: this.opts.labels,
       mesh: this.opts.meshListen !== undefined,
+      tlsDir: this.opts.tlsDir,
     });
-    for (const p of problems) (p.severity === 'warning' ? this.log.warn : this.log.info)(formatProblemForLog(p));
+    for (const p of problems) this.logProblem(p);
+    this.certWatch.set(tlsFiles);
     this.log.info(`config loaded from ${files.length} file(s): ${snapshot.listeners.length} listener(s), ${snapshot.clusters.size} cluster(s)`);
     this.state = new DataPlaneState(new ActiveConfig(snapshot, this.clusters.sync(snapshot.clusters).runtimes));
 
@@ -103,7 +110,7 @@ export class Gateway {
     // The mesh listener forwards to every registry host: open to the network it would be an
     // open proxy into the cluster, so a bare port means loopback.
     const host = mesh && addr.host === undefined ? '127.0.0.1' : addr.host;
-    const listener = new Listener(name, gatewayPort, this.state);
+    const listener = new Listener(name, gatewayPort, this.state, this.log);
     let a: AddressInfo;
     try {
       a = await listener.listen(addr.port, host);
@@ -142,6 +149,8 @@ export class Gateway {
         labels: this.opts.labels,
         mesh: this.opts.meshListen !== undefined,
         version,
+        tlsDir: this.opts.tlsDir,
+        previousTls: tlsServersOf(this.snapshot),
       });
     } catch (e) {
       const problems = e instanceof ConfigError ? e.problems.filter((p) => p.severity === 'error') : [];
@@ -154,12 +163,17 @@ export class Gateway {
       this.log.error(`reload refused: the new config needs listeners ${names(built.snapshot) || 'none'} instead of ${names(this.snapshot)}; restart meshgate to change listening ports`);
       return false;
     }
-    for (const p of built.problems) if (p.severity === 'warning') this.log.warn(formatProblemForLog(p));
+    for (const p of built.problems) if (p.severity !== 'info') this.logProblem(p);
+    this.certWatch.set(built.tlsFiles);
     const { runtimes, retired, kept } = this.clusters.sync(built.snapshot.clusters);
     this.state.active = new ActiveConfig(built.snapshot, runtimes);
     for (const c of retired) c.stop();
     this.log.info(`config version ${built.snapshot.version} live: ${built.snapshot.clusters.size} cluster(s), ${kept} kept with their state, from ${built.files.length} file(s)`);
     return true;
+  }
+
+  private logProblem(p: Problem): void {
+    (p.severity === 'error' ? this.log.error : p.severity === 'warning' ? this.log.warn : this.log.info)(formatProblemForLog(p));
   }
 
   /**
@@ -168,6 +182,7 @@ export class Gateway {
    */
   async stop(deadlineMs = DRAIN_DEADLINE_MS): Promise<void> {
     this.draining = true;
+    this.certWatch.close();
     if (this.state) this.state.draining = true;
     await Promise.all(this.listeners.map((l) => l.stop(deadlineMs)));
     await this.status?.close();

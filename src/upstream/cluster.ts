@@ -49,6 +49,8 @@ export class ClusterRuntime {
   /** Requests holding a connection slot (maxConnections), and those waiting for one. */
   active = 0;
   activeRetries = 0;
+  /** Connections the TCP proxy holds to this cluster. */
+  tcpConnections = 0;
   private mirrorsInFlight = 0;
   private readonly pending: (() => void)[] = [];
   private next = 0;
@@ -229,6 +231,18 @@ export class ClusterRuntime {
     const next = this.pending.shift();
     if (next !== undefined) next();
     else this.active--;
+  }
+
+  /** A TCP-proxied connection takes a maxConnections slot, or is refused (Envoy's tcp_proxy has no queue). */
+  admitConnection(): boolean {
+    const max = this.config.pool.maxConnections;
+    if (max > 0 && this.tcpConnections >= max) return false;
+    this.tcpConnections++;
+    return true;
+  }
+
+  releaseConnection(): void {
+    this.tcpConnections--;
   }
 
   /** Drop a queued start (its client went away). */

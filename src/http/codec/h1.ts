@@ -3,6 +3,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { declaresBody, unmapped, type AbortListener, type DownstreamStream, type HeaderMap } from '../downstream.js';
+import { tlsInfoOf } from '../../listener/tls-terminate.js';
 import { STREAM_IDLE_MS } from '../limits.js';
 
 const kOwner = Symbol('meshgate.abortListener');
@@ -41,6 +42,10 @@ abstract class H1Request {
 
   get remoteAddress(): string {
     return unmapped(this.req.socket.remoteAddress);
+  }
+
+  get clientCertDetails(): string | null {
+    return tlsInfoOf(this.req.socket)?.clientCertDetails ?? null;
   }
 
   get body(): IncomingMessage {

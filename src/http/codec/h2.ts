@@ -1,6 +1,7 @@
 import http2, { type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { withoutPseudo } from '../../upstream/client.js';
 import { unmapped, type AbortListener, type DownstreamStream, type HeaderMap } from '../downstream.js';
+import { tlsInfoOf } from '../../listener/tls-terminate.js';
 
 const { NGHTTP2_INTERNAL_ERROR } = http2.constants;
 
@@ -30,6 +31,7 @@ export class H2Stream implements DownstreamStream {
   readonly rawHeaders: readonly string[];
   readonly headers: HeaderMap;
   readonly remoteAddress: string;
+  readonly clientCertDetails: string | null;
   readonly hasBody: boolean;
   readonly openedMs: number;
   private trailersIn: string[] | null = null;
@@ -52,7 +54,9 @@ export class H2Stream implements DownstreamStream {
     this.authority = authority === undefined ? undefined : String(authority);
     this.rawHeaders = withoutPseudo(raw);
     this.headers = headers;
-    this.remoteAddress = unmapped(body.session?.socket?.remoteAddress);
+    const socket = body.session?.socket;
+    this.remoteAddress = unmapped(socket?.remoteAddress);
+    this.clientCertDetails = tlsInfoOf(socket)?.clientCertDetails ?? null;
     this.hasBody = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) === 0;
     body.on('trailers', (t: IncomingHttpHeaders) => {
       const list: string[] = [];

@@ -68,6 +68,7 @@ describe('compile: listeners and route tables', () => {
       { port: 80, hosts: ['a.example.com', '*.example.com', '*.deep.example.com', '*'] },
       { port: 8080, hosts: ['a.example.com'] },
       { port: 31400, hosts: ['*'], protocol: 'TCP' },
+      { port: 9999, hosts: ['*'], protocol: 'UDP' },
     ]) +
       service('svc.example.com') +
       vs('exact', 'istio-system', ['a.example.com'], ['edge'], to('svc.example.com'), '2024-01-01T00:00:00Z') +
@@ -76,16 +77,17 @@ describe('compile: listeners and route tables', () => {
       vs('any', 'istio-system', ['*'], ['edge'], to('svc.example.com'), '2024-01-04T00:00:00Z'),
   );
 
-  it('one HTTP listener per Gateway port, in port order, named gateway:PORT', () => {
-    expect(snap.listeners.map((l) => l.name)).toEqual(['gateway:80', 'gateway:8080']);
+  it('one listener per served Gateway port, in port order, named gateway:PORT', () => {
+    expect(snap.listeners.map((l) => l.name)).toEqual(['gateway:80', 'gateway:8080', 'gateway:31400']);
+    expect(snap.listeners.find((l) => l.name === 'gateway:31400')!.chains.map((c) => c.type)).toEqual(['tcp']);
     expect(listener(snap, 80).chains[0]!.type).toBe('http');
     expect(listener(snap, 80)).toMatchObject({ kind: 'gateway', gateways: ['istio-system/edge'] });
     expect(listener(snap, 80).routes.name).toBe('http.80');
   });
 
-  it('a non-HTTP server is skipped with a warning naming its protocol field', () => {
-    const w = warnings(snap).find((p) => p.field === 'spec.servers[2].port.protocol');
-    expect(w?.message).toMatch(/TCP/);
+  it('a server of a protocol meshgate does not serve (UDP) is skipped with a warning naming its protocol field', () => {
+    const w = warnings(snap).find((p) => p.field === 'spec.servers[3].port.protocol');
+    expect(w?.message).toMatch(/UDP servers are not served; port 9999 is skipped/);
     expect(w?.object).toBe('Gateway istio-system/edge');
   });
 
@@ -133,8 +135,8 @@ describe('compile: listeners and route tables', () => {
     expect(c.endpoints.map((e) => `${e.address}:${e.port}`)).toEqual(['127.0.0.1:9001']);
   });
 
-  it('no warning besides the TCP server for this clean config', () => {
-    expect(warnings(snap).map((p) => p.field)).toEqual(['spec.servers[2].port.protocol']);
+  it('no warning besides the UDP server for this clean config', () => {
+    expect(warnings(snap).map((p) => p.field)).toEqual(['spec.servers[3].port.protocol']);
   });
 });
 

@@ -1,0 +1,272 @@
+import type { ConfigObject, GatewaySpec, ServerSpec, VirtualServiceSpec } from '../config/types.js';
+import { resolveHost } from '../registry/registry.js';
+import { credentialKey, isMaterial, type CredentialLookup } from '../tls/credentials.js';
+import { buildServerTls, type ServerTlsConfig } from '../tls/server-tls.js';
+import { isolatedError, warn, type CompileContext } from './context.js';
+import { intersect, namespaceAllows, parseGatewayHost } from './hosts.js';
+import { compileHttpRoutes, ensureCluster, qualifyGateway } from './routes.js';
+import type { FilterChainConfig, GatewayServer, HttpChainConfig, ListenerConfig, Route, RouteTable, TcpDestination, TcpRoute, VirtualHost } from './snapshot.js';
+
+export const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB']);
+const TLS_PROTOCOLS = new Set(['HTTPS', 'TLS']);
+
+/** One Gateway `servers[i]` a listener serves. */
+export interface ServerRef {
+  gw: ConfigObject<GatewaySpec>;
+  server: ServerSpec;
+  index: number;
+  /** `ns/name servers[i]`. */
+  ref: string;
+  /** HTTP, HTTPS, TLS or TCP (HTTP2, GRPC and GRPC-WEB count as HTTP). */
+  kind: 'HTTP' | 'HTTPS' | 'TLS' | 'TCP';
+}
+
+/** TLS material and the previous config's contexts, for terminating servers. */
+export interface TlsInputs {
+  credentials: CredentialLookup;
+  /** Chains of the config being replaced, by name: a server whose credential broke keeps its certificate. */
+  previous: ReadonlyMap<string, ServerTlsConfig>;
+  now: number;
+}
+
+function serverKind(protocol: string): ServerRef['kind'] | null {
+  const p = protocol.toUpperCase();
+  if (HTTP_PROTOCOLS.has(p)) return 'HTTP';
+  if (TLS_PROTOCOLS.has(p) || p === 'TCP') return p as ServerRef['kind'];
+  // Istio proxies these as opaque TCP at a gateway (protocol.IsTCP), without their own filters.
+  if (p === 'MONGO' || p === 'MYSQL' || p === 'REDIS') return 'TCP';
+  return null;
+}
+
+/** The served servers by port. A port takes either plain text (HTTP, or TCP) or TLS servers, as Istio's listeners do. */
+export function gatewayPorts(ctx: CompileContext, served: ConfigObject<GatewaySpec>[]): [number, ServerRef[]][] {
+  const ports = new Map<number, ServerRef[]>();
+  for (const gw of served) {
+    gw.spec.servers.forEach((server, index) => {
+      const kind = serverKind(server.port.protocol);
+      const field = ['servers', index, 'port', 'protocol'];
+      if (kind === null) {
+        warn(ctx, gw, field, `${server.port.protocol.toUpperCase()} servers are not served; port ${server.port.number} is skipped`);
+        return;
+      }
+      const mode = String(server.tls?.mode ?? (kind === 'HTTPS' ? 'SIMPLE' : ''));
+      if ((kind === 'HTTPS' || kind === 'TLS') && (mode === 'ISTIO_MUTUAL' || (mode === 'AUTO_PASSTHROUGH' && kind === 'HTTPS'))) {
+        warn(ctx, gw, ['servers', index, 'tls', 'mode'], `tls.mode ${mode} needs the mesh's own workload certificates, which a standalone gateway does not have; this server is skipped`);
+        return;
+      }
+      if (kind === 'TLS' && mode === 'AUTO_PASSTHROUGH') {
+        warn(ctx, gw, ['servers', index, 'tls', 'mode'], 'tls.mode AUTO_PASSTHROUGH routes by mesh-internal SNI names (outbound_.PORT_._.HOST) of multi-cluster east-west traffic, which this gateway does not serve; this server is skipped');
+        return;
+      }
+      const list = ports.get(server.port.number) ?? [];
+      const tlsPort = kind === 'HTTPS' || kind === 'TLS';
+      const clash = list.find((r) => (r.kind === 'HTTPS' || r.kind === 'TLS') !== tlsPort || (!tlsPort && r.kind !== kind));
+      if (clash) {
+        warn(ctx, gw, field, `port ${server.port.number} is already served as ${clash.kind} by ${clash.ref}; a port carries either plain HTTP, plain TCP or TLS servers, so this ${kind} server is skipped`);
+        return;
+      }
+      list.push({ gw, server, index, ref: `${gw.namespace}/${gw.name} servers[${index}]`, kind });
+      ports.set(server.port.number, list);
+    });
+  }
+  return [...ports].sort((a, b) => a[0] - b[0]);
+}
+
+/** `ns/name` of each Gateway a VirtualService names; `mesh` when it names none. */
+export function boundGateways(vs: ConfigObject<VirtualServiceSpec>): string[] {
+  const list = vs.spec.gateways && vs.spec.gateways.length > 0 ? vs.spec.gateways : ['mesh'];
+  return list.map((g) => qualifyGateway(g, vs.namespace));
+}
+
+export function exportedTo(vs: ConfigObject<VirtualServiceSpec>, namespace: string): boolean {
+  const to = vs.spec.exportTo;
+  if (!to || to.length === 0) return true;
+  return to.some((e) => e === '*' || (e === '.' && vs.namespace === namespace) || e === namespace);
+}
+
+export function newTable(name: string): RouteTable {
+  return { name, exact: new Map(), wildcards: [], any: null };
+}
+
+export function addVirtualHost(table: RouteTable, domain: string, routes: Route[], extra?: Partial<VirtualHost>): void {
+  const vhost: VirtualHost = { domain, routes, ...extra };
+  if (domain === '*') table.any = vhost;
+  else if (domain.startsWith('*.')) table.wildcards.push({ suffix: domain.slice(1), vhost });
+  else table.exact.set(domain, vhost);
+}
+
+/** The VirtualServices bound to a server, with the host each one has there (the narrower of the two). */
+function bindings(roots: ConfigObject<VirtualServiceSpec>[], s: ServerRef): { vs: ConfigObject<VirtualServiceSpec>; domain: string }[] {
+  const gwRef = `${s.gw.namespace}/${s.gw.name}`;
+  const out: { vs: ConfigObject<VirtualServiceSpec>; domain: string }[] = [];
+  for (const vs of roots) {
+    if (!boundGateways(vs).includes(gwRef) || !exportedTo(vs, s.gw.namespace)) continue;
+    for (const raw of s.server.hosts) {
+      const sh = parseGatewayHost(raw);
+      if (!namespaceAllows(sh, vs.namespace, s.gw.namespace)) continue;
+      for (const vsHost of vs.spec.hosts ?? []) {
+        const domain = intersect(vsHost.toLowerCase(), sh.host);
+        if (domain !== undefined) out.push({ vs, domain });
+      }
+    }
+  }
+  return out;
+}
+
+/** The route table of some HTTP servers of one port: one per plain-text port (Istio's `http.80`), one per HTTPS server. */
+function httpTable(ctx: CompileContext, roots: ConfigObject<VirtualServiceSpec>[], name: string, port: number, servers: ServerRef[]): RouteTable {
+  const domains = new Map<string, { vs: ConfigObject<VirtualServiceSpec>; gateway: string; redirect: boolean }[]>();
+  for (const s of servers) {
+    const redirect = s.kind === 'HTTP' && s.server.tls?.httpsRedirect === true;
+    for (const { vs, domain } of bindings(roots, s)) {
+      const list = domains.get(domain) ?? [];
+      const seen = list.find((e) => e.vs === vs);
+      if (seen) seen.redirect ||= redirect;
+      else list.push({ vs, gateway: `${s.gw.namespace}/${s.gw.name}`, redirect });
+      domains.set(domain, list);
+    }
+  }
+  const table = newTable(name);
+  for (const [domain, list] of domains) {
+    const routes = list.flatMap(({ vs, gateway }) => compileHttpRoutes(ctx, vs, { gateway, port }));
+    addVirtualHost(table, domain, routes, list.some((e) => e.redirect) ? { requireTls: true } : undefined);
+  }
+  table.wildcards.sort((a, b) => b.suffix.length - a.suffix.length);
+  return table;
+}
+
+/** SNI names a TLS server's chain matches: its hosts without namespaces; `*` means any name, and clients without SNI. */
+function serverNames(s: ServerRef): string[] {
+  const hosts = s.server.hosts.map((h) => parseGatewayHost(h).host);
+  return hosts.includes('*') ? [] : [...new Set(hosts)];
+}
+
+/** Istio's name for a TLS server's route table and chain: `https.443.NAME.GATEWAY.NAMESPACE`. */
+function tlsChainName(prefix: string, s: ServerRef): string {
+  return `${prefix}.${s.server.port.number}.${s.server.port.name ?? s.index}.${s.gw.name}.${s.gw.namespace}`;
+}
+
+function terminatingTls(ctx: CompileContext, s: ServerRef, chainName: string, inputs: TlsInputs | undefined): ServerTlsConfig | null {
+  const spec = (s.server.tls ?? {}) as Record<string, unknown>;
+  const hosts = s.server.hosts.map((h) => parseGatewayHost(h).host);
+  const base = ['servers', s.index, 'tls'];
+  const key = credentialKey(s.gw.namespace, spec);
+  if (key === null) {
+    isolatedError(ctx, s.gw, base, `tls.mode ${String(spec.mode ?? 'SIMPLE')} needs a certificate: set credentialName (or serverCertificate and privateKey); ${s.ref} is not served`);
+    return null;
+  }
+  const previous = inputs?.previous.get(chainName);
+  const keepOld = (why: string, field: string) => {
+    if (previous) {
+      warn(ctx, s.gw, [...base, field], `${why}; ${s.ref} keeps serving the certificate it had (${previous.source}, valid until ${previous.notAfter})`);
+      return previous;
+    }
+    isolatedError(ctx, s.gw, [...base, field], `${why}; ${s.ref} is not served (every other server is)`);
+    return null;
+  };
+  const material = inputs?.credentials.get(key);
+  if (!isMaterial(material)) return keepOld(material?.error ?? 'its certificate was not loaded', key.startsWith('files:') ? 'serverCertificate' : 'credentialName');
+  const built = buildServerTls(spec, material, hosts, inputs?.now);
+  for (const w of built.warnings) warn(ctx, s.gw, [...base, w.field], w.message);
+  if (built.config === null) {
+    const e = built.errors[0]!;
+    return keepOld(e.message, e.field);
+  }
+  return built.config;
+}
+
+function tcpDestinations(ctx: CompileContext, vs: ConfigObject<VirtualServiceSpec>, field: (string | number)[], route: unknown, port: number, gateway: string): { destinations: TcpDestination[]; totalWeight: number } {
+  const list = (Array.isArray(route) ? route : []) as { destination: { host: string; subset?: string; port?: { number?: number } }; weight?: number }[];
+  const explicit = list.some((d) => d.weight !== undefined);
+  const destinations = list.map((d, i) => {
+    const host = resolveHost(ctx.registry, d.destination.host, vs.namespace);
+    const c = ensureCluster(ctx, host, d.destination.port?.number, d.destination.subset, { gateway, port }, { obj: vs, field: [...field, i, 'destination'] });
+    return { cluster: c.name, host, port: c.port, weight: list.length === 1 ? 100 : explicit ? (d.weight ?? 0) : 1 };
+  });
+  return { destinations, totalWeight: destinations.reduce((n, d) => n + d.weight, 0) };
+}
+
+type L4Match = { sniHosts?: string[]; port?: number; gateways?: string[] };
+
+/** A route's matches that apply on this gateway port; null when none does. */
+function applicable(matches: L4Match[] | undefined, vs: ConfigObject<VirtualServiceSpec>, gateway: string, port: number): L4Match[] | null {
+  if (!matches || matches.length === 0) return [{}];
+  const ok = matches.filter((m) => (m.port === undefined || m.port === port) && (!m.gateways || m.gateways.map((g) => qualifyGateway(g, vs.namespace)).includes(gateway)));
+  return ok.length > 0 ? ok : null;
+}
+
+/** VirtualService `tls` routes (passthrough, by SNI) or `tcp` routes (plain TCP, or after terminating TLS) for one server. */
+function tcpRoutes(ctx: CompileContext, roots: ConfigObject<VirtualServiceSpec>[], s: ServerRef, which: 'tls' | 'tcp'): TcpRoute[] {
+  const gateway = `${s.gw.namespace}/${s.gw.name}`;
+  const port = s.server.port.number;
+  const out: TcpRoute[] = [];
+  const seen = new Set<ConfigObject<VirtualServiceSpec>>();
+  for (const { vs } of bindings(roots, s)) {
+    if (seen.has(vs)) continue;
+    seen.add(vs);
+    ctx.compiled.add(vs);
+    const list = ((which === 'tls' ? vs.spec.tls : vs.spec.tcp) ?? []) as { match?: L4Match[]; route?: unknown }[];
+    list.forEach((r, i) => {
+      const matches = applicable(r.match, vs, gateway, port);
+      if (matches === null) return;
+      const sni = which === 'tls' ? [...new Set(matches.flatMap((m) => (m.sniHosts ?? []).map((h) => h.toLowerCase())))] : [];
+      const { destinations, totalWeight } = tcpDestinations(ctx, vs, [which, i, 'route'], r.route, port, gateway);
+      out.push({ source: `VirtualService ${vs.namespace}/${vs.name} ${which}[${i}]`, sniHosts: sni.length > 0 ? sni : null, destinations, totalWeight });
+    });
+  }
+  return out;
+}
+
+function chainBase(name: string, port: number, transport: 'raw' | 'tls', names: string[], servers: ServerRef[]) {
+  return { name, listenerKind: 'gateway' as const, port, match: { transport, serverNames: names }, servers: servers.map((s) => s.ref) };
+}
+
+/** One listener per Gateway port: a plain-text chain, or a chain per TLS server chosen by SNI. */
+export function gatewayListener(ctx: CompileContext, roots: ConfigObject<VirtualServiceSpec>[], port: number, refs: ServerRef[], tlsInputs?: TlsInputs): ListenerConfig {
+  const chains: FilterChainConfig[] = [];
+  const plainHttp = refs.filter((r) => r.kind === 'HTTP');
+  // Istio serves every plain-text HTTP server of a port from one route table, `http.80`.
+  if (plainHttp.length > 0) {
+    const chain: HttpChainConfig = { type: 'http', ...chainBase(`http.${port}`, port, 'raw', [], plainHttp), routes: httpTable(ctx, roots, `http.${port}`, port, plainHttp), tls: null };
+    chains.push(chain);
+  }
+  const tcp = refs.filter((r) => r.kind === 'TCP');
+  if (tcp.length > 0) {
+    chains.push({ type: 'tcp', ...chainBase(`tcp.${port}`, port, 'raw', [], tcp), routes: tcp.flatMap((s) => tcpRoutes(ctx, roots, s, 'tcp')), tls: null });
+  }
+  for (const s of refs) {
+    if (s.kind !== 'HTTPS' && s.kind !== 'TLS') continue;
+    const mode = String(s.server.tls?.mode ?? 'SIMPLE');
+    const names = serverNames(s);
+    const clash = chains.find((c) => c.match.transport === 'tls' && c.match.serverNames.join(',') === names.join(','));
+    if (clash) {
+      warn(ctx, s.gw, ['servers', s.index, 'hosts'], `the same hosts (${names.join(', ') || '*'}) are already served on port ${port} by ${clash.servers.join(', ')}; the first server wins, this one is skipped`);
+      continue;
+    }
+    if (mode === 'PASSTHROUGH') {
+      if (s.kind === 'HTTPS') {
+        warn(ctx, s.gw, ['servers', s.index, 'tls', 'mode'], 'PASSTHROUGH belongs to protocol TLS (HTTPS servers terminate); served as TLS passthrough, routed by VirtualService tls routes');
+      }
+      chains.push({ type: 'tcp', ...chainBase(tlsChainName('passthrough', s), port, 'tls', names, [s]), routes: tcpRoutes(ctx, roots, s, 'tls'), tls: null });
+      continue;
+    }
+    const name = tlsChainName(s.kind === 'HTTPS' ? 'https' : 'tls', s);
+    const tls = terminatingTls(ctx, s, name, tlsInputs);
+    if (tls === null) continue;
+    if (s.kind === 'HTTPS') {
+      chains.push({ type: 'http', ...chainBase(name, port, 'tls', names, [s]), routes: httpTable(ctx, roots, name, port, [s]), tls });
+    } else {
+      chains.push({ type: 'tcp', ...chainBase(name, port, 'tls', names, [s]), routes: tcpRoutes(ctx, roots, s, 'tcp'), tls });
+    }
+  }
+  const servers: GatewayServer[] = refs.map((r) => ({
+    gateway: `${r.gw.namespace}/${r.gw.name}`,
+    index: r.index,
+    name: r.server.name,
+    port,
+    protocol: r.server.port.protocol.toUpperCase(),
+    hosts: r.server.hosts,
+  }));
+  const gateways = [...new Set(refs.map((r) => `${r.gw.namespace}/${r.gw.name}`))];
+  return { name: `gateway:${port}`, kind: 'gateway', port, gateways, servers, chains };
+}

@@ -1,0 +1,115 @@
+import net, { type Socket } from 'node:net';
+import type { TcpChainConfig, TcpDestination, TcpRoute } from '../compile/snapshot.js';
+import { unmapped } from '../http/downstream.js';
+import type { DataPlaneState } from '../http/state.js';
+import { Flag, StreamRecord } from '../http/stream-record.js';
+
+// Envoy's tcp_proxy idle_timeout default: a connection silent both ways this long is closed.
+const TCP_IDLE_MS = 3_600_000;
+
+function sniMatches(patterns: readonly string[], sni: string | null): boolean {
+  if (sni === null) return false;
+  for (const p of patterns) {
+    if (p === sni || p === '*') return true;
+    if (p.startsWith('*.') && sni.endsWith(p.slice(1)) && sni.length > p.length - 1) return true;
+  }
+  return false;
+}
+
+/** The first route that takes this connection: tls routes by SNI, tcp routes unconditionally. */
+export function selectTcpRoute(routes: readonly TcpRoute[], sni: string | null): TcpRoute | null {
+  for (const r of routes) if (r.sniHosts === null || sniMatches(r.sniHosts, sni)) return r;
+  return null;
+}
+
+function pickDestination(r: TcpRoute): TcpDestination | null {
+  if (r.destinations.length === 1) return r.destinations[0]!;
+  if (r.totalWeight <= 0) return null;
+  let x = Math.random() * r.totalWeight;
+  for (const d of r.destinations) {
+    x -= d.weight;
+    if (x < 0) return d;
+  }
+  return r.destinations[r.destinations.length - 1]!;
+}
+
+/**
+ * Envoy's TCP proxy: one connection in, one to an endpoint of the route's cluster, bytes copied
+ * both ways until either side closes. `client` is the raw socket (plain TCP, TLS passthrough,
+ * its first bytes put back) or the terminated TLS socket. One stream record per connection.
+ */
+export function proxyTcp(client: Socket, listener: string, chain: TcpChainConfig, sni: string | null, state: DataPlaneState): void {
+  const rec = new StreamRecord('TCP', unmapped(client.remoteAddress), performance.now());
+  rec.listener = listener;
+  rec.chain = chain.name;
+  rec.authority = sni ?? '';
+  let finished = false;
+  const finish = (flags: number, details: string) => {
+    if (finished) return;
+    finished = true;
+    rec.flags |= flags;
+    if (rec.details === '') rec.details = details;
+    rec.durationMs = performance.now() - rec.startMs;
+    state.streamEnded(rec);
+  };
+  const refuse = (flag: number, details: string) => {
+    client.destroy();
+    finish(flag, details);
+  };
+  const route = selectTcpRoute(chain.routes, sni);
+  if (route === null) return refuse(Flag.NR, 'filter_chain_not_found');
+  rec.route = route.source;
+  const dest = pickDestination(route);
+  const cluster = dest === null ? undefined : state.active.clusters.get(dest.cluster);
+  if (dest === null || cluster === undefined) return refuse(Flag.NC, 'cluster_not_found');
+  rec.cluster = dest.cluster;
+  const ep = cluster.pick();
+  if (ep === null) return refuse(Flag.UH, 'no_healthy_upstream');
+  if (!cluster.admitConnection()) return refuse(Flag.UO, 'overflow');
+  rec.upstreamHost = ep.hostPort;
+  rec.attempts = 1;
+
+  const upstream = net.connect({ host: ep.address, port: ep.port, noDelay: true });
+  let connected = false;
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    cluster.releaseConnection();
+  };
+  const connectTimer = setTimeout(() => {
+    upstream.destroy();
+    client.destroy();
+    release();
+    finish(Flag.UF, 'upstream_connect_timeout');
+  }, cluster.config.pool.connectTimeoutMs);
+  upstream.once('connect', () => {
+    connected = true;
+    clearTimeout(connectTimer);
+    rec.responseStartMs = performance.now() - rec.startMs;
+    client.pipe(upstream);
+    upstream.pipe(client);
+    client.resume();
+  });
+  const onIdle = () => {
+    rec.details = 'idle_timeout';
+    upstream.destroy();
+    client.destroy();
+  };
+  client.setTimeout(TCP_IDLE_MS, onIdle);
+  const closeBoth = (byClient: boolean) => {
+    clearTimeout(connectTimer);
+    rec.bytesReceived = client.bytesRead;
+    rec.bytesSent = client.bytesWritten;
+    upstream.destroy();
+    client.destroy();
+    release();
+    if (connected) finish(0, 'closed');
+    else if (byClient) finish(Flag.DC, 'downstream_remote_disconnect');
+    else finish(Flag.UF, 'upstream_connect_failure');
+  };
+  upstream.once('close', () => closeBoth(false));
+  client.once('close', () => closeBoth(true));
+  upstream.on('error', () => undefined);
+  client.on('error', () => undefined);
+}

@@ -1,0 +1,154 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { ConfigObject, GatewaySpec, SecretBody } from '../config/types.js';
+
+/**
+ * Certificate material for a Gateway server, wherever it came from. PEM text only: nothing here
+ * is ever logged or put into a problem message, only `source` and `files`.
+ */
+export interface TlsMaterial {
+  cert: string;
+  key: string;
+  /** Trusted CAs for client certificates (MUTUAL, OPTIONAL_MUTUAL); null when none was given. */
+  ca: string | null;
+  /** Where it was read, for messages: `Secret istio-system/my-cred`, `tls/my-cred.crt`. */
+  source: string;
+  /** Files read, so that a change to any of them reloads the config. */
+  files: string[];
+}
+
+/** A credential that could not be read, with the reason in words. */
+export interface MissingMaterial {
+  error: string;
+  /** What should have existed, so the watcher notices when it appears. */
+  files: string[];
+}
+
+export type MaterialResult = TlsMaterial | MissingMaterial;
+
+export function isMaterial(r: MaterialResult | undefined): r is TlsMaterial {
+  return r !== undefined && (r as TlsMaterial).cert !== undefined;
+}
+
+/** Material by reference key (`credentialKey`), resolved before compiling. */
+export type CredentialLookup = ReadonlyMap<string, MaterialResult>;
+
+/** A server's TLS settings name their material one of three ways; this is the lookup key of each. */
+export function credentialKey(gatewayNamespace: string, tls: Record<string, unknown>): string | null {
+  if (typeof tls.credentialName === 'string' && tls.credentialName !== '') return `credential:${gatewayNamespace}/${tls.credentialName}`;
+  const names = tls.credentialNames;
+  if (Array.isArray(names) && typeof names[0] === 'string') return `credential:${gatewayNamespace}/${names[0]}`;
+  if (typeof tls.serverCertificate === 'string' && typeof tls.privateKey === 'string') {
+    return `files:${tls.serverCertificate}|${tls.privateKey}|${typeof tls.caCertificates === 'string' ? tls.caCertificates : ''}`;
+  }
+  return null;
+}
+
+const TERMINATING = new Set(['SIMPLE', 'MUTUAL', 'OPTIONAL_MUTUAL']);
+
+/** Every credential the served Gateways reference, read from Secrets in the config or from files. */
+export async function loadCredentials(objects: readonly ConfigObject[], tlsDir: string): Promise<Map<string, MaterialResult>> {
+  const secrets = objects.filter((o) => o.kind === 'Secret') as ConfigObject<SecretBody>[];
+  const out = new Map<string, MaterialResult>();
+  for (const gw of objects.filter((o) => o.kind === 'Gateway') as ConfigObject<GatewaySpec>[]) {
+    for (const server of gw.spec.servers ?? []) {
+      const tls = server.tls as Record<string, unknown> | undefined;
+      if (!tls || !TERMINATING.has(String(tls.mode ?? 'SIMPLE'))) continue;
+      const key = credentialKey(gw.namespace, tls);
+      if (key === null || out.has(key)) continue;
+      if (key.startsWith('credential:')) {
+        const name = key.slice(key.indexOf('/') + 1);
+        out.set(key, fromSecret(secrets, gw.namespace, name) ?? (await fromTlsDir(tlsDir, name)));
+      } else {
+        out.set(key, await fromPaths(tls.serverCertificate as string, tls.privateKey as string, typeof tls.caCertificates === 'string' ? tls.caCertificates : null));
+      }
+    }
+  }
+  return out;
+}
+
+/** Istio reads a gateway's credentials from its own namespace; a config with one namespace's worth of Secrets also works from any. */
+function findSecret(secrets: ConfigObject<SecretBody>[], namespace: string, name: string): ConfigObject<SecretBody> | undefined {
+  const same = secrets.find((s) => s.name === name && s.namespace === namespace);
+  if (same) return same;
+  const any = secrets.filter((s) => s.name === name);
+  return any.length === 1 ? any[0] : undefined;
+}
+
+function secretField(s: ConfigObject<SecretBody>, names: string[]): string | null {
+  for (const n of names) {
+    const str = s.spec.stringData?.[n];
+    if (typeof str === 'string') return str;
+    const b64 = s.spec.data?.[n];
+    if (typeof b64 === 'string') return Buffer.from(b64, 'base64').toString('utf8');
+  }
+  return null;
+}
+
+function fromSecret(secrets: ConfigObject<SecretBody>[], namespace: string, name: string): MaterialResult | null {
+  const s = findSecret(secrets, namespace, name);
+  if (!s) return null;
+  const where = `Secret ${s.namespace}/${s.name}`;
+  const cert = secretField(s, ['tls.crt', 'cert']);
+  const key = secretField(s, ['tls.key', 'key']);
+  if (cert === null) return { error: `${where} has no tls.crt (or cert) entry`, files: [] };
+  if (key === null) return { error: `${where} has no tls.key (or key) entry`, files: [] };
+  let ca = secretField(s, ['ca.crt', 'cacert']);
+  // Istio's convention for MUTUAL: the CA may sit in a second Secret, NAME-cacert.
+  const caSecret = ca === null ? findSecret(secrets, s.namespace, `${name}-cacert`) : undefined;
+  if (caSecret) ca = secretField(caSecret, ['ca.crt', 'cacert']);
+  return { cert, key, ca, source: caSecret ? `${where} (+ Secret ${caSecret.namespace}/${caSecret.name})` : where, files: [] };
+}
+
+async function readIfExists(file: string): Promise<string | null> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
+    throw e;
+  }
+}
+
+/** `--tls-dir`: NAME.crt + NAME.key (+ NAME.ca.crt or NAME-cacert.crt), or a folder NAME/ holding a Secret's keys as files. */
+async function fromTlsDir(dir: string, name: string): Promise<MaterialResult> {
+  const flat = { cert: path.join(dir, `${name}.crt`), key: path.join(dir, `${name}.key`), cas: [path.join(dir, `${name}.ca.crt`), path.join(dir, `${name}-cacert.crt`)] };
+  const folder = path.join(dir, name);
+  const layouts = [
+    flat,
+    { cert: path.join(folder, 'tls.crt'), key: path.join(folder, 'tls.key'), cas: [path.join(folder, 'ca.crt')] },
+    { cert: path.join(folder, 'cert'), key: path.join(folder, 'key'), cas: [path.join(folder, 'cacert')] },
+  ];
+  for (const l of layouts) {
+    const cert = await readIfExists(l.cert);
+    if (cert === null) continue;
+    const key = await readIfExists(l.key);
+    if (key === null) return { error: `${l.cert} exists but its key ${l.key} does not`, files: [l.cert, l.key] };
+    let ca: string | null = null;
+    let caFile: string | null = null;
+    for (const c of l.cas) {
+      ca = await readIfExists(c);
+      if (ca !== null) {
+        caFile = c;
+        break;
+      }
+    }
+    return { cert, key, ca, source: l.cert, files: caFile ? [l.cert, l.key, caFile] : [l.cert, l.key, ...l.cas] };
+  }
+  return {
+    error: `no Secret named ${name} in the config and no ${flat.cert} + ${flat.key} (or ${folder}/tls.crt + tls.key) in --tls-dir; create one with: meshgate certs --out ${dir} --hosts HOST --name ${name}`,
+    files: [flat.cert, flat.key, path.join(folder, 'tls.crt')],
+  };
+}
+
+async function fromPaths(certFile: string, keyFile: string, caFile: string | null): Promise<MaterialResult> {
+  const cert = await readIfExists(certFile);
+  if (cert === null) return { error: `serverCertificate ${certFile} does not exist`, files: [certFile, keyFile] };
+  const key = await readIfExists(keyFile);
+  if (key === null) return { error: `privateKey ${keyFile} does not exist`, files: [certFile, keyFile] };
+  let ca: string | null = null;
+  if (caFile !== null) {
+    ca = await readIfExists(caFile);
+    if (ca === null) return { error: `caCertificates ${caFile} does not exist`, files: [certFile, keyFile, caFile] };
+  }
+  return { cert, key, ca, source: certFile, files: caFile ? [certFile, keyFile, caFile] : [certFile, keyFile] };
+}
