@@ -81,12 +81,17 @@ export function renderRoutes(snap: Snapshot): string {
         continue;
       }
       const t = c.routes;
+      const shown = c.tls ? `${where} (https ${c.tls.mode}, ${c.tls.source})` : where;
       const vhosts = [...new Set([...t.exact.values(), ...t.wildcards.map((w) => w.vhost), ...(t.any ? [t.any] : [])])];
-      if (vhosts.length === 0) rows.push([where, '-', '-', 'no VirtualService bound: every request gets 404', '-', '-', '-']);
+      if (vhosts.length === 0) rows.push([shown, '-', '-', 'no VirtualService bound: every request gets 404', '-', '-', '-']);
       for (const vh of vhosts) {
+        if (vh.requireTls === true) {
+          rows.push([shown, vh.domain, 'any', 'redirect 301 to https://HOST/PATH (server tls.httpsRedirect)', '-', '-', '-']);
+          continue;
+        }
         for (const r of vh.routes) {
           rows.push([
-            where,
+            shown,
             vh.domain,
             describeRouteMatch(r),
             describeAction(r, snap),

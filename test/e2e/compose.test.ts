@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { serveOptionsFrom } from '../../src/cli/serve.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { writeTlsDir } from '../helpers/certs.js';
 import { ROOT, runCli } from '../helpers/process.js';
 import { startReplicas, type Upstream } from '../helpers/upstream.js';
 
@@ -28,12 +29,34 @@ describe('docker-compose.yml', () => {
     expect(gw.healthcheck.test.join(' ')).toContain(`:${opts.statusPort}/healthz/ready`);
   });
 
-  it('mounts config that exists and validates without a warning', async () => {
-    const sources = gw.volumes.map((v: string) => v.split(':')[0]);
-    for (const s of sources) expect(existsSync(path.join(ROOT, s)), s).toBe(true);
-    const r = await runCli(['validate', '-q', ...sources.flatMap((s: string) => ['-c', s])]);
+  it('mounts config that exists and validates without a warning, with the credential `npm run certs` makes', async () => {
+    const mounts = gw.volumes.map((v: string) => v.split(':'));
+    for (const [s] of mounts) expect(existsSync(path.join(ROOT, s)), s).toBe(true);
+    const opts = serveOptionsFrom(gw.command.slice(1));
+    if (opts === 'help') throw new Error('unexpected --help');
+    const tlsMount = mounts.find(([, target]: string[]) => target === opts.tlsDir);
+    expect(tlsMount?.[0], 'a volume mounted at --tls-dir').toBe('./tls');
+    const sources = mounts.filter(([, target]: string[]) => opts.configPaths.includes(target)).map(([s]: string[]) => s);
+    expect(sources).toHaveLength(opts.configPaths.length);
+    // ./tls holds only its README on a clean checkout; validate against what `npm run certs` writes there.
+    const tlsDir = await writeTlsDir({ 'my-nginx-credential': { hosts: ['mynginx.example.com'] } });
+    const r = await runCli(['validate', '-q', '--tls-dir', tlsDir, ...sources.flatMap((s: string) => ['-c', s])]);
+    expect(r.stderr + r.stdout).toMatch(/^valid: 7 object\(s\) in 7 file\(s\)\n$/);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^valid: 5 object\(s\) in 6 file\(s\)\n$/);
+  });
+
+  it('publishes the https NodePort of the source document on the gateway port 443', () => {
+    const opts = serveOptionsFrom(gw.command.slice(1));
+    if (opts === 'help') throw new Error('unexpected --help');
+    expect(gw.ports).toContain(`31941:${opts.listen.get(443)!.port}`);
+  });
+
+  it('npm run certs makes the credential the shipped HTTPS Gateway names, where serve looks by default', () => {
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+    expect(pkg.scripts.certs).toContain('--out tls');
+    expect(pkg.scripts.certs).toContain('--name my-nginx-credential');
+    expect(readFileSync(path.join(ROOT, 'deploy/https/my-nginx-https.yml'), 'utf8')).toContain('credentialName: my-nginx-credential');
+    expect(pkg.scripts.prestart).toBe('npm run --silent certs');
   });
 
   it('starts the three nginx replicas the EndpointSlice names', () => {

@@ -1,6 +1,9 @@
 import { readFile } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
 import path from 'node:path';
+import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testCa, writeTlsDir } from '../helpers/certs.js';
 import { writeConfigDir } from '../helpers/gateway.js';
 import { request } from '../helpers/http.js';
 import { ROOT, runCli, startServe, type ServeProcess } from '../helpers/process.js';
@@ -93,8 +96,10 @@ ${replicas.map((r) => `- addresses: [{ip: 127.0.0.1, targetRef: {kind: Pod, name
 });
 
 describe('npm start: the shipped example with stand-in replicas', () => {
-  it('serves gateways/ and rotates over the three stand-ins', async () => {
-    const gw = await startServe(['-c', 'gateways', '--stand-ins', '--listen', '80=127.0.0.1:0', '--status-port', '0', '--admin-port', '0']);
+  it('serves gateways/ and deploy/https/ and rotates over the three stand-ins, over HTTP and HTTPS', async () => {
+    // The credential `npm run certs` (prestart) makes in ./tls, made here in a temporary --tls-dir.
+    const tlsDir = await writeTlsDir({ 'my-nginx-credential': { hosts: ['mynginx.example.com'] } });
+    const gw = await startServe(['-c', 'gateways', '-c', 'deploy/https', '--stand-ins', '--tls-dir', tlsDir, '--listen', '80=127.0.0.1:0', '--listen', '443=127.0.0.1:0', '--status-port', '0', '--admin-port', '0']);
     try {
       const names: string[] = [];
       for (let i = 0; i < 6; i++) {
@@ -104,13 +109,25 @@ describe('npm start: the shipped example with stand-in replicas', () => {
         names.push(a.headers['x-stand-in'] as string);
       }
       expect(names).toEqual(['my-nginx-0', 'my-nginx-1', 'my-nginx-2', 'my-nginx-0', 'my-nginx-1', 'my-nginx-2']);
+      const https = await new Promise<{ status: number; cn: string; standIn: string }>((resolve, reject) => {
+        const req = httpsRequest({ host: '127.0.0.1', port: gw.ports.get(443)!, servername: 'mynginx.example.com', ca: testCa().cert, headers: { host: 'mynginx.example.com' }, method: 'HEAD', agent: false }, (res) => {
+          const cert = (res.socket as TLSSocket).getPeerCertificate();
+          res.resume();
+          resolve({ status: res.statusCode!, cn: String(cert.subject.CN), standIn: String(res.headers['x-stand-in']) });
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      expect(https).toEqual({ status: 200, cn: 'mynginx.example.com', standIn: 'my-nginx-0' });
     } finally {
       expect(await gw.stop()).toBe(0);
     }
   });
 
-  it('package.json start script runs exactly this', async () => {
+  it('package.json start script runs exactly this, after making the credential', async () => {
     const pkg = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8'));
-    expect(pkg.scripts.start).toContain('serve -c gateways --stand-ins');
+    expect(pkg.scripts.start).toContain('serve -c gateways -c deploy/https --stand-ins');
+    expect(pkg.scripts.prestart).toBe('npm run --silent certs');
+    expect(pkg.scripts.certs).toBe('node dist/cli.js certs --out tls --hosts mynginx.example.com --name my-nginx-credential');
   });
 });
