@@ -42,7 +42,7 @@ export function compile(objects: readonly ConfigObject[], opts: CompileOptions =
   const roots = virtualServices.filter((vs) => !delegates.has(`${vs.namespace}/${vs.name}`));
 
   const listeners: ListenerConfig[] = [];
-  for (const [port, refs] of gatewayPorts(ctx, served)) listeners.push(gatewayListener(ctx, roots, port, refs, opts.tls));
+  for (const [port, refs] of gatewayPorts(ctx, served)) listeners.push(gatewayListener(ctx, roots, port, refs, opts.tls, opts.labels));
   if (opts.meshNamespace !== undefined) listeners.push(meshListener(ctx, roots, opts.meshNamespace));
 
   // Rules no listener serves here (mesh-bound without --mesh-listen, unselected gateways) are

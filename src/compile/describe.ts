@@ -1,3 +1,4 @@
+import { BlockList } from 'node:net';
 import type { CompiledMatch, Route, Snapshot, StringMatcher } from './snapshot.js';
 
 // Human and machine views of a Snapshot, shared by `meshgate routes`, /routes and /config_dump.
@@ -76,7 +77,8 @@ export function renderRoutes(snap: Snapshot): string {
         if (c.routes.length === 0) rows.push([where, c.match.serverNames.join(',') || '*', how, 'no tls/tcp route bound: connections are closed', '-', '-', '-']);
         for (const r of c.routes) {
           const dests = r.destinations.map((d) => `${d.host}:${d.port}${r.destinations.length > 1 ? ` ${Math.round((d.weight / r.totalWeight) * 100)}%` : ''}`).join(', ');
-          rows.push([where, (r.sniHosts ?? c.match.serverNames).join(',') || '*', r.sniHosts ? `${how}, sni` : how, dests || '-', '-', '-', r.source]);
+          const conds = [r.sniHosts ? 'sni' : '', ...(r.matches ?? []).flatMap((m) => [m.destinationSubnets ? `to ${m.destinationSubnets.cidrs.join(',')}` : '', m.sourceSubnets ? `from ${m.sourceSubnets.cidrs.join(',')}` : ''])].filter((x) => x !== '');
+          rows.push([where, (r.sniHosts ?? c.match.serverNames).join(',') || '*', [how, ...new Set(conds)].join(', '), dests || '-', '-', '-', r.source]);
         }
         continue;
       }
@@ -120,6 +122,7 @@ export function snapshotToJSON(snap: Snapshot): unknown {
       if (k === 'filters' && Array.isArray(v)) return v.map((f: { name: string }) => f.name);
       // The TLS context is OpenSSL state; where the certificate came from is what an operator needs.
       if (k === 'context' && v !== null && typeof v === 'object' && 'context' in v) return undefined;
+      if (v instanceof BlockList) return undefined;
       if (v instanceof Map) return Object.fromEntries(v);
       if (v instanceof RegExp) return v.source;
       return v;

@@ -1,11 +1,13 @@
-import type { ConfigObject, GatewaySpec, ServerSpec, VirtualServiceSpec } from '../config/types.js';
+import { BlockList, isIPv4, isIPv6 } from 'node:net';
+import type { ConfigObject, GatewaySpec, Labels, ServerSpec, VirtualServiceSpec } from '../config/types.js';
+import { selects } from '../registry/labels.js';
 import { resolveHost } from '../registry/registry.js';
 import { credentialKey, isMaterial, type CredentialLookup } from '../tls/credentials.js';
 import { buildServerTls, type ServerTlsConfig } from '../tls/server-tls.js';
 import { isolatedError, warn, type CompileContext } from './context.js';
 import { intersect, namespaceAllows, parseGatewayHost } from './hosts.js';
 import { compileHttpRoutes, ensureCluster, qualifyGateway } from './routes.js';
-import type { FilterChainConfig, GatewayServer, HttpChainConfig, ListenerConfig, Route, RouteTable, TcpDestination, TcpRoute, VirtualHost } from './snapshot.js';
+import type { FilterChainConfig, GatewayServer, HttpChainConfig, ListenerConfig, Route, RouteTable, Subnets, TcpDestination, TcpMatch, TcpRoute, VirtualHost } from './snapshot.js';
 
 export const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB']);
 const TLS_PROTOCOLS = new Set(['HTTPS', 'TLS']);
@@ -186,7 +188,48 @@ function tcpDestinations(ctx: CompileContext, vs: ConfigObject<VirtualServiceSpe
   return { destinations, totalWeight: destinations.reduce((n, d) => n + d.weight, 0) };
 }
 
-type L4Match = { sniHosts?: string[]; port?: number; gateways?: string[] };
+type L4Match = { sniHosts?: string[]; port?: number; gateways?: string[]; destinationSubnets?: string[]; sourceSubnet?: string; sourceLabels?: Record<string, string> };
+
+/** CIDRs (or bare addresses) as a BlockList; null with the first entry that is not one. */
+function subnets(cidrs: string[]): { subnets: Subnets } | { bad: string } {
+  const list = new BlockList();
+  for (const c of cidrs) {
+    const [addr = '', bits] = c.trim().split('/');
+    const family = isIPv4(addr) ? 'ipv4' : isIPv6(addr) ? 'ipv6' : null;
+    const prefix = bits === undefined ? (family === 'ipv4' ? 32 : 128) : /^\d{1,3}$/.test(bits) ? Number(bits) : -1;
+    if (family === null || prefix < 0 || prefix > (family === 'ipv4' ? 32 : 128)) return { bad: c };
+    list.addSubnet(addr, prefix, family);
+  }
+  return { subnets: { cidrs, list } };
+}
+
+/**
+ * The compiled form of a route's applicable matches. `sourceLabels` select the workload the
+ * traffic comes from, which at a gateway is the gateway itself (as in Istio): a match whose labels
+ * this gateway's --labels do not carry is dropped; without --labels every Gateway is served, so
+ * it is kept. Null when no match is left.
+ */
+function l4Matches(ctx: CompileContext, vs: ConfigObject<VirtualServiceSpec>, field: (string | number)[], matches: L4Match[], labels: Labels | undefined): TcpMatch[] | null {
+  const out: TcpMatch[] = [];
+  matches.forEach((m, i) => {
+    if (m.sourceLabels && labels !== undefined && !selects(m.sourceLabels, labels)) return;
+    const sub = (cidrs: string[] | undefined, name: string): Subnets | null | undefined => {
+      if (cidrs === undefined || cidrs.length === 0) return null;
+      const r = subnets(cidrs);
+      if ('bad' in r) {
+        warn(ctx, vs, [...field, i, name], `"${r.bad}" is not an IP address or CIDR block; this match never applies`);
+        return undefined;
+      }
+      return r.subnets;
+    };
+    const destinationSubnets = sub(m.destinationSubnets, 'destinationSubnets');
+    const sourceSubnets = sub(m.sourceSubnet === undefined ? undefined : [m.sourceSubnet], 'sourceSubnet');
+    if (destinationSubnets === undefined || sourceSubnets === undefined) return;
+    const sni = (m.sniHosts ?? []).map((h) => h.toLowerCase());
+    out.push({ sniHosts: sni.length > 0 ? sni : null, destinationSubnets, sourceSubnets });
+  });
+  return out.length > 0 ? out : null;
+}
 
 /** A route's matches that apply on this gateway port; null when none does. */
 function applicable(matches: L4Match[] | undefined, vs: ConfigObject<VirtualServiceSpec>, gateway: string, port: number): L4Match[] | null {
@@ -196,7 +239,7 @@ function applicable(matches: L4Match[] | undefined, vs: ConfigObject<VirtualServ
 }
 
 /** VirtualService `tls` routes (passthrough, by SNI) or `tcp` routes (plain TCP, or after terminating TLS) for one server. */
-function tcpRoutes(ctx: CompileContext, roots: ConfigObject<VirtualServiceSpec>[], s: ServerRef, which: 'tls' | 'tcp'): TcpRoute[] {
+function tcpRoutes(ctx: CompileContext, roots: ConfigObject<VirtualServiceSpec>[], s: ServerRef, which: 'tls' | 'tcp', labels: Labels | undefined): TcpRoute[] {
   const gateway = `${s.gw.namespace}/${s.gw.name}`;
   const port = s.server.port.number;
   const out: TcpRoute[] = [];
@@ -207,11 +250,15 @@ function tcpRoutes(ctx: CompileContext, roots: ConfigObject<VirtualServiceSpec>[
     ctx.compiled.add(vs);
     const list = ((which === 'tls' ? vs.spec.tls : vs.spec.tcp) ?? []) as { match?: L4Match[]; route?: unknown }[];
     list.forEach((r, i) => {
-      const matches = applicable(r.match, vs, gateway, port);
-      if (matches === null) return;
-      const sni = which === 'tls' ? [...new Set(matches.flatMap((m) => (m.sniHosts ?? []).map((h) => h.toLowerCase())))] : [];
+      const applying = applicable(r.match, vs, gateway, port);
+      if (applying === null) return;
+      const compiled = l4Matches(ctx, vs, [which, i, 'match'], applying, labels);
+      if (compiled === null) return;
+      // A match with no condition left takes every connection.
+      const matches = compiled.some((m) => m.sniHosts === null && m.destinationSubnets === null && m.sourceSubnets === null) ? null : compiled;
+      const sni = [...new Set(compiled.flatMap((m) => m.sniHosts ?? []))];
       const { destinations, totalWeight } = tcpDestinations(ctx, vs, [which, i, 'route'], r.route, port, gateway);
-      out.push({ source: `VirtualService ${vs.namespace}/${vs.name} ${which}[${i}]`, sniHosts: sni.length > 0 ? sni : null, destinations, totalWeight });
+      out.push({ source: `VirtualService ${vs.namespace}/${vs.name} ${which}[${i}]`, sniHosts: matches !== null && sni.length > 0 ? sni : null, matches, destinations, totalWeight });
     });
   }
   return out;
@@ -222,7 +269,7 @@ function chainBase(name: string, port: number, transport: 'raw' | 'tls', names: 
 }
 
 /** One listener per Gateway port: a plain-text chain, or a chain per TLS server chosen by SNI. */
-export function gatewayListener(ctx: CompileContext, roots: ConfigObject<VirtualServiceSpec>[], port: number, refs: ServerRef[], tlsInputs?: TlsInputs): ListenerConfig {
+export function gatewayListener(ctx: CompileContext, roots: ConfigObject<VirtualServiceSpec>[], port: number, refs: ServerRef[], tlsInputs?: TlsInputs, labels?: Labels): ListenerConfig {
   const chains: FilterChainConfig[] = [];
   const plainHttp = refs.filter((r) => r.kind === 'HTTP');
   // Istio serves every plain-text HTTP server of a port from one route table, `http.80`.
@@ -232,7 +279,7 @@ export function gatewayListener(ctx: CompileContext, roots: ConfigObject<Virtual
   }
   const tcp = refs.filter((r) => r.kind === 'TCP');
   if (tcp.length > 0) {
-    chains.push({ type: 'tcp', ...chainBase(`tcp.${port}`, port, 'raw', [], tcp), routes: tcp.flatMap((s) => tcpRoutes(ctx, roots, s, 'tcp')), tls: null });
+    chains.push({ type: 'tcp', ...chainBase(`tcp.${port}`, port, 'raw', [], tcp), routes: tcp.flatMap((s) => tcpRoutes(ctx, roots, s, 'tcp', labels)), tls: null });
   }
   for (const s of refs) {
     if (s.kind !== 'HTTPS' && s.kind !== 'TLS') continue;
@@ -247,7 +294,7 @@ export function gatewayListener(ctx: CompileContext, roots: ConfigObject<Virtual
       if (s.kind === 'HTTPS') {
         warn(ctx, s.gw, ['servers', s.index, 'tls', 'mode'], 'PASSTHROUGH belongs to protocol TLS (HTTPS servers terminate); served as TLS passthrough, routed by VirtualService tls routes');
       }
-      chains.push({ type: 'tcp', ...chainBase(tlsChainName('passthrough', s), port, 'tls', names, [s]), routes: tcpRoutes(ctx, roots, s, 'tls'), tls: null });
+      chains.push({ type: 'tcp', ...chainBase(tlsChainName('passthrough', s), port, 'tls', names, [s]), routes: tcpRoutes(ctx, roots, s, 'tls', labels), tls: null });
       continue;
     }
     const name = tlsChainName(s.kind === 'HTTPS' ? 'https' : 'tls', s);
@@ -256,7 +303,7 @@ export function gatewayListener(ctx: CompileContext, roots: ConfigObject<Virtual
     if (s.kind === 'HTTPS') {
       chains.push({ type: 'http', ...chainBase(name, port, 'tls', names, [s]), routes: httpTable(ctx, roots, name, port, [s]), tls });
     } else {
-      chains.push({ type: 'tcp', ...chainBase(name, port, 'tls', names, [s]), routes: tcpRoutes(ctx, roots, s, 'tcp'), tls });
+      chains.push({ type: 'tcp', ...chainBase(name, port, 'tls', names, [s]), routes: tcpRoutes(ctx, roots, s, 'tcp', labels), tls });
     }
   }
   const servers: GatewayServer[] = refs.map((r) => ({

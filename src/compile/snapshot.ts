@@ -1,3 +1,4 @@
+import type { BlockList } from 'node:net';
 import type { Problem } from '../config/problems.js';
 import type { HttpFilter } from '../http/filters/filter.js';
 import type { Endpoint } from '../registry/registry.js';
@@ -95,10 +96,27 @@ export interface TcpChainConfig {
 export interface TcpRoute {
   /** `VirtualService ns/name tls[i]` or `tcp[i]`. */
   source: string;
-  /** SNI names (exact or `*.suffix`) the route takes; null: any. */
+  /** Every SNI name (exact or `*.suffix`) the route's matches take, for display; null: any. */
   sniHosts: string[] | null;
+  /** The route takes a connection that meets any of these; null: every connection. */
+  matches: TcpMatch[] | null;
   destinations: TcpDestination[];
   totalWeight: number;
+}
+
+/** One `match` entry of a tls/tcp route: every condition given must hold. */
+export interface TcpMatch {
+  sniHosts: string[] | null;
+  /** `destinationSubnets`: the address the client connected to. */
+  destinationSubnets: Subnets | null;
+  /** `sourceSubnet` (tcp routes): the client's address. */
+  sourceSubnets: Subnets | null;
+}
+
+/** CIDR blocks, compiled once; `cidrs` is what the config said, for display. */
+export interface Subnets {
+  cidrs: string[];
+  list: BlockList;
 }
 
 export interface TcpDestination {

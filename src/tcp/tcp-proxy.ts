@@ -1,5 +1,5 @@
-import net, { type Socket } from 'node:net';
-import type { TcpChainConfig, TcpDestination, TcpRoute } from '../compile/snapshot.js';
+import net, { isIPv4, type Socket } from 'node:net';
+import type { Subnets, TcpChainConfig, TcpDestination, TcpRoute } from '../compile/snapshot.js';
 import { unmapped } from '../http/downstream.js';
 import type { DataPlaneState } from '../http/state.js';
 import { Flag, StreamRecord } from '../http/stream-record.js';
@@ -16,9 +16,21 @@ function sniMatches(patterns: readonly string[], sni: string | null): boolean {
   return false;
 }
 
-/** The first route that takes this connection: tls routes by SNI, tcp routes unconditionally. */
-export function selectTcpRoute(routes: readonly TcpRoute[], sni: string | null): TcpRoute | null {
-  for (const r of routes) if (r.sniHosts === null || sniMatches(r.sniHosts, sni)) return r;
+function inSubnets(s: Subnets | null, address: string | undefined): boolean {
+  if (s === null) return true;
+  if (address === undefined) return false;
+  const a = unmapped(address);
+  return s.list.check(a, isIPv4(a) ? 'ipv4' : 'ipv6');
+}
+
+/** The first route that takes this connection: by SNI (tls routes), the address it came to and the client's address. */
+export function selectTcpRoute(routes: readonly TcpRoute[], sni: string | null, local?: string, remote?: string): TcpRoute | null {
+  for (const r of routes) {
+    if (r.matches === null) return r;
+    for (const m of r.matches) {
+      if ((m.sniHosts === null || sniMatches(m.sniHosts, sni)) && inSubnets(m.destinationSubnets, local) && inSubnets(m.sourceSubnets, remote)) return r;
+    }
+  }
   return null;
 }
 
@@ -56,7 +68,7 @@ export function proxyTcp(client: Socket, listener: string, chain: TcpChainConfig
     client.destroy();
     finish(flag, details);
   };
-  const route = selectTcpRoute(chain.routes, sni);
+  const route = selectTcpRoute(chain.routes, sni, client.localAddress, client.remoteAddress);
   if (route === null) return refuse(Flag.NR, 'filter_chain_not_found');
   rec.route = route.source;
   const dest = pickDestination(route);
