@@ -116,8 +116,9 @@ export class ActiveStream implements RequestView {
       return this.localReply(404, '', 'route_not_found', Flag.NR);
     }
     if (vhost.ports !== undefined && !vhost.ports.includes(port)) return this.localReply(502, '', 'direct_response', 0);
-    // A plain-text server with tls.httpsRedirect: Envoy's require_tls answer.
-    if (vhost.requireTls === true && this.scheme === 'http') return this.localReply(301, '', 'direct_response', 0, ['location', `https://${authority}${ds.target.startsWith('/') ? ds.target : target.path}`]);
+    // A plain-text server with tls.httpsRedirect: Envoy's require_tls answer, https:// + Host + the
+    // normalized :path with its query.
+    if (vhost.requireTls === true && this.scheme === 'http') return this.localReply(301, '', 'direct_response', 0, ['location', `https://${authority}${target.path}${target.rawQuery === '' ? '' : `?${target.rawQuery}`}`]);
     this.path = target.path;
     this.rawQuery = target.rawQuery;
     this.port = port;

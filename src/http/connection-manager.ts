@@ -93,10 +93,25 @@ export class HttpConnectionManager {
     });
   }
 
-  /** A terminated TLS connection: ALPN says which protocol (no ALPN is HTTP/1.1, as Envoy takes it). */
+  /**
+   * A terminated TLS connection: ALPN says which protocol; without ALPN the first bytes do, as
+   * Envoy's codec AUTO decides.
+   */
   acceptTls(socket: TLSSocket): void {
     if (socket.alpnProtocol === 'h2') this.h2.emit('connection', socket);
-    else this.h1.emit('connection', socket);
+    else if (socket.alpnProtocol === 'http/1.1') this.h1.emit('connection', socket);
+    else {
+      detectProtocol(socket, (h2) => {
+        if (!h2) {
+          this.h1.emit('connection', socket);
+          return void socket.resume();
+        }
+        // node:http2 refuses a TLS socket whose ALPN is not h2 (its 'unknownProtocol' path); the
+        // preface has said what ALPN did not.
+        (socket as { alpnProtocol: string | false | null }).alpnProtocol = 'h2';
+        this.h2.emit('connection', socket);
+      });
+    }
   }
 
   // --- HTTP/1.1 ----------------------------------------------------------------------------

@@ -28,18 +28,47 @@ function uriAndDnsSans(cert: X509Certificate): { uris: string[]; dns: string[] }
   return { uris, dns };
 }
 
+/** Envoy's urlEncodeQueryParameter: everything but RFC 3986 unreserved characters, as %XX. */
+function urlEncoded(text: string): string {
+  return text.replace(/[^A-Za-z0-9\-._~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+}
+
 /**
- * Envoy's SANITIZE_SET with Istio's gateway details (Hash, Subject, URI, DNS):
- * `Hash=<sha256 hex>;Subject="CN=...";URI=spiffe://...;DNS=name`.
+ * x-forwarded-client-cert as an Istio gateway has Envoy set it (forward_client_cert_details
+ * SANITIZE_SET; set_current_client_cert_details Subject, Cert, URI, DNS), in Envoy's order:
+ * `By=<our URI SAN>;Hash=<sha256 hex>;Cert="<url-encoded PEM>";Subject="CN=...";URI=...;DNS=...`.
+ * URI is there even when empty, as Envoy writes it.
  */
-function clientCertDetails(cert: X509Certificate): string {
+function clientCertDetails(cert: X509Certificate, localUris: readonly string[]): string {
   const subject = cert.subject.split('\n').reverse().join(',').replace(/"/g, '\\"');
   const hash = createHash('sha256').update(cert.raw).digest('hex');
+  // OpenSSL's PEM, as Envoy writes it: 64-column base64, \n line ends.
+  const pem = cert.toString();
   const { uris, dns } = uriAndDnsSans(cert);
-  let out = `Hash=${hash};Subject="${subject}"`;
+  let out = '';
+  for (const by of localUris) out += `By=${by};`;
+  out += `Hash=${hash};Cert="${urlEncoded(pem)}";Subject="${subject}"`;
+  if (uris.length === 0) out += ';URI=';
   for (const u of uris) out += `;URI=${u}`;
   for (const d of dns) out += `;DNS=${d}`;
   return out;
+}
+
+/** OpenSSL's reasons in words an operator reads; anything else on one line. */
+function handshakeFailure(e: NodeJS.ErrnoException): string {
+  switch (e.code) {
+    case 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE':
+      return 'no client certificate (tls.mode MUTUAL)';
+    case 'ERR_SSL_UNSUPPORTED_PROTOCOL':
+    case 'ERR_SSL_NO_PROTOCOLS_AVAILABLE':
+      return 'the client offered no TLS version this server accepts (minProtocolVersion/maxProtocolVersion)';
+    case 'ERR_SSL_NO_SHARED_CIPHER':
+      return 'no cipher suite in common with the client (cipherSuites)';
+    case 'ERR_SSL_HTTP_REQUEST':
+      return 'the client spoke plain HTTP to a TLS server';
+    default:
+      return `TLS handshake failed: ${e.message.replace(/\s+/g, ' ').trim()}`;
+  }
 }
 
 /** Why a verified client certificate is still refused (subjectAltNames, SPKI, hash pins); null when it is accepted. */
@@ -84,7 +113,7 @@ export function terminateTls(socket: Socket, cfg: ServerTlsConfig, serverName: s
     socket.destroy();
     fail(reason);
   }
-  const onError = (e: Error) => refuse(e.message);
+  const onError = (e: NodeJS.ErrnoException) => refuse(handshakeFailure(e));
   const onClose = () => refuse('the client closed the connection during the handshake');
   t.on('error', onError);
   t.once('close', onClose);
@@ -94,10 +123,12 @@ export function terminateTls(socket: Socket, cfg: ServerTlsConfig, serverName: s
     if (cfg.requestCert) {
       const cert = t.getPeerX509Certificate();
       if (cert !== undefined) {
-        if (!t.authorized) return refuse(`client certificate refused: ${String(t.authorizationError)}`);
+        // Node sets `authorized` only on tls.Server's own sockets; ask OpenSSL as tls.Server does.
+        const verifyError = (t as unknown as { _handle: { verifyError(): Error | null } | null })._handle?.verifyError() ?? null;
+        if (verifyError !== null) return refuse(`client certificate refused: ${verifyError.message} (not signed by the server's CA, or expired)`);
         const why = pinRefusal(cert, cfg);
         if (why !== null) return refuse(why);
-        details = clientCertDetails(cert);
+        details = clientCertDetails(cert, cfg.localUris);
       } else if (cfg.requireCert) return refuse('no client certificate (tls.mode MUTUAL)');
     }
     settled = true;

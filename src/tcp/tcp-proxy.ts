@@ -81,7 +81,10 @@ export function proxyTcp(client: Socket, listener: string, chain: TcpChainConfig
   rec.upstreamHost = ep.hostPort;
   rec.attempts = 1;
 
-  const upstream = net.connect({ host: ep.address, port: ep.port, noDelay: true });
+  // Half-close both ways, as Envoy's tcp_proxy: a side's FIN is passed on (pipe ends the other
+  // side's write), and what the other side still sends reaches it.
+  client.allowHalfOpen = true;
+  const upstream = net.connect({ host: ep.address, port: ep.port, noDelay: true, allowHalfOpen: true });
   let connected = false;
   let released = false;
   const release = () => {
@@ -109,19 +112,30 @@ export function proxyTcp(client: Socket, listener: string, chain: TcpChainConfig
     client.destroy();
   };
   client.setTimeout(TCP_IDLE_MS, onIdle);
-  const closeBoth = (byClient: boolean) => {
+  // A side is closed once both its directions are done (or it failed). The other side then
+  // gets what is still queued for it, and is closed: end() flushes, destroy() after.
+  let open = 2;
+  const closeGracefully = (s: Socket) => {
+    if (s.destroyed) return;
+    if (s.writableEnded) s.destroy();
+    else s.end(() => s.destroy());
+  };
+  const closed = (byClient: boolean) => {
     clearTimeout(connectTimer);
+    if (!connected) {
+      upstream.destroy();
+      client.destroy();
+    } else closeGracefully(byClient ? upstream : client);
+    if (--open > 0 && connected) return;
     rec.bytesReceived = client.bytesRead;
     rec.bytesSent = client.bytesWritten;
-    upstream.destroy();
-    client.destroy();
     release();
     if (connected) finish(0, 'closed');
     else if (byClient) finish(Flag.DC, 'downstream_remote_disconnect');
     else finish(Flag.UF, 'upstream_connect_failure');
   };
-  upstream.once('close', () => closeBoth(false));
-  client.once('close', () => closeBoth(true));
+  upstream.once('close', () => closed(false));
+  client.once('close', () => closed(true));
   upstream.on('error', () => undefined);
   client.on('error', () => undefined);
 }

@@ -22,6 +22,8 @@ export interface ServerTlsConfig {
   certHashes: string[];
   /** The server certificate's validity end, for logs. */
   notAfter: string;
+  /** URI SANs of the server certificate: x-forwarded-client-cert's `By` fields. */
+  localUris: string[];
 }
 
 export interface TlsFinding {
@@ -116,6 +118,7 @@ export function buildServerTls(
       spki: list(spec.verifyCertificateSpki),
       certHashes: list(spec.verifyCertificateHash).map((h) => h.replace(/:/g, '').toLowerCase()),
       notAfter: cert.validTo,
+      localUris: (cert.subjectAltName ?? '').split(', ').filter((p) => p.startsWith('URI:')).map((p) => p.slice(4)),
     },
     errors,
     warnings,
