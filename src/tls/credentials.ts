@@ -75,12 +75,18 @@ function findSecret(secrets: ConfigObject<SecretBody>[], namespace: string, name
   return any.length === 1 ? any[0] : undefined;
 }
 
+/** Text with nothing in it is absent, as Istio's secret reader takes it (cert-manager leaves ca.crt empty for ACME issuers). */
+const present = (text: string | null | undefined): text is string => typeof text === 'string' && text.trim() !== '';
+
 function secretField(s: ConfigObject<SecretBody>, names: string[]): string | null {
   for (const n of names) {
     const str = s.spec.stringData?.[n];
-    if (typeof str === 'string') return str;
+    if (present(str)) return str;
     const b64 = s.spec.data?.[n];
-    if (typeof b64 === 'string') return Buffer.from(b64, 'base64').toString('utf8');
+    if (typeof b64 === 'string') {
+      const text = Buffer.from(b64, 'base64').toString('utf8');
+      if (present(text)) return text;
+    }
   }
   return null;
 }
@@ -93,10 +99,10 @@ function fromSecret(secrets: ConfigObject<SecretBody>[], namespace: string, name
   const key = secretField(s, ['tls.key', 'key']);
   if (cert === null) return { error: `${where} has no tls.crt (or cert) entry`, files: [] };
   if (key === null) return { error: `${where} has no tls.key (or key) entry`, files: [] };
-  let ca = secretField(s, ['ca.crt', 'cacert']);
-  // Istio's convention for MUTUAL: the CA may sit in a second Secret, NAME-cacert.
-  const caSecret = ca === null ? findSecret(secrets, s.namespace, `${name}-cacert`) : undefined;
-  if (caSecret) ca = secretField(caSecret, ['ca.crt', 'cacert']);
+  // Istio's convention for MUTUAL: a second Secret, NAME-cacert, holds the CA, and is read first
+  // (GetCaCert); the credential's own ca.crt only when there is no such Secret.
+  const caSecret = findSecret(secrets, s.namespace, `${name}-cacert`);
+  const ca = caSecret ? secretField(caSecret, ['ca.crt', 'cacert']) : secretField(s, ['ca.crt', 'cacert']);
   return { cert, key, ca, source: caSecret ? `${where} (+ Secret ${caSecret.namespace}/${caSecret.name})` : where, files: [] };
 }
 
@@ -111,6 +117,8 @@ async function readIfExists(file: string): Promise<string | null> {
 
 /** `--tls-dir`: NAME.crt + NAME.key (+ NAME.ca.crt or NAME-cacert.crt), or a folder NAME/ holding a Secret's keys as files. */
 async function fromTlsDir(dir: string, name: string): Promise<MaterialResult> {
+  // A credential is a name in --tls-dir, never a path out of it.
+  if (name === '' || name === '.' || name === '..' || /[/\\]/.test(name)) return { error: `credentialName "${name}" is not a plain name (no /, \\ or ..), so it is not looked up in --tls-dir`, files: [] };
   const flat = { cert: path.join(dir, `${name}.crt`), key: path.join(dir, `${name}.key`), cas: [path.join(dir, `${name}.ca.crt`), path.join(dir, `${name}-cacert.crt`)] };
   const folder = path.join(dir, name);
   const layouts = [
@@ -126,8 +134,9 @@ async function fromTlsDir(dir: string, name: string): Promise<MaterialResult> {
     let ca: string | null = null;
     let caFile: string | null = null;
     for (const c of l.cas) {
-      ca = await readIfExists(c);
-      if (ca !== null) {
+      const text = await readIfExists(c);
+      if (present(text)) {
+        ca = text;
         caFile = c;
         break;
       }

@@ -34,14 +34,44 @@ export interface TlsFinding {
 const VERSIONS: Record<string, tls.SecureVersion> = { TLSV1_0: 'TLSv1', TLSV1_1: 'TLSv1.1', TLSV1_2: 'TLSv1.2', TLSV1_3: 'TLSv1.3' };
 
 function hostsCovered(cert: X509Certificate, hosts: readonly string[]): boolean {
-  const sans = (cert.subjectAltName ?? '').toLowerCase();
+  const dnsNames = (cert.subjectAltName ?? '')
+    .split(', ')
+    .filter((p) => p.startsWith('DNS:'))
+    .map((p) => p.slice(4).toLowerCase());
   for (const h of hosts) {
     if (h === '*') return true;
     if (h.startsWith('*.')) {
-      if (cert.checkHost(`probe${h.slice(1)}`) !== undefined || sans.includes(h.slice(1))) return true;
+      // A wildcard host is covered by the same wildcard, or by any name one or more levels under it.
+      const suffix = h.slice(1).toLowerCase();
+      if (cert.checkHost(`probe${suffix}`) !== undefined || dnsNames.some((n) => n.endsWith(suffix) && n.length > suffix.length)) return true;
     } else if (cert.checkHost(h) !== undefined) return true;
   }
   return false;
+}
+
+/** The certificates in a PEM bundle; empty when it holds none (empty text, a key, garbage). */
+function certificatesIn(pem: string): X509Certificate[] {
+  const out: X509Certificate[] = [];
+  for (const m of pem.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)) {
+    try {
+      out.push(new X509Certificate(m[0]));
+    } catch {
+      // Not a certificate: the bundle is judged by the ones that are.
+    }
+  }
+  return out;
+}
+
+/** Each OpenSSL cipher name on its own: a list is accepted when any one name is known, hiding the others. */
+function unknownCiphers(suites: readonly string[]): string[] {
+  return suites.filter((name) => {
+    try {
+      tls.createSecureContext({ ciphers: name, minVersion: 'TLSv1', maxVersion: 'TLSv1.2' });
+      return false;
+    } catch {
+      return true;
+    }
+  });
 }
 
 /**
@@ -84,10 +114,18 @@ export function buildServerTls(
   if (mutual && material.ca === null) {
     return fail(credField, `${material.source}: tls.mode ${mode} needs a CA to verify client certificates (ca.crt in the Secret, a NAME-cacert Secret, NAME.ca.crt in --tls-dir, or caCertificates)`);
   }
+  // An empty CA would make Node trust its whole public root store: any public client certificate.
+  if (mutual && certificatesIn(material.ca!).length === 0) {
+    return fail(credField, `${material.source}: the CA for tls.mode ${mode} holds no PEM certificate, so no client certificate could be verified`);
+  }
   const minVersion = VERSIONS[String(spec.minProtocolVersion ?? '')] ?? 'TLSv1.2';
   const maxVersion = VERSIONS[String(spec.maxProtocolVersion ?? '')] ?? 'TLSv1.3';
   if (minVersion > maxVersion) return fail('minProtocolVersion', `minProtocolVersion ${String(spec.minProtocolVersion)} is above maxProtocolVersion ${String(spec.maxProtocolVersion)}`);
-  const suites = Array.isArray(spec.cipherSuites) ? (spec.cipherSuites as string[]) : [];
+  const listed = Array.isArray(spec.cipherSuites) ? (spec.cipherSuites as string[]) : [];
+  // Istio drops the names it does not know, with a warning, and keeps the rest.
+  const unknown = unknownCiphers(listed);
+  if (unknown.length > 0 && unknown.length < listed.length) warnings.push({ field: 'cipherSuites', message: `ignoring cipher suites this build does not know: ${unknown.join(', ')}` });
+  const suites = unknown.length < listed.length ? listed.filter((n) => !unknown.includes(n)) : listed;
   let context: tls.SecureContext;
   try {
     context = tls.createSecureContext({

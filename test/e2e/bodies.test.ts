@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, staticService, writeConfigDir, type TestGateway } from '../helpers/gateway.js';
 import { startServe } from '../helpers/process.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import { waitFor } from '../helpers/wait.js';
 
 // Request and response bodies stream through the gateway: intact, with backpressure both ways,
 // never held whole in memory.
@@ -38,14 +39,6 @@ function patternSha(total: number): string {
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const mib = (n: number) => `${(n / MiB).toFixed(2)} MiB`;
 
-async function waitFor(cond: () => boolean, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (cond()) return true;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return cond();
-}
 
 /** Waits until `value()` has not changed for `quietMs` (or `done()`), at most `timeoutMs`. */
 async function waitUntilStill(value: () => number, done: () => boolean, quietMs: number, timeoutMs: number): Promise<void> {

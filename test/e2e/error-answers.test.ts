@@ -6,6 +6,7 @@ import { startGateway, staticService, type TestGateway, GATEWAY_ANY_HOST } from 
 import { echo, rawRequest, request, type Answer } from '../helpers/http.js';
 import { runCli } from '../helpers/process.js';
 import { startUpstream, type Upstream, deadPort } from '../helpers/upstream.js';
+import { waitFor } from '../helpers/wait.js';
 
 // The answers a client gets when something goes wrong, through real sockets, each as an Istio
 // gateway (Envoy) gives it: status, body, `server: istio-envoy`, `content-type: text/plain` for
@@ -52,14 +53,6 @@ async function startWatchedUpstream(): Promise<{ up: Upstream; requests: Watched
   return { up, requests };
 }
 
-async function waitFor(cond: () => boolean, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (cond()) return true;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return cond();
-}
 
 interface RawAnswer {
   status: number;

@@ -6,14 +6,12 @@ import net from 'node:net';
 import path from 'node:path';
 import tls, { type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Gateway } from '../../src/runtime/gateway.js';
-import { defaultServeOptions } from '../../src/runtime/options.js';
-import { createLogger } from '../../src/telemetry/log.js';
 import { testCa, writeTlsDir } from '../helpers/certs.js';
-import { staticService, virtualServiceYaml, writeConfigDir } from '../helpers/gateway.js';
+import { startGateway, staticService, virtualServiceYaml, type TestGateway } from '../helpers/gateway.js';
 import { h2request } from '../helpers/h2.js';
 import { echo, rawRequest, request, type Answer } from '../helpers/http.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import { waitFor } from '../helpers/wait.js';
 
 // TLS at the edge, end to end: Gateway servers with protocol HTTPS and tls.mode SIMPLE, their
 // certificates read by credentialName from --tls-dir, real TLS clients (node:tls, node:https,
@@ -23,34 +21,11 @@ import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 // --- a gateway whose log lines the test can read -------------------------------------------
 
-interface TlsGateway {
-  gateway: Gateway;
-  /** Operational log lines (handshake refusals among them). */
-  lines: string[];
-  port(gatewayPort: number): number;
-  stop(): Promise<void>;
-}
+type TlsGateway = TestGateway;
 
-/** The real gateway in this process, every Gateway port on an ephemeral 127.0.0.1 port, credentials from `tlsDir`. */
-async function startTlsGateway(files: Record<string, string>, tlsDir: string, ports: number[] = [80, 443]): Promise<TlsGateway> {
-  const dir = await writeConfigDir(files);
-  const opts = defaultServeOptions();
-  opts.configPaths = [dir];
-  opts.statusPort = 0;
-  opts.adminPort = 0;
-  opts.tlsDir = tlsDir;
-  for (const p of ports) opts.listen.set(p, { host: '127.0.0.1', port: 0 });
-  const lines: string[] = [];
-  const gateway = await Gateway.start(opts, createLogger('text', (l) => lines.push(l)));
-  return {
-    gateway,
-    lines,
-    port: (gp) => gateway.addressOf(gp).port,
-    stop: async () => {
-      await gateway.stop();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
+/** The real gateway in this process, every Gateway port on an ephemeral 127.0.0.1 port, credentials from `tlsDir`, its log kept. */
+function startTlsGateway(files: Record<string, string>, tlsDir: string, ports: number[] = [80, 443]): Promise<TlsGateway> {
+  return startGateway(files, { tlsDir, gatewayPorts: ports, keepLog: true });
 }
 
 /** Config problems the gateway logged at start: none is expected of these configs. */
@@ -58,14 +33,6 @@ function configProblems(g: TlsGateway): string[] {
   return g.lines.filter((l) => / (warn|error) /.test(l));
 }
 
-async function waitFor(cond: () => boolean, timeoutMs = 3000): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (cond()) return true;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return cond();
-}
 
 function refusals(g: TlsGateway): string[] {
   return g.lines.filter((l) => l.includes('TLS connection refused'));

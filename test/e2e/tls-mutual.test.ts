@@ -7,12 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import type { SecureVersion } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Gateway } from '../../src/runtime/gateway.js';
-import { defaultServeOptions } from '../../src/runtime/options.js';
 import { createDevCa, issueClientCert, type Pem } from '../../src/tls/dev-certs.js';
-import { createLogger } from '../../src/telemetry/log.js';
 import { clientPem, serverPem, testCa, writeTlsDir } from '../helpers/certs.js';
-import { staticService, writeConfigDir } from '../helpers/gateway.js';
+import { startGateway, staticService, type TestGateway } from '../helpers/gateway.js';
 import { request } from '../helpers/http.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
@@ -121,33 +118,11 @@ function run(cmd: string, args: string[], input?: string): Promise<{ code: numbe
   });
 }
 
-interface LoggedGateway {
-  gateway: Gateway;
-  lines: string[];
-  port(gatewayPort: number): number;
-  stop(): Promise<void>;
-}
+type LoggedGateway = TestGateway;
 
 /** The real gateway in this process, every port on an ephemeral 127.0.0.1 port, its log lines kept. */
-async function startLogged(files: Record<string, string>, tlsDir: string, ports: number[]): Promise<LoggedGateway> {
-  const dir = await writeConfigDir(files);
-  const opts = defaultServeOptions();
-  opts.configPaths = [dir];
-  opts.statusPort = 0;
-  opts.adminPort = 0;
-  opts.tlsDir = tlsDir;
-  for (const p of ports) opts.listen.set(p, { host: '127.0.0.1', port: 0 });
-  const lines: string[] = [];
-  const gateway = await Gateway.start(opts, createLogger('text', (line) => lines.push(line)));
-  return {
-    gateway,
-    lines,
-    port: (gp) => gateway.addressOf(gp).port,
-    stop: async () => {
-      await gateway.stop(2000);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+function startLogged(files: Record<string, string>, tlsDir: string, ports: number[]): Promise<LoggedGateway> {
+  return startGateway(files, { tlsDir, gatewayPorts: ports, keepLog: true });
 }
 
 /** A VirtualService in `default` sending every host of `gateway` to echo.svc.test. */

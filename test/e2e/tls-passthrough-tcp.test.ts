@@ -9,6 +9,7 @@ import type { StreamRecord } from '../../src/http/stream-record.js';
 import { testCa, serverPem, writeTlsDir, type Pem } from '../helpers/certs.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { deadPort, startUpstream, type Upstream } from '../helpers/upstream.js';
+import { waitFor } from '../helpers/wait.js';
 
 // The gateway's layer-4 paths end to end, over real sockets and real TLS: Gateway servers of
 // protocol TLS with tls.mode PASSTHROUGH routed by VirtualService `tls` routes on the SNI
@@ -21,14 +22,6 @@ import { deadPort, startUpstream, type Upstream } from '../helpers/upstream.js';
 
 const noop = () => undefined;
 
-async function waitFor(cond: () => boolean, timeoutMs = 3000): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (cond()) return true;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return cond();
-}
 
 const fingerprint = (pem: Pem) => new X509Certificate(pem.cert).fingerprint256;
 

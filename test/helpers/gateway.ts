@@ -3,12 +3,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { Gateway } from '../../src/runtime/gateway.js';
 import { defaultServeOptions, type ServeOptions } from '../../src/runtime/options.js';
-import { silentLogger } from '../../src/telemetry/log.js';
+import { createLogger, silentLogger } from '../../src/telemetry/log.js';
 import { request, type Answer, type RequestOptions } from './http.js';
 
 export interface TestGateway {
   gateway: Gateway;
   dir: string;
+  /** Every line the gateway logged (text format), oldest first. */
+  lines: string[];
   /** Local port serving the given Gateway port (default 80). */
   port(gatewayPort?: number): number;
   /** A request to the listener of `gatewayPort` (default 80) with this Host header. */
@@ -30,7 +32,7 @@ export async function writeConfigDir(files: Record<string, string>): Promise<str
  * Starts the real gateway in this process on the given config, every listener on an
  * ephemeral 127.0.0.1 port. `files` maps file names to YAML text.
  */
-export async function startGateway(files: Record<string, string>, extra: Partial<ServeOptions> & { gatewayPorts?: number[] } = {}): Promise<TestGateway> {
+export async function startGateway(files: Record<string, string>, extra: Partial<ServeOptions> & { gatewayPorts?: number[]; keepLog?: boolean } = {}): Promise<TestGateway> {
   const dir = await writeConfigDir(files);
   const opts = defaultServeOptions();
   opts.configPaths = [dir];
@@ -38,14 +40,16 @@ export async function startGateway(files: Record<string, string>, extra: Partial
   opts.adminPort = 0;
   const ports = extra.gatewayPorts ?? [80, 443, 8080, 9080];
   for (const p of ports) opts.listen.set(p, { host: '127.0.0.1', port: 0 });
-  const { gatewayPorts: _g, ...rest } = extra;
+  const { gatewayPorts: _g, keepLog: _k, ...rest } = extra;
   Object.assign(opts, rest);
   for (const [k, v] of extra.listen ?? []) opts.listen.set(k, v);
-  const gateway = await Gateway.start(opts, silentLogger);
+  const lines: string[] = [];
+  const gateway = await Gateway.start(opts, extra.keepLog ? createLogger('text', (l) => lines.push(l)) : silentLogger);
   const port = (gp = 80) => gateway.addressOf(gp).port;
   return {
     gateway,
     dir,
+    lines,
     port,
     get: (host, pathOrOpts, gp = 80) => {
       const o = typeof pathOrOpts === 'string' ? { path: pathOrOpts } : (pathOrOpts ?? {});
