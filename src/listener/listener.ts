@@ -104,7 +104,9 @@ export class Listener {
       serverName,
       chain.type === 'http',
       (t) => (chain.type === 'http' ? this.managerFor(chain).acceptTls(t) : proxyTcp(t, this.name, chain, serverName, this.state)),
-      (reason) => this.tlsRefused(config, serverName, reason, chain.name),
+      (reason) => {
+        if (reason !== null) this.tlsRefused(config, serverName, reason, chain.name);
+      },
     );
   }
 

@@ -66,6 +66,10 @@ function handshakeFailure(e: NodeJS.ErrnoException): string {
       return 'no cipher suite in common with the client (cipherSuites)';
     case 'ERR_SSL_HTTP_REQUEST':
       return 'the client spoke plain HTTP to a TLS server';
+    case 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA':
+    case 'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE':
+    case 'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN':
+      return "the client refused this server's certificate (it does not trust the CA that signed it, or the names do not match)";
     default:
       return `TLS handshake failed: ${e.message.replace(/\s+/g, ' ').trim()}`;
   }
@@ -91,9 +95,10 @@ function pinRefusal(cert: X509Certificate, cfg: ServerTlsConfig): string | null 
 
 /**
  * Runs the server side of a TLS handshake on a connection whose ClientHello was read and put
- * back. `done` gets the secure socket; `fail` a reason in words (the socket is destroyed).
+ * back. `done` gets the secure socket; `fail` a reason in words, or null when the client just went
+ * away (the socket is destroyed either way).
  */
-export function terminateTls(socket: Socket, cfg: ServerTlsConfig, serverName: string | null, http: boolean, done: (t: TLSSocket) => void, fail: (reason: string) => void): void {
+export function terminateTls(socket: Socket, cfg: ServerTlsConfig, serverName: string | null, http: boolean, done: (t: TLSSocket) => void, fail: (reason: string | null) => void): void {
   const t = new tls.TLSSocket(socket, {
     isServer: true,
     secureContext: cfg.context,
@@ -105,7 +110,7 @@ export function terminateTls(socket: Socket, cfg: ServerTlsConfig, serverName: s
   });
   let settled = false;
   const timer = setTimeout(() => refuse('no TLS handshake within 15 s'), HANDSHAKE_TIMEOUT_MS);
-  function refuse(reason: string): void {
+  function refuse(reason: string | null): void {
     if (settled) return;
     settled = true;
     clearTimeout(timer);
@@ -113,8 +118,10 @@ export function terminateTls(socket: Socket, cfg: ServerTlsConfig, serverName: s
     socket.destroy();
     fail(reason);
   }
-  const onError = (e: NodeJS.ErrnoException) => refuse(handshakeFailure(e));
-  const onClose = () => refuse('the client closed the connection during the handshake');
+  // A client that goes away mid-handshake (a load generator stopping, a port scan) refused
+  // nothing: null, and no log line.
+  const onError = (e: NodeJS.ErrnoException) => refuse(e.code === 'ECONNRESET' || e.code === 'EPIPE' ? null : handshakeFailure(e));
+  const onClose = () => refuse(null);
   t.on('error', onError);
   t.once('close', onClose);
   t.once('secure', () => {

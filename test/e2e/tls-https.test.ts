@@ -591,6 +591,31 @@ describe('a port without a `*` server refuses clients it has no certificate for,
     }
   });
 
+  it('logs a client that refuses the certificate in words, and says nothing of a client that just goes away', async () => {
+    const gw = await startTlsGateway(multiFiles, tlsDir, [443]);
+    try {
+      // A client that resets mid-handshake (a load generator stopping, a port scan) refused nothing.
+      await new Promise<void>((resolve) => {
+        const c = net.connect(gw.port(443), '127.0.0.1', () => {
+          const t = tls.connect({ socket: c, servername: 'a.example.com', ca: testCa().cert });
+          t.on('error', () => undefined);
+          c.resetAndDestroy();
+          resolve();
+        });
+      });
+      // curl without --cacert does not trust the dev CA: it sends an unknown_ca alert, which is logged.
+      const port = gw.port(443);
+      const r = await run('curl', ['-sS', '-m', '5', '--resolve', `a.example.com:${port}:127.0.0.1`, `https://a.example.com:${port}/`]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/certificate/i);
+      expect(await waitFor(() => refusals(gw).length > 0)).toBe(true);
+      expect(refusals(gw)).toHaveLength(1);
+      expect(refusals(gw)[0]).toMatch(/the client refused this server's certificate \(it does not trust the CA that signed it, or the names do not match\); the client sent SNI a\.example\.com/);
+    } finally {
+      await gw.stop();
+    }
+  });
+
   it('closes a plain-text HTTP request on the TLS port (no hang) and logs it as plain text to a TLS port', async () => {
     const gw = await startTlsGateway(multiFiles, tlsDir, [443]);
     try {
