@@ -1,6 +1,7 @@
 // Config directories for the meshgate processes under test:
 //  - seed: the shipped example (gateways/*) with its Endpoints pointed at the bench upstream;
-//  - route table: the same plus a generated Gateway and HOSTS VirtualServices × ROUTES uri-prefix routes.
+//  - route table: the same plus a generated Gateway and HOSTS VirtualServices × ROUTES uri-prefix routes;
+//  - https: the same plus an HTTPS server on gateway port 443 and a VirtualService bound to it.
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -118,4 +119,57 @@ export function writeRouteTableConfig(srcDir, dir, upstreamPort, { hosts = 1000,
   fs.writeFileSync(path.join(dir, 'zz-bench-route-table.yml'), '# Written by bench/run.mjs: the large route table scenario.\n' + parts.join('\n---\n') + '\n');
   const middle = Math.floor(hosts / 2);
   return { host: `h-${pad(middle)}.bench.example`, path: '/index.html', hosts, routes, routeName: `r${routes - 1}` };
+}
+
+/**
+ * The seed config plus an HTTPS server on gateway port 443 (`tls: {mode: SIMPLE, credentialName}`,
+ * hosts `*`) and a VirtualService binding `host` to it, routed to the seed's service. Hosts `*`
+ * and not `host`: wrk sends the URL's host as SNI, here 127.0.0.1 (it has no --resolve), and a
+ * server for `host` alone would refuse that handshake. Routing still goes by the Host header.
+ */
+export function writeHttpsConfig(srcDir, dir, upstreamPort, { host, credentialName }) {
+  const seed = writeSeedConfig(srcDir, dir, upstreamPort);
+  const { namespace: ns, name: svcName, port: svcPort } = seed.services[0];
+  const docs = [
+    [
+      'apiVersion: networking.istio.io/v1alpha3',
+      'kind: Gateway',
+      'metadata:',
+      '  name: bench-https',
+      `  namespace: ${ns}`,
+      'spec:',
+      '  selector:',
+      '    istio: ingressgateway',
+      '  servers:',
+      '  - port:',
+      '      number: 443',
+      '      name: https-bench',
+      '      protocol: HTTPS',
+      '    tls:',
+      '      mode: SIMPLE',
+      `      credentialName: ${credentialName}`,
+      '    hosts:',
+      '    - "*"',
+    ],
+    [
+      'apiVersion: networking.istio.io/v1alpha3',
+      'kind: VirtualService',
+      'metadata:',
+      '  name: bench-https',
+      `  namespace: ${ns}`,
+      'spec:',
+      '  hosts:',
+      `  - ${host}`,
+      '  gateways:',
+      '  - bench-https',
+      '  http:',
+      '  - route:',
+      '    - destination:',
+      `        host: ${svcName}`,
+      '        port:',
+      `          number: ${svcPort}`,
+    ],
+  ];
+  fs.writeFileSync(path.join(dir, 'zz-bench-https.yml'), '# Written by bench/run.mjs: the HTTPS case.\n' + docs.map((d) => d.join('\n')).join('\n---\n') + '\n');
+  return seed;
 }

@@ -1,5 +1,5 @@
 // Load generators: wrk when installed (what anchors.sh uses), else autocannon (devDependency);
-// h2load for the h2c case.
+// h2load for the h2c case; wrk for the HTTPS case (https URLs, and `close` for a connection per request).
 // All run as their own pinned process; wrk and autocannon report { rps, p50Ms, p99Ms, requests, non2xx, errors },
 // h2load { rps, meanMs, sdMs, maxMs, requests, succeeded, failed, non2xx, errors }.
 import { execFileSync } from 'node:child_process';
@@ -61,9 +61,14 @@ export function parseWrk(out) {
   };
 }
 
-async function runWrk({ url, host, durationS, conns }, core) {
+/**
+ * One wrk run. `close`: every request says `Connection: close`; the server closes the connection
+ * after answering and wrk opens a new one (over https, a new TLS handshake) for the next request.
+ */
+async function runWrk({ url, host, durationS, conns, close = false }, core) {
   const args = ['-t1', `-c${conns}`, `-d${durationS}s`, '--latency'];
   if (host) args.push('-H', `Host: ${host}`);
+  if (close) args.push('-H', 'Connection: close');
   args.push(url);
   const child = startChild('wrk', 'wrk', args, { core });
   const killer = setTimeout(() => child.kill('SIGKILL'), (durationS + 30) * 1000);

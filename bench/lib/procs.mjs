@@ -252,3 +252,19 @@ export function ownCpuSeconds() {
     return live;
   }
 }
+
+/**
+ * TCP connections accepted so far on this machine (PassiveOpens in /proc/net/snmp), or null.
+ * Machine-wide: other activity adds to it; the handshake runs compare its delta with their requests.
+ */
+export function tcpPassiveOpens() {
+  try {
+    const lines = fs.readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Tcp:'));
+    const names = lines[0].trim().split(/\s+/);
+    const values = lines[1].trim().split(/\s+/);
+    const i = names.indexOf('PassiveOpens');
+    return i > 0 ? Number(values[i]) : null;
+  } catch {
+    return null;
+  }
+}
