@@ -4,9 +4,12 @@ import { buildRegistry, CLUSTER_DOMAIN, resolveHost } from '../registry/registry
 import { warn, type CompileContext } from './context.js';
 import { covers, intersect, namespaceAllows, parseGatewayHost } from './hosts.js';
 import { destinationRuleFor } from './policy.js';
+import { declaredAddresses, egressPolicy } from './egress.js';
 import { addVirtualHost, boundGateways, gatewayListener, gatewayPorts, newTable, type TlsInputs } from './gateway-listener.js';
 import { compileHttpRoutes, DEFAULT_ROUTE_TIMEOUT_MS, ensureCluster, qualifyGateway, withFilters } from './routes.js';
-import type { HttpChainConfig, ListenerConfig, Route, Snapshot, VirtualHost, WeightedDestination } from './snapshot.js';
+import type { EgressPolicy, HttpChainConfig, ListenerConfig, Route, Snapshot, VirtualHost, WeightedDestination } from './snapshot.js';
+
+const NO_EGRESS: EgressPolicy = { mode: 'REGISTRY_ONLY', exact: new Map(), wildcards: [], source: 'no forward proxy served' };
 
 export { DEFAULT_ROUTE_TIMEOUT_MS, qualifyGateway } from './routes.js';
 export { destinationRuleFor } from './policy.js';
@@ -33,6 +36,8 @@ export function compile(objects: readonly ConfigObject[], opts: CompileOptions =
     virtualServices,
     reported: new Set(),
     compiled: new Set(),
+    credentials: opts.tls?.credentials,
+    declaredAddresses: declaredAddresses(objects),
   };
   const gateways = objects.filter((o) => o.kind === 'Gateway') as ConfigObject<GatewaySpec>[];
   const gatewayIndex = new Map(gateways.map((g) => [`${g.namespace}/${g.name}`, g]));
@@ -49,12 +54,16 @@ export function compile(objects: readonly ConfigObject[], opts: CompileOptions =
   // still config: check their destinations too, without adding their clusters.
   for (const vs of roots) if (!ctx.compiled.has(vs)) compileHttpRoutes({ ...ctx, clusters: new Map() }, vs, { gateway: 'mesh', port: 0 });
 
+  // Built only where something proxies forward: it makes a cluster for every registry port.
+  const proxies = listeners.some((l) => l.chains.some((c) => c.type === 'http' && c.forwardProxy));
+  const egress = proxies ? egressPolicy(ctx, objects, opts.meshNamespace ?? 'istio-system') : NO_EGRESS;
+
   checkGatewayReferences(ctx, roots, gatewayIndex);
   checkServedHosts(ctx, roots, gatewayIndex);
   checkDestinationRules(ctx);
   // In file order, so an operator reads them top to bottom alongside the YAML.
   ctx.problems.sort((a, b) => (a.file ?? '').localeCompare(b.file ?? '') || (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
-  return { version: opts.version ?? 1, builtAt: new Date(), listeners, clusters: ctx.clusters, problems: ctx.problems };
+  return { version: opts.version ?? 1, builtAt: new Date(), listeners, clusters: ctx.clusters, problems: ctx.problems, egress };
 }
 
 function byCreation<T extends ConfigObject>(list: T[]): T[] {
@@ -92,7 +101,7 @@ function meshListener(ctx: CompileContext, roots: ConfigObject<VirtualServiceSpe
     for (const alias of shortNames(domain, namespace)) if (!table.exact.has(alias)) table.exact.set(alias, vhost);
   }
   table.wildcards.sort((a, b) => b.suffix.length - a.suffix.length);
-  const chain: HttpChainConfig = { type: 'http', name: 'mesh', listenerKind: 'mesh', port: 0, match: { transport: 'raw', serverNames: [] }, servers: [], routes: table, tls: null };
+  const chain: HttpChainConfig = { type: 'http', name: 'mesh', listenerKind: 'mesh', port: 0, match: { transport: 'raw', serverNames: [] }, servers: [], routes: table, tls: null, forwardProxy: true };
   return { name: 'mesh', kind: 'mesh', port: 0, gateways: ['mesh'], servers: [], chains: [chain] };
 }
 

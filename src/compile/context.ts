@@ -1,3 +1,4 @@
+import type { CredentialLookup } from '../tls/credentials.js';
 import { formatPath, locateField } from '../config/load.js';
 import type { Problem } from '../config/problems.js';
 import type { FieldPath } from '../config/source.js';
@@ -16,6 +17,10 @@ export interface CompileContext {
   reported: Set<string>;
   /** VirtualServices whose routes some listener compiled. */
   compiled: Set<ConfigObject<VirtualServiceSpec>>;
+  /** Certificate material read before compiling (Gateway servers, DestinationRule tls). */
+  credentials?: CredentialLookup;
+  /** Addresses each ServiceEntry declares itself (endpoints, addresses), by `ServiceEntry ns/name`. */
+  declaredAddresses?: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
 /** An error confined to one Gateway server: reported, and the server left out, the rest served. */

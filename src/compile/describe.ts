@@ -124,6 +124,7 @@ export function snapshotToJSON(snap: Snapshot): unknown {
       if (k === 'context' && v !== null && typeof v === 'object' && 'context' in v) return undefined;
       if (v instanceof BlockList) return undefined;
       if (v instanceof Map) return Object.fromEntries(v);
+      if (v instanceof Set) return [...v];
       if (v instanceof RegExp) return v.source;
       return v;
     }),

@@ -264,6 +264,11 @@ function tcpRoutes(ctx: CompileContext, roots: ConfigObject<VirtualServiceSpec>[
   return out;
 }
 
+/** Istio's egress gateway is the Gateway that selects `istio: egressgateway`. */
+export function isEgressGateway(s: { gw: ConfigObject<GatewaySpec> }): boolean {
+  return s.gw.spec.selector?.istio === 'egressgateway';
+}
+
 function chainBase(name: string, port: number, transport: 'raw' | 'tls', names: string[], servers: ServerRef[]) {
   return { name, listenerKind: 'gateway' as const, port, match: { transport, serverNames: names }, servers: servers.map((s) => s.ref) };
 }
@@ -274,7 +279,7 @@ export function gatewayListener(ctx: CompileContext, roots: ConfigObject<Virtual
   const plainHttp = refs.filter((r) => r.kind === 'HTTP');
   // Istio serves every plain-text HTTP server of a port from one route table, `http.80`.
   if (plainHttp.length > 0) {
-    const chain: HttpChainConfig = { type: 'http', ...chainBase(`http.${port}`, port, 'raw', [], plainHttp), routes: httpTable(ctx, roots, `http.${port}`, port, plainHttp), tls: null };
+    const chain: HttpChainConfig = { type: 'http', ...chainBase(`http.${port}`, port, 'raw', [], plainHttp), routes: httpTable(ctx, roots, `http.${port}`, port, plainHttp), tls: null, forwardProxy: plainHttp.some(isEgressGateway) };
     chains.push(chain);
   }
   const tcp = refs.filter((r) => r.kind === 'TCP');
@@ -301,7 +306,7 @@ export function gatewayListener(ctx: CompileContext, roots: ConfigObject<Virtual
     const tls = terminatingTls(ctx, s, name, tlsInputs);
     if (tls === null) continue;
     if (s.kind === 'HTTPS') {
-      chains.push({ type: 'http', ...chainBase(name, port, 'tls', names, [s]), routes: httpTable(ctx, roots, name, port, [s]), tls });
+      chains.push({ type: 'http', ...chainBase(name, port, 'tls', names, [s]), routes: httpTable(ctx, roots, name, port, [s]), tls, forwardProxy: isEgressGateway(s) });
     } else {
       chains.push({ type: 'tcp', ...chainBase(name, port, 'tls', names, [s]), routes: tcpRoutes(ctx, roots, s, 'tcp', labels), tls });
     }

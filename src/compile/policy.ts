@@ -1,5 +1,5 @@
 import { parseDuration } from '../config/duration.js';
-import type { ConfigObject, DestinationRuleSpec, Labels, TrafficPolicy } from '../config/types.js';
+import type { ClientTLSSettings, ConfigObject, DestinationRuleSpec, Labels, TrafficPolicy } from '../config/types.js';
 import { resolveHost, type Registry } from '../registry/registry.js';
 import { covers } from './hosts.js';
 import { wire } from './wire.js';
@@ -56,6 +56,8 @@ export interface ClusterPolicy {
   subsetDefined: boolean;
   /** connectionPool.http.h2UpgradePolicy UPGRADE: speak HTTP/2 to an HTTP port. */
   h2Upgrade: boolean;
+  /** The `tls` block that applies (port, subset and rule merged as for the other settings). */
+  tls?: ClientTLSSettings;
   policyFrom?: string;
 }
 
@@ -129,5 +131,5 @@ export function clusterPolicy(dr: ConfigObject<DestinationRuleSpec> | undefined,
         minHealthPercent: od.minHealthPercent ?? 0,
       }
     : null;
-  return { lb, hash, pool, outlier, subsetLabels, subsetDefined, h2Upgrade: cp?.http?.h2UpgradePolicy === 'UPGRADE', policyFrom: dr?.ref };
+  return { lb, hash, pool, outlier, subsetLabels, subsetDefined, h2Upgrade: cp?.http?.h2UpgradePolicy === 'UPGRADE', tls: tp.tls, policyFrom: dr?.ref };
 }

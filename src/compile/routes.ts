@@ -2,7 +2,8 @@ import { parseDuration } from '../config/duration.js';
 import { buildFilters } from '../http/filters/chain.js';
 import { grpcCode } from '../config/grpc-status.js';
 import type { FieldPath } from '../config/source.js';
-import type { ConfigObject, Destination, HTTPMatchRequest, HTTPRoute, HeaderOperations, Percent, VirtualServiceSpec } from '../config/types.js';
+import type { ClientTLSSettings, ConfigObject, Destination, DestinationRuleSpec, HTTPMatchRequest, HTTPRoute, HeaderOperations, Percent, VirtualServiceSpec } from '../config/types.js';
+import { buildUpstreamTls, upstreamCredentialKey, type UpstreamTls } from '../tls/upstream-tls.js';
 import { selects } from '../registry/labels.js';
 import { resolveHost } from '../registry/registry.js';
 import { warn, type CompileContext } from './context.js';
@@ -247,6 +248,8 @@ export function ensureCluster(ctx: CompileContext, host: string, portNumber: num
       endpoints = endpoints.filter((e) => selects(policy.subsetLabels, e.labels));
     }
   }
+  const upstreamTls = clusterTls(ctx, dr, policy.tls, host);
+  if (upstreamTls === undefined) endpoints = [];
   const cluster: ClusterConfig = {
     name,
     host,
@@ -262,9 +265,31 @@ export function ensureCluster(ctx: CompileContext, host: string, portNumber: num
     pool: policy.pool,
     outlier: policy.outlier,
     policyFrom: policy.policyFrom,
+    tls: upstreamTls ?? null,
+    addressGuard: svc?.external === true && svc.discovery === 'DNS' ? (ctx.declaredAddresses?.get(svc.ref) ?? new Set()) : undefined,
   };
   ctx.clusters.set(name, cluster);
   return cluster;
+}
+
+/**
+ * The cluster's upstream TLS, null for plain text, undefined when the rule's TLS cannot be used:
+ * reported on the rule, and the cluster gets no endpoints (503), rather than plain text to a
+ * port that expects TLS.
+ */
+function clusterTls(ctx: CompileContext, dr: ConfigObject<DestinationRuleSpec> | undefined, t: ClientTLSSettings | undefined, host: string): UpstreamTls | null | undefined {
+  if (t === undefined || dr === undefined) return null;
+  if (t.mode === 'ISTIO_MUTUAL') {
+    warn(ctx, dr, ['trafficPolicy', 'tls', 'mode'], 'ISTIO_MUTUAL needs the mesh\'s workload certificates, which this gateway does not have; requests go out in plain text');
+    return null;
+  }
+  const key = upstreamCredentialKey(dr.namespace, t);
+  const built = buildUpstreamTls(t, host, key === null ? undefined : ctx.credentials?.get(key), ctx.registry.services.get(host)?.subjectAltNames);
+  if (built.error !== undefined) {
+    warn(ctx, dr, ['trafficPolicy', 'tls'], `${built.error}; requests to ${host} get 503 until it is fixed`);
+    return undefined;
+  }
+  return built.tls;
 }
 
 /** Ports Istio talks HTTP/2 to: GRPC and HTTP2 (GRPC-WEB is HTTP/1.1). */

@@ -3,6 +3,7 @@ import type { Problem } from '../config/problems.js';
 import type { HttpFilter } from '../http/filters/filter.js';
 import type { Endpoint } from '../registry/registry.js';
 import type { ServerTlsConfig } from '../tls/server-tls.js';
+import type { UpstreamTls } from '../tls/upstream-tls.js';
 
 /**
  * The compiled, immutable config the data plane reads. Built by `compile()` from validated
@@ -16,6 +17,28 @@ export interface Snapshot {
   /** Clusters by Istio's name, `outbound|PORT|SUBSET|HOST`. */
   clusters: Map<string, ClusterConfig>;
   problems: Problem[];
+  /** What the forward proxy (CONNECT, absolute-form) may reach. */
+  egress: EgressPolicy;
+}
+
+/** Outbound traffic policy for the mesh listener and egress gateways, compiled from the registry and Sidecar. */
+export interface EgressPolicy {
+  mode: 'REGISTRY_ONLY' | 'ALLOW_ANY';
+  exact: Map<string, EgressTarget>;
+  /** `*.example.com` hosts, longest suffix first; suffix '' is `*`. */
+  wildcards: { suffix: string; target: EgressTarget }[];
+  /** The Sidecar that set the mode and hosts, or the default. */
+  source: string;
+}
+
+export interface EgressTarget {
+  host: string;
+  /** The object that declares it, `ServiceEntry ns/name`. */
+  ref: string;
+  /** Declared ports → the cluster with their endpoints, or null: resolve the requested name. */
+  ports: Map<number, string | null>;
+  /** Addresses its ServiceEntry names itself: loopback or link-local ones are reachable only if listed. */
+  declared: ReadonlySet<string>;
 }
 
 export type ListenerKind = 'gateway' | 'mesh';
@@ -74,6 +97,11 @@ export interface HttpChainConfig {
   routes: RouteTable;
   /** Terminating TLS server (HTTPS): the certificate and client-certificate policy. Null on plain text. */
   tls: ServerTlsConfig | null;
+  /**
+   * Takes forward-proxy requests (CONNECT, absolute-form to hosts no route names), gated by the
+   * snapshot's egress policy: the mesh listener and egress gateways (selector istio: egressgateway).
+   */
+  forwardProxy: boolean;
 }
 
 /**
@@ -341,4 +369,11 @@ export interface ClusterConfig {
   outlier: OutlierPolicy | null;
   /** The DestinationRule that shaped it, if any. */
   policyFrom?: string;
+  /** TLS toward the endpoints (DestinationRule tls SIMPLE/MUTUAL); null: plain text. */
+  tls: UpstreamTls | null;
+  /**
+   * For an external host found by DNS: the addresses ServiceEntries declare. A name resolving to
+   * a loopback or link-local address not in this list gets no endpoint there (SSRF guard).
+   */
+  addressGuard?: ReadonlySet<string>;
 }

@@ -225,6 +225,7 @@ export interface ServiceEntrySpec {
   endpoints?: WorkloadEntrySpec[];
   workloadSelector?: { labels?: Labels };
   exportTo?: string[];
+  subjectAltNames?: string[];
 }
 
 export interface KubeServiceSpec {

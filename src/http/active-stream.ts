@@ -108,14 +108,15 @@ export class ActiveStream implements RequestView {
     const vhost = findVirtualHost(chain.routes, host);
     if (vhost === null) {
       // On the mesh listener a host (or port) outside the registry meets Istio's REGISTRY_ONLY
-      // block_all route: 502, nothing forwarded.
-      if (mesh) return this.localReply(502, '', 'direct_response', 0);
+      // block_all route: 502, nothing forwarded. So does a forward-proxy request to an egress
+      // gateway for a host no route names.
+      if (mesh || (chain.forwardProxy && target.authority !== undefined)) return this.egressRefused(host, port);
       // A client reusing a TLS connection for a host another server of this port serves (one
       // certificate covering both): 421 makes it open a connection with the right SNI.
       if (chain.tls !== null && this.servedElsewhere(chain.name, host)) return this.localReply(421, 'misdirected request', 'misdirected_request', Flag.NR);
       return this.localReply(404, '', 'route_not_found', Flag.NR);
     }
-    if (vhost.ports !== undefined && !vhost.ports.includes(port)) return this.localReply(502, '', 'direct_response', 0);
+    if (vhost.ports !== undefined && !vhost.ports.includes(port)) return this.egressRefused(host, port);
     // A plain-text server with tls.httpsRedirect: Envoy's require_tls answer, https:// + Host + the
     // normalized :path with its query.
     if (vhost.requireTls === true && this.scheme === 'http') return this.localReply(301, '', 'direct_response', 0, ['location', `https://${authority}${target.path}${target.rawQuery === '' ? '' : `?${target.rawQuery}`}`]);
@@ -142,6 +143,13 @@ export class ActiveStream implements RequestView {
   }
 
   /** Answers a request the connection manager will not route (HTTP/1.0, CONNECT, a refused Upgrade). */
+  /** Istio's BlackHoleCluster answer (502, nothing forwarded), counted and logged by host and port. */
+  private egressRefused(host: string, port: number): void {
+    const egress = this.ctx.state.active.snapshot.egress;
+    this.ctx.state.egressRefused(`${host}:${port}`, `no ServiceEntry declares ${host} port ${port} (outbound policy ${egress.mode}, ${egress.source})`, this.record.downstreamAddress);
+    this.localReply(502, '', 'direct_response', 0);
+  }
+
   reject(status: number, details: string, flags: number): void {
     if (this.ctx.state.draining) this.downstream.closeConnection();
     this.record.path = this.downstream.target;

@@ -5,6 +5,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { ActiveStream, type HttpContext } from './active-stream.js';
 import { detectProtocol } from './codec/detect.js';
+import { openTunnel } from '../egress/connect-tunnel.js';
 import { H1RawStream, H1Stream } from './codec/h1.js';
 import { H2Stream } from './codec/h2.js';
 import { unmapped } from './downstream.js';
@@ -164,8 +165,11 @@ export class HttpConnectionManager {
   }
 
   /** CONNECT is for the egress gateway's forward proxy; every other server refuses it. */
+  /** CONNECT: a tunnel where this chain is a forward proxy (mesh listener, egress gateway); 403 elsewhere, as Istio's ingress answers. */
   private onConnect(req: IncomingMessage, socket: Socket, head: Buffer): void {
     this.track(socket);
+    const chain = this.ctx.state.active.chains.get(this.ctx.chainKey);
+    if (chain !== undefined && chain.type === 'http' && chain.forwardProxy && !this.ctx.state.draining) return openTunnel(this.ctx, req, socket, head);
     new ActiveStream(this.ctx, new H1RawStream(req, socket, head, null)).reject(403, 'connect_not_allowed', 0);
   }
 

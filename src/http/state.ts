@@ -1,3 +1,4 @@
+import type { Logger } from '../telemetry/log.js';
 import type { FilterChainConfig, ListenerConfig, Snapshot } from '../compile/snapshot.js';
 import type { ClusterRuntime } from '../upstream/cluster.js';
 import type { StreamEndListener, StreamRecord } from './stream-record.js';
@@ -28,7 +29,39 @@ export class DataPlaneState {
   draining = false;
   private listeners: StreamEndListener[] = [];
 
-  constructor(public active: ActiveConfig) {}
+  /** Local ports of the gateway's own listeners, status and admin servers: never a tunnel's target. */
+  readonly ownPorts = new Set<number>();
+  /** Forward-proxy refusals by `host:port`, since start: a refusal is never silent. */
+  readonly egressRefusals = new Map<string, number>();
+  private lastRefusalLog = 0;
+  private suppressedRefusals = 0;
+
+  constructor(
+    public active: ActiveConfig,
+    private readonly log: Logger | null = null,
+  ) {}
+
+  isOwnPort(port: number): boolean {
+    return this.ownPorts.has(port);
+  }
+
+  /**
+   * Counts a refused egress destination and says why, naming host and port (Istio users cannot
+   * tell REGISTRY_ONLY refusals from network faults). At most one line a second.
+   */
+  egressRefused(authority: string, why: string, client: string): void {
+    this.egressRefusals.set(authority, (this.egressRefusals.get(authority) ?? 0) + 1);
+    if (this.log === null) return;
+    const now = Date.now();
+    if (now - this.lastRefusalLog < 1000) {
+      this.suppressedRefusals++;
+      return;
+    }
+    this.lastRefusalLog = now;
+    const more = this.suppressedRefusals > 0 ? ` (+${this.suppressedRefusals} more refused in the last second)` : '';
+    this.suppressedRefusals = 0;
+    this.log.warn(`egress refused: ${authority} from ${client}: ${why}; nothing was connected${more}`);
+  }
 
   onStreamEnd(l: StreamEndListener): () => void {
     this.listeners = [...this.listeners, l];

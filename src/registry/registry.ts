@@ -43,6 +43,8 @@ export interface RegistryService {
   endpoints: Map<number, Endpoint[]>;
   /** How endpoints were found, for `routes` and config_dump. */
   discovery: 'Endpoints' | 'EndpointSlice' | 'WorkloadEntry' | 'STATIC' | 'DNS' | 'none';
+  /** ServiceEntry `subjectAltNames`: what upstream TLS checks when the DestinationRule names none. */
+  subjectAltNames?: string[];
 }
 
 export interface Registry {
@@ -160,6 +162,7 @@ export function buildRegistry(objects: readonly ConfigObject[]): Registry {
         external: (spec.location ?? 'MESH_EXTERNAL') === 'MESH_EXTERNAL',
         endpoints,
         discovery,
+        subjectAltNames: spec.subjectAltNames,
       });
     }
   }

@@ -85,7 +85,7 @@ export class Gateway {
     for (const p of problems) this.logProblem(p);
     this.certWatch.set(tlsFiles);
     this.log.info(`config loaded from ${files.length} file(s): ${snapshot.listeners.length} listener(s), ${snapshot.clusters.size} cluster(s)`);
-    this.state = new DataPlaneState(new ActiveConfig(snapshot, this.clusters.sync(snapshot.clusters).runtimes));
+    this.state = new DataPlaneState(new ActiveConfig(snapshot, this.clusters.sync(snapshot.clusters).runtimes), this.log);
 
     if (this.opts.standIns) this.standIns = await startStandIns(snapshot, this.log);
 
@@ -95,10 +95,11 @@ export class Gateway {
     this.status = createStatusServer(this);
     const st = await this.status.listen({ port: this.opts.statusPort, host: '0.0.0.0' }).then(() => this.status!.server.address() as AddressInfo);
     this.statusAddress = { host: st.address, port: st.port };
-    this.admin = createAdminServer(() => this.snapshot);
+    this.admin = createAdminServer(() => this.snapshot, () => this.state.egressRefusals);
     const ad = await this.admin.listen({ port: this.opts.adminPort, host: '127.0.0.1' }).then(() => this.admin!.server.address() as AddressInfo);
     this.adminAddress = { host: ad.address, port: ad.port };
-    this.log.info(`status on ${st.address}:${st.port} (/healthz/ready), admin on 127.0.0.1:${ad.port} (/config_dump, /routes)`);
+    this.state.ownPorts.add(st.port).add(ad.port);
+    this.log.info(`status on ${st.address}:${st.port} (/healthz/ready), admin on 127.0.0.1:${ad.port} (/config_dump, /routes, /egress)`);
     if (this.opts.workers > 1) this.log.info(`serving from this one process (--workers ${this.opts.workers}: several worker processes are not available in this version yet)`);
     this.started = true;
     this.log.info('ready');
@@ -124,6 +125,7 @@ export class Gateway {
     }
     this.listeners.push(listener);
     this.bound.push({ name, gatewayPort, address: a.address, port: a.port });
+    this.state.ownPorts.add(a.port);
     if (!mesh) this.log.info(`listening: gateway port ${gatewayPort} on ${a.address}:${a.port}`);
     else if (addr.host === undefined) this.log.info(`listening: mesh on ${a.address}:${a.port} (loopback only; --mesh-listen 0.0.0.0:${addr.port} accepts calls from other hosts, and forwards them to every registry service)`);
     else this.log.info(`listening: mesh on ${a.address}:${a.port}`);

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { ConfigObject, GatewaySpec, SecretBody } from '../config/types.js';
+import type { ClientTLSSettings, ConfigObject, DestinationRuleSpec, GatewaySpec, SecretBody, TrafficPolicy } from '../config/types.js';
+import { upstreamCredentialKey } from './upstream-tls.js';
 
 /**
  * Certificate material for a Gateway server, wherever it came from. PEM text only: nothing here
@@ -64,7 +65,66 @@ export async function loadCredentials(objects: readonly ConfigObject[], tlsDir: 
       }
     }
   }
+  for (const dr of objects.filter((o) => o.kind === 'DestinationRule') as ConfigObject<DestinationRuleSpec>[]) {
+    for (const t of clientTlsBlocks(dr.spec)) {
+      if (t.mode !== 'SIMPLE' && t.mode !== 'MUTUAL') continue;
+      const key = upstreamCredentialKey(dr.namespace, t);
+      if (key === null || out.has(key)) continue;
+      if (t.credentialName) {
+        out.set(key, fromSecretForClient(secrets, dr.namespace, t.credentialName) ?? (await fromTlsDirForClient(tlsDir, t.credentialName)));
+      } else {
+        out.set(key, await fromClientPaths(t));
+      }
+    }
+  }
   return out;
+}
+
+/** Every `tls` block of a rule: its traffic policy, port-level settings, subsets and theirs. */
+function clientTlsBlocks(spec: DestinationRuleSpec): ClientTLSSettings[] {
+  const of = (tp: TrafficPolicy | undefined) => [tp?.tls, ...(tp?.portLevelSettings ?? []).map((p) => p.tls)];
+  return [...of(spec.trafficPolicy), ...(spec.subsets ?? []).flatMap((s) => of(s.trafficPolicy))].filter((t): t is ClientTLSSettings => t !== undefined);
+}
+
+/**
+ * Upstream TLS material: all parts optional (SIMPLE needs at most a CA); '' stands for a part
+ * not given. A file named but missing is an error.
+ */
+async function fromClientPaths(t: ClientTLSSettings): Promise<MaterialResult> {
+  const files = [t.clientCertificate, t.privateKey, t.caCertificates].filter((f): f is string => typeof f === 'string' && f !== '');
+  const read = async (f: string | undefined, field: string): Promise<string | MissingMaterial> => {
+    if (!f) return '';
+    const text = await readIfExists(f);
+    return text === null ? { error: `${field} ${f} does not exist`, files } : text;
+  };
+  const cert = await read(t.clientCertificate, 'clientCertificate');
+  if (typeof cert !== 'string') return cert;
+  const key = await read(t.privateKey, 'privateKey');
+  if (typeof key !== 'string') return key;
+  const ca = await read(t.caCertificates, 'caCertificates');
+  if (typeof ca !== 'string') return ca;
+  return { cert, key, ca: present(ca) ? ca : null, source: t.caCertificates || t.clientCertificate || 'files', files };
+}
+
+/** A Secret for a DestinationRule's credentialName: a CA alone (SIMPLE) or a client certificate, key and CA (MUTUAL). */
+function fromSecretForClient(secrets: ConfigObject<SecretBody>[], namespace: string, name: string): MaterialResult | null {
+  const s = findSecret(secrets, namespace, name);
+  if (!s) return null;
+  const caSecret = findSecret(secrets, s.namespace, `${name}-cacert`);
+  const ca = caSecret ? secretField(caSecret, ['ca.crt', 'cacert']) : secretField(s, ['ca.crt', 'cacert']);
+  return { cert: secretField(s, ['tls.crt', 'cert']) ?? '', key: secretField(s, ['tls.key', 'key']) ?? '', ca, source: `Secret ${s.namespace}/${s.name}`, files: [] };
+}
+
+async function fromTlsDirForClient(dir: string, name: string): Promise<MaterialResult> {
+  const full = await fromTlsDir(dir, name);
+  if (isMaterial(full)) return full;
+  // A CA alone is enough for SIMPLE: NAME.ca.crt, or NAME/ca.crt.
+  for (const f of [path.join(dir, `${name}.ca.crt`), path.join(dir, name, 'ca.crt')]) {
+    if (/[/\\]|^\.\.?$/.test(name)) break;
+    const ca = await readIfExists(f);
+    if (present(ca)) return { cert: '', key: '', ca, source: f, files: [f] };
+  }
+  return full;
 }
 
 /** Istio reads a gateway's credentials from its own namespace; a config with one namespace's worth of Secrets also works from any. */

@@ -1,3 +1,4 @@
+import type { UpstreamTls } from '../tls/upstream-tls.js';
 import type { Duplex, Readable } from 'node:stream';
 import type { UpstreamError } from './errors.js';
 
@@ -64,6 +65,8 @@ export interface UpstreamSettings {
   maxRequestsPerConnection: number;
   /** HTTP/2: streams per connection before another is opened (0: what the server allows). */
   maxConcurrentStreams: number;
+  /** TLS toward the endpoint (DestinationRule tls); null: plain text. */
+  tls: UpstreamTls | null;
 }
 
 export const DEFAULT_UPSTREAM: UpstreamSettings = {
@@ -73,6 +76,7 @@ export const DEFAULT_UPSTREAM: UpstreamSettings = {
   idleTimeoutMs: 60_000,
   maxRequestsPerConnection: 0,
   maxConcurrentStreams: 0,
+  tls: null,
 };
 
 /** node:http2's raw header list without pseudo-headers. */

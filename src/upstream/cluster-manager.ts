@@ -4,8 +4,9 @@ import type { UpstreamPools } from './pools.js';
 
 /** A cluster's definition without its endpoints: what must match for its runtime to be kept. */
 function definition(c: ClusterConfig): string {
-  const { endpoints: _e, policyFrom: _p, ...rest } = c;
-  return JSON.stringify(rest);
+  const { endpoints: _e, policyFrom: _p, tls, ...rest } = c;
+  // toJSON hides the PEM; a rotated CA or client certificate is a new definition all the same.
+  return JSON.stringify(rest) + (tls?.poolKey ?? '');
 }
 
 function sameEndpoints(a: ClusterConfig, b: ClusterConfig): boolean {

@@ -1,4 +1,5 @@
 import { lookup } from 'node:dns/promises';
+import { forbiddenAddress } from '../egress/address-guard.js';
 import type { ClusterConfig } from '../compile/snapshot.js';
 import type { Endpoint } from '../registry/registry.js';
 import type { UpstreamClient, UpstreamSettings } from './client.js';
@@ -75,6 +76,7 @@ export class ClusterRuntime {
       idleTimeoutMs: p.idleTimeoutMs,
       maxRequestsPerConnection: p.maxRequestsPerConnection,
       maxConcurrentStreams: p.maxConcurrentStreams,
+      tls: config.tls,
     };
     this.applyEndpoints(config.endpoints);
     if (config.outlier) {
@@ -392,6 +394,8 @@ export class ClusterRuntime {
           next.push(...previous.filter((e) => e.name === t.address && e.port === t.port));
           continue;
         }
+        const guard = this.config.addressGuard;
+        if (guard !== undefined) addrs = addrs.filter((a) => forbiddenAddress(a.address, guard) === null);
         for (const a of addrs) {
           const known = previous.find((e) => e.address === a.address && e.port === t.port && e.name === t.address);
           next.push(known ?? this.live(a.address, t.port, t.weight, t.address));

@@ -28,6 +28,8 @@ export class UpstreamError extends Error {
     /** The errno number of a failed connect (111 for ECONNREFUSED), or 0. */
     readonly errno = 0,
     message: string = kind,
+    /** Envoy's "transport failure reason" of a failed TLS handshake, or ''. */
+    readonly transportFailure = '',
   ) {
     super(message);
   }
@@ -53,4 +55,33 @@ export function connectFailure(code: string | undefined): UpstreamError {
 
 export function isConnectError(code: string | undefined): boolean {
   return code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || (code !== 'ECONNRESET' && CONNECT_ERRNO[code ?? ''] !== undefined);
+}
+
+// Node's names for a certificate OpenSSL would not verify (and our subjectAltNames check).
+const VERIFY_CODES = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'CERT_SIGNATURE_FAILURE',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/**
+ * A TLS handshake toward an upstream that failed, as Envoy (BoringSSL) words it in a local reply:
+ * `TLS_error:|268435581:SSL routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED:TLS_error_end`.
+ * Null when the error is no TLS failure.
+ */
+export function tlsFailure(code: string | undefined, message: string): UpstreamError | null {
+  if (code === undefined) return null;
+  let reason: string | null = null;
+  if (VERIFY_CODES.has(code)) reason = 'TLS_error:|268435581:SSL routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED:TLS_error_end';
+  else if (code.startsWith('ERR_SSL_')) reason = `TLS_error:|SSL routines:OPENSSL_internal:${code.slice(8)}:TLS_error_end`;
+  else if (code === 'EPROTO') reason = 'TLS_error:|SSL routines:OPENSSL_internal:WRONG_VERSION_NUMBER:TLS_error_end';
+  return reason === null ? null : new UpstreamError('connect-failure', 0, message, reason);
 }

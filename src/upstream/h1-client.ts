@@ -1,7 +1,7 @@
 import { Duplex, PassThrough, type Readable } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
 import type { ResponseHandler, UpstreamClient, UpstreamRequest, UpstreamSettings } from './client.js';
-import { connectFailure, isConnectError, UpstreamError } from './errors.js';
+import { connectFailure, isConnectError, tlsFailure, UpstreamError } from './errors.js';
 
 // undici's names for an answer that breaks HTTP/1.1 framing.
 const PROTOCOL_ERRORS = new Set(['UND_ERR_INFO', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH', 'UND_ERR_RES_EXCEEDED_MAX_SIZE', 'UND_ERR_HEADERS_OVERFLOW']);
@@ -12,6 +12,8 @@ export function fromUndici(err: Error & { code?: string }): UpstreamError {
   const code = err.code;
   if (code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED') return new UpstreamError('invalid-request', 0, err.message);
   if (isConnectError(code)) return connectFailure(code);
+  const tls = tlsFailure(code, err.message);
+  if (tls !== null) return tls;
   if (code !== undefined && (code.startsWith('HPE_') || PROTOCOL_ERRORS.has(code))) return new UpstreamError('protocol', 0, err.message);
   return new UpstreamError('reset', 0, err.message);
 }
@@ -88,13 +90,17 @@ export class H1Client implements UpstreamClient {
    * never false: an explicit false would undo undici's own close-after-HEAD.
    */
   private readonly reset: true | undefined;
+  private readonly servername: string | undefined;
 
   constructor(
     readonly origin: string,
     s: UpstreamSettings,
   ) {
     this.reset = s.maxRequestsPerConnection === 1 ? true : undefined;
+    // undici takes SNI from each request's Host unless told, and reconnects when it changes.
+    this.servername = s.tls?.sni ?? undefined;
     this.pool = new Pool(origin, {
+      ...(s.tls !== null ? { connect: s.tls.connectOptions('http/1.1') as Record<string, unknown> } : {}),
       connections: s.maxConnections > 0 ? s.maxConnections : null,
       connectTimeout: s.connectTimeoutMs,
       keepAliveTimeout: s.idleTimeoutMs,
@@ -114,7 +120,8 @@ export class H1Client implements UpstreamClient {
   dispatch(req: UpstreamRequest, handler: ResponseHandler): void {
     const body = req.body instanceof Duplex ? shielded(req.body) : req.body;
     this.pool.dispatch(
-      { origin: this.origin, path: req.path, method: req.method, headers: req.headers, body: body as never, reset: this.reset, upgrade: req.upgrade },
+      // `servername` is a request option undici reads but does not declare.
+      { origin: this.origin, path: req.path, method: req.method, headers: req.headers, body: body as never, reset: this.reset, upgrade: req.upgrade, servername: this.servername } as Dispatcher.DispatchOptions,
       new UndiciBridge(handler),
     );
   }

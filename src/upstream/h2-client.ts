@@ -1,8 +1,9 @@
 import http2, { type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import net from 'node:net';
+import tls from 'node:tls';
 import type { Readable } from 'node:stream';
 import { withoutPseudo, type ResponseHandler, type UpstreamClient, type UpstreamRequest, type UpstreamSettings } from './client.js';
-import { connectFailure, isConnectError, UpstreamError } from './errors.js';
+import { connectFailure, isConnectError, tlsFailure, UpstreamError } from './errors.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_NO_ERROR, NGHTTP2_FLAG_END_STREAM } = http2.constants;
 
@@ -117,7 +118,13 @@ export class H2Client implements UpstreamClient {
 
   private open(): Conn {
     const session = http2.connect(this.origin, {
-      createConnection: () => net.connect({ host: this.host, port: this.port, noDelay: true }),
+      createConnection: () => {
+        const tlsSettings = this.s.tls;
+        if (tlsSettings === null) return net.connect({ host: this.host, port: this.port, noDelay: true });
+        const socket = tls.connect({ host: this.host, port: this.port, ...tlsSettings.connectOptions('h2') });
+        socket.setNoDelay(true);
+        return socket;
+      },
       settings: { enablePush: false },
       peerMaxConcurrentStreams: ASSUMED_STREAMS,
       maxHeaderListPairs: 2000,
@@ -175,6 +182,7 @@ class H2Exchange {
   private stream: ClientHttp2Stream | null = null;
   private trailers: string[] | null = null;
   private finished = false;
+  private responded = false;
   private resetCode = 0;
   private failure: UpstreamError | null = null;
 
@@ -201,6 +209,7 @@ class H2Exchange {
     this.stream = stream;
     this.h.onStart((reason) => this.abort(reason));
     stream.on('response', (headers, flags, raw?: string[]) => {
+      this.responded = true;
       const status = Number(headers[':status']);
       const list = raw !== undefined ? withoutPseudo(raw) : flatten(headers);
       // END_STREAM on the response HEADERS (a gRPC trailers-only answer) must reach the client as such.
@@ -212,7 +221,9 @@ class H2Exchange {
     stream.on('trailers', (t: Record<string, unknown>) => {
       this.trailers = flatten(t);
     });
-    stream.on('end', () => this.done());
+    // A stream can end with no response at all (the session broke before any, e.g. a TLS alert
+    // from an upstream that expected TLS): that is a failure, not an empty answer.
+    stream.on('end', () => (this.responded ? this.done() : undefined));
     stream.on('error', (err: Error & { code?: string }) => {
       this.failure ??= this.errorOf(err);
     });
@@ -273,7 +284,7 @@ class H2Exchange {
     if (err instanceof UpstreamError) return err;
     const cause = (err as { cause?: Error & { code?: string } }).cause;
     if (cause instanceof UpstreamError) return cause;
-    if (!this.conn.connected) return connectFailure(isConnectError(cause?.code) ? cause?.code : err.code);
+    if (!this.conn.connected) return tlsFailure(cause?.code ?? err.code, err.message) ?? connectFailure(isConnectError(cause?.code) ? cause?.code : err.code);
     if (err.code === 'ERR_HTTP2_STREAM_ERROR' && this.stream?.rstCode === NGHTTP2_REFUSED_STREAM) return new UpstreamError('refused-stream');
     if (err.code === 'ERR_HTTP2_GOAWAY_SESSION') return new UpstreamError('refused-stream');
     if (err.code === 'ERR_HTTP2_STREAM_ERROR') return new UpstreamError('remote-reset', 0, err.message);

@@ -14,9 +14,9 @@ export class UpstreamPools {
 
   acquire(address: string, port: number, settings: UpstreamSettings = DEFAULT_UPSTREAM): UpstreamClient {
     const host = address.includes(':') ? `[${address}]` : address;
-    const origin = `http://${host}:${port}`;
     const s = settings;
-    const key = `${s.protocol}|${origin}|${s.maxConnections}|${s.connectTimeoutMs}|${s.idleTimeoutMs}|${s.maxRequestsPerConnection}|${s.maxConcurrentStreams}`;
+    const origin = `${s.tls === null ? 'http' : 'https'}://${host}:${port}`;
+    const key = `${s.protocol}|${origin}|${s.maxConnections}|${s.connectTimeoutMs}|${s.idleTimeoutMs}|${s.maxRequestsPerConnection}|${s.maxConcurrentStreams}|${s.tls?.poolKey ?? ''}`;
     let entry = this.pools.get(key);
     if (entry === undefined) {
       const client = s.protocol === 'http2' ? new H2Client(origin, s) : new H1Client(origin, s);

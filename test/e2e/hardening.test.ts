@@ -505,7 +505,8 @@ kind: ServiceEntry
 metadata: {name: api, namespace: default}
 spec:
   hosts: [api.dns.test]
-  location: MESH_EXTERNAL
+  # MESH_INTERNAL: an external name resolving to loopback is refused (the egress address guard).
+  location: MESH_INTERNAL
   resolution: DNS
   ports: [{number: 80, name: http, protocol: HTTP}]
   endpoints: [{address: api-backend.dns.test, ports: {http: ${api.port}}}]

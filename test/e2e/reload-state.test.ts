@@ -114,7 +114,8 @@ kind: ServiceEntry
 metadata: {name: backend, namespace: default}
 spec:
   hosts: [backend.test]
-  location: MESH_EXTERNAL
+  # MESH_INTERNAL: an external name resolving to loopback is refused (the egress address guard).
+  location: MESH_INTERNAL
   resolution: DNS
   ports: [{number: 80, name: http, protocol: HTTP}]
   endpoints: [{address: localhost, ports: {http: ${backend.port}}}]

@@ -52,7 +52,12 @@ function failureOf(err: UpstreamError): { body: string; details: string; flag: n
     case 'connect-failure':
       return {
         status: 503,
-        body: err.errno > 0 ? `${REPLY.connectFailure}, transport failure reason: delayed connect error: ${err.errno}` : REPLY.connectFailure,
+        body:
+          err.transportFailure !== ''
+            ? `${REPLY.connectFailure}, transport failure reason: ${err.transportFailure}`
+            : err.errno > 0
+              ? `${REPLY.connectFailure}, transport failure reason: delayed connect error: ${err.errno}`
+              : REPLY.connectFailure,
         details: 'upstream_reset_before_response_started{connection_failure}',
         flag: Flag.UF,
       };

@@ -3,7 +3,7 @@ import type { FilterChainConfig } from '../../../src/compile/snapshot.js';
 import { selectChain } from '../../../src/listener/filter-chain.js';
 
 function chain(name: string, transport: 'raw' | 'tls', serverNames: string[]): FilterChainConfig {
-  return { type: 'http', name, listenerKind: 'gateway', port: 443, match: { transport, serverNames }, servers: [], routes: { name, exact: new Map(), wildcards: [], any: null }, tls: null };
+  return { type: 'http', name, listenerKind: 'gateway', port: 443, match: { transport, serverNames }, servers: [], routes: { name, exact: new Map(), wildcards: [], any: null }, tls: null, forwardProxy: false };
 }
 
 describe('filter chain selection', () => {

@@ -47,6 +47,7 @@ function cluster(o: Opts = {}): ClusterRuntime {
     outlier: o.outlier
       ? { consecutive5xx: 5, consecutiveGatewayErrors: 0, intervalMs: 100, baseEjectionMs: 1000, maxEjectionPercent: 100, minHealthPercent: 0, ...o.outlier }
       : null,
+    tls: null,
   };
   const r = new ClusterRuntime(config, pools);
   runtimes.push(r);

@@ -1,0 +1,27 @@
+import { BlockList, isIPv4 } from 'node:net';
+
+// Where a forward proxy must not be steered by a name: the gateway host itself, the link-local
+// network (cloud metadata services at 169.254.169.254 and fd00:ec2::254), unspecified addresses.
+const FORBIDDEN = new BlockList();
+FORBIDDEN.addSubnet('127.0.0.0', 8, 'ipv4');
+FORBIDDEN.addSubnet('0.0.0.0', 8, 'ipv4');
+FORBIDDEN.addSubnet('169.254.0.0', 16, 'ipv4');
+FORBIDDEN.addAddress('::1', 'ipv6');
+FORBIDDEN.addAddress('::', 'ipv6');
+FORBIDDEN.addSubnet('fe80::', 10, 'ipv6');
+FORBIDDEN.addAddress('fd00:ec2::254', 'ipv6');
+FORBIDDEN.addSubnet('::ffff:127.0.0.0', 104, 'ipv6');
+FORBIDDEN.addSubnet('::ffff:169.254.0.0', 112, 'ipv6');
+
+/** Why egress may not reach this address, or null. A ServiceEntry that declares the address itself lifts it. */
+export function forbiddenAddress(address: string, declared: ReadonlySet<string>): string | null {
+  if (declared.has(address)) return null;
+  if (!FORBIDDEN.check(address, isIPv4(address) ? 'ipv4' : 'ipv6')) return null;
+  if (address.startsWith('169.254.') || address.startsWith('fe80:') || address === 'fd00:ec2::254') return `${address}, which is link-local (cloud metadata services live there)`;
+  return `${address}, which is this host (loopback or unspecified)`;
+}
+
+/** Whether an address is this host: a forward proxy must not tunnel into the gateway's own ports. */
+export function isLocalAddress(address: string): boolean {
+  return FORBIDDEN.check(address, isIPv4(address) ? 'ipv4' : 'ipv6') && !address.startsWith('169.254.') && !address.startsWith('fe80:') && address !== 'fd00:ec2::254';
+}
