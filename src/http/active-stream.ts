@@ -4,7 +4,7 @@ import { normalizeAuthority } from '../compile/hosts.js';
 import type { DownstreamStream, HeaderMap } from './downstream.js';
 import type { HttpFilter } from './filters/filter.js';
 import { isGrpc, localReplyHead, REPLY } from './local-reply.js';
-import { splitTarget } from './path.js';
+import { splitTarget, type RequestTarget } from './path.js';
 import { findRoute, findVirtualHost, type RequestView } from './route-lookup.js';
 import type { ActiveConfig, DataPlaneState } from './state.js';
 import { Flag, StreamRecord, type DownstreamProtocol } from './stream-record.js';
@@ -107,10 +107,16 @@ export class ActiveStream implements RequestView {
     const host = normalizeAuthority(authority);
     const vhost = findVirtualHost(chain.routes, host);
     if (vhost === null) {
-      // On the mesh listener a host (or port) outside the registry meets Istio's REGISTRY_ONLY
-      // block_all route: 502, nothing forwarded. So does a forward-proxy request to an egress
-      // gateway for a host no route names.
-      if (mesh || (chain.forwardProxy && target.authority !== undefined)) return this.egressRefused(host, port);
+      // A forward-proxy request for a host no VirtualService names: to what a ServiceEntry
+      // declares (or anything, under ALLOW_ANY); otherwise Istio's REGISTRY_ONLY block_all
+      // answer, 502, nothing forwarded.
+      if (mesh || (chain.forwardProxy && target.authority !== undefined)) {
+        const toPort = authorityPort(authority, 80);
+        const route = this.ctx.state.forwardRoute(host, toPort);
+        if (route === null) return this.egressRefused(host, toPort);
+        this.setTarget(target, toPort, authority);
+        return this.runRoute(route);
+      }
       // A client reusing a TLS connection for a host another server of this port serves (one
       // certificate covering both): 421 makes it open a connection with the right SNI.
       if (chain.tls !== null && this.servedElsewhere(chain.name, host)) return this.localReply(421, 'misdirected request', 'misdirected_request', Flag.NR);
@@ -120,15 +126,24 @@ export class ActiveStream implements RequestView {
     // A plain-text server with tls.httpsRedirect: Envoy's require_tls answer, https:// + Host + the
     // normalized :path with its query.
     if (vhost.requireTls === true && this.scheme === 'http') return this.localReply(301, '', 'direct_response', 0, ['location', `https://${authority}${target.path}${target.rawQuery === '' ? '' : `?${target.rawQuery}`}`]);
+    this.setTarget(target, port, authority);
+    const route = findRoute(vhost, this);
+    if (route === null) return this.localReply(404, '', 'route_not_found', Flag.NR);
+    this.runRoute(route);
+  }
+
+  /** What route matching reads of the request. */
+  private setTarget(target: RequestTarget, port: number, authority: string): void {
     this.path = target.path;
     this.rawQuery = target.rawQuery;
     this.port = port;
     this.authority = authority;
     this.absolute = target.authority !== undefined;
-    const route = findRoute(vhost, this);
-    if (route === null) return this.localReply(404, '', 'route_not_found', Flag.NR);
+  }
+
+  private runRoute(route: Route): void {
     this.route = route;
-    rec.route = route.label;
+    this.record.route = route.label;
     this.filters = route.filters;
     this.run(0);
   }

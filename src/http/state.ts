@@ -1,5 +1,6 @@
 import type { Logger } from '../telemetry/log.js';
-import type { FilterChainConfig, ListenerConfig, Snapshot } from '../compile/snapshot.js';
+import type { ClusterConfig, FilterChainConfig, ListenerConfig, Route, Snapshot } from '../compile/snapshot.js';
+import { forwardPlan } from '../egress/forward-route.js';
 import type { ClusterRuntime } from '../upstream/cluster.js';
 import type { StreamEndListener, StreamRecord } from './stream-record.js';
 
@@ -40,6 +41,27 @@ export class DataPlaneState {
     public active: ActiveConfig,
     private readonly log: Logger | null = null,
   ) {}
+
+  /** Makes a cluster for a forward-proxy request's name; set by the gateway (null: none may be made now). */
+  dynamicCluster: (cfg: ClusterConfig) => ClusterRuntime | null = () => null;
+  private forwardRoutes = new Map<string, Route | null>();
+  private forwardRoutesOf: ActiveConfig | null = null;
+
+  /** The route a forward-proxy request to host:port takes when no VirtualService names it; null: refused. */
+  forwardRoute(host: string, port: number): Route | null {
+    if (this.forwardRoutesOf !== this.active) {
+      this.forwardRoutes = new Map();
+      this.forwardRoutesOf = this.active;
+    }
+    const key = `${host}:${port}`;
+    const cached = this.forwardRoutes.get(key);
+    if (cached !== undefined && (cached === null || this.active.clusters.has(cached.action.type === 'forward' ? cached.action.destinations[0]!.cluster : ''))) return cached;
+    const plan = forwardPlan(this.active.snapshot, host, port);
+    if (plan !== null && plan.dynamic !== null && this.dynamicCluster(plan.dynamic) === null) return null;
+    const route = plan?.route ?? null;
+    if (this.forwardRoutes.size < 4096) this.forwardRoutes.set(key, route);
+    return route;
+  }
 
   isOwnPort(port: number): boolean {
     return this.ownPorts.has(port);

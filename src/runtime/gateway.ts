@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { createAdminServer } from '../admin/admin.js';
+import { MAX_DYNAMIC_CLUSTERS } from '../egress/forward-route.js';
 import { createStatusServer } from '../admin/status.js';
 import type { Snapshot } from '../compile/snapshot.js';
 import { formatProblemForLog, type Problem } from '../config/problems.js';
@@ -86,6 +87,7 @@ export class Gateway {
     this.certWatch.set(tlsFiles);
     this.log.info(`config loaded from ${files.length} file(s): ${snapshot.listeners.length} listener(s), ${snapshot.clusters.size} cluster(s)`);
     this.state = new DataPlaneState(new ActiveConfig(snapshot, this.clusters.sync(snapshot.clusters).runtimes), this.log);
+    this.state.dynamicCluster = (cfg) => this.clusters.dynamic(cfg, MAX_DYNAMIC_CLUSTERS);
 
     if (this.opts.standIns) this.standIns = await startStandIns(snapshot, this.log);
 

@@ -43,8 +43,25 @@ export class ClusterManager {
     }
     for (const [name, old] of this.live) if (!configs.has(name)) retired.push(old);
     this.live = next;
+    this.dynamicCount = 0;
     return { runtimes: next, retired, kept };
   }
+
+  /**
+   * A cluster made for one request's name (the forward proxy's DNS-found hosts), added to the live
+   * set the active config reads; the next sync retires it. Null when too many are live already.
+   */
+  dynamic(cfg: ClusterConfig, limit: number): ClusterRuntime | null {
+    const had = this.live.get(cfg.name);
+    if (had !== undefined) return had;
+    if (this.dynamicCount >= limit) return null;
+    const rt = new ClusterRuntime(cfg, this.pools);
+    this.live.set(cfg.name, rt);
+    this.dynamicCount++;
+    return rt;
+  }
+
+  private dynamicCount = 0;
 
   stopAll(): void {
     for (const c of this.live.values()) c.stop();
