@@ -1,15 +1,15 @@
 import type { ConfigObject, DestinationRuleSpec, GatewaySpec, Labels, VirtualServiceSpec } from '../config/types.js';
 import { selects } from '../registry/labels.js';
-import { buildRegistry, CLUSTER_DOMAIN, resolveHost } from '../registry/registry.js';
+import { buildRegistry, CLUSTER_DOMAIN, resolveHost, type RegistryService } from '../registry/registry.js';
 import { warn, type CompileContext } from './context.js';
 import { covers, intersect, namespaceAllows, parseGatewayHost } from './hosts.js';
 import { destinationRuleFor } from './policy.js';
-import { declaredAddresses, egressPolicy } from './egress.js';
+import { declaredAddresses, egressPolicy, sidecarReach } from './egress.js';
 import { addVirtualHost, boundGateways, gatewayListener, gatewayPorts, newTable, type TlsInputs } from './gateway-listener.js';
 import { compileHttpRoutes, DEFAULT_ROUTE_TIMEOUT_MS, ensureCluster, qualifyGateway, withFilters } from './routes.js';
 import type { EgressPolicy, HttpChainConfig, ListenerConfig, Route, Snapshot, VirtualHost, WeightedDestination } from './snapshot.js';
 
-const NO_EGRESS: EgressPolicy = { mode: 'REGISTRY_ONLY', exact: new Map(), wildcards: [], source: 'no forward proxy served' };
+const NO_EGRESS: EgressPolicy = { mode: 'REGISTRY_ONLY', exact: new Map(), wildcards: [], leftOut: new Map(), source: 'no forward proxy served' };
 
 export { DEFAULT_ROUTE_TIMEOUT_MS, qualifyGateway } from './routes.js';
 export { destinationRuleFor } from './policy.js';
@@ -48,7 +48,7 @@ export function compile(objects: readonly ConfigObject[], opts: CompileOptions =
 
   const listeners: ListenerConfig[] = [];
   for (const [port, refs] of gatewayPorts(ctx, served)) listeners.push(gatewayListener(ctx, roots, port, refs, opts.tls, opts.labels));
-  if (opts.meshNamespace !== undefined) listeners.push(meshListener(ctx, roots, opts.meshNamespace));
+  if (opts.meshNamespace !== undefined) listeners.push(meshListener(ctx, roots, opts.meshNamespace, sidecarReach(objects, opts.meshNamespace).allows));
 
   // Rules no listener serves here (mesh-bound without --mesh-listen, unselected gateways) are
   // still config: check their destinations too, without adding their clusters.
@@ -75,10 +75,12 @@ function byCreation<T extends ConfigObject>(list: T[]): T[] {
  * The `mesh` listener: VirtualServices bound to `mesh` (or to no gateway), by service host,
  * plus a plain route to every registry service no such VirtualService covers, as sidecars have.
  */
-function meshListener(ctx: CompileContext, roots: ConfigObject<VirtualServiceSpec>[], namespace: string): ListenerConfig {
+function meshListener(ctx: CompileContext, roots: ConfigObject<VirtualServiceSpec>[], namespace: string, reachable: (svc: RegistryService) => boolean): ListenerConfig {
   const domains = new Map<string, ConfigObject<VirtualServiceSpec>[]>();
   for (const vs of roots) {
-    if (!boundGateways(vs).includes('mesh')) continue;
+    // A rule with only tls/tcp routes (Istio's egress-gateway task binds those to mesh too)
+    // takes nothing from HTTP: the host keeps its default route.
+    if (!boundGateways(vs).includes('mesh') || (vs.spec.http ?? []).length === 0) continue;
     for (const h of vs.spec.hosts ?? []) {
       const host = resolveHost(ctx.registry, h, vs.namespace);
       const list = domains.get(host) ?? [];
@@ -93,7 +95,7 @@ function meshListener(ctx: CompileContext, roots: ConfigObject<VirtualServiceSpe
   }
   const patterns = [...domains.keys()];
   for (const svc of ctx.registry.services.values()) {
-    if (svc.hostname.includes('*') || patterns.some((p) => covers(p, svc.hostname))) continue;
+    if (svc.hostname.includes('*') || patterns.some((p) => covers(p, svc.hostname)) || !reachable(svc)) continue;
     addVirtualHost(table, svc.hostname, [defaultRoute(ctx, svc.hostname)], { ports: svc.ports.map((p) => p.number) });
   }
   // Sidecars answer to a service's short names too; so does the mesh listener, for its namespace.

@@ -37,16 +37,26 @@ function egressHostAllows(entry: string, sidecarNs: string, svc: RegistryService
  * A port with endpoints goes through its cluster; a port without (resolution NONE, wildcard
  * hosts) is reached by resolving the requested name.
  */
-export function egressPolicy(ctx: CompileContext, objects: readonly ConfigObject[], namespace: string): EgressPolicy {
+/** Whether the governing Sidecar's egress.hosts let workloads of the namespace reach a service (true without a Sidecar or hosts). */
+export function sidecarReach(objects: readonly ConfigObject[], namespace: string): { sidecar: ConfigObject<SidecarSpec> | undefined; allows: (svc: RegistryService) => boolean } {
   const sidecars = objects.filter((o) => o.kind === 'Sidecar') as ConfigObject<SidecarSpec>[];
   const sidecar = governingSidecar(sidecars, namespace);
+  const hosts = sidecar?.spec.egress?.flatMap((e) => e.hosts) ?? null;
+  return { sidecar, allows: (svc) => hosts === null || hosts.some((h) => egressHostAllows(h, sidecar!.namespace, svc)) };
+}
+
+export function egressPolicy(ctx: CompileContext, objects: readonly ConfigObject[], namespace: string): EgressPolicy {
+  const { sidecar, allows } = sidecarReach(objects, namespace);
   const mode = sidecar?.spec.outboundTrafficPolicy?.mode === 'ALLOW_ANY' ? 'ALLOW_ANY' : 'REGISTRY_ONLY';
-  const hostsAllowed = sidecar?.spec.egress?.flatMap((e) => e.hosts) ?? null;
   const declared = ctx.declaredAddresses ?? declaredAddresses(objects);
   const exact = new Map<string, EgressTarget>();
   const wildcards: { suffix: string; target: EgressTarget }[] = [];
+  const leftOut = new Map<string, string>();
   for (const svc of ctx.registry.services.values()) {
-    if (hostsAllowed !== null && !hostsAllowed.some((h) => egressHostAllows(h, sidecar!.namespace, svc))) continue;
+    if (!allows(svc)) {
+      leftOut.set(svc.hostname, svc.ref);
+      continue;
+    }
     const ports = new Map<number, string | null>();
     for (const p of svc.ports) {
       const eps = svc.endpoints.get(p.number) ?? [];
@@ -61,7 +71,7 @@ export function egressPolicy(ctx: CompileContext, objects: readonly ConfigObject
   if (sidecar?.spec.outboundTrafficPolicy?.mode === 'ALLOW_ANY') {
     warn(ctx, sidecar, ['outboundTrafficPolicy', 'mode'], 'ALLOW_ANY: workloads may reach any host and port through the mesh listener and egress gateways, declared or not (loopback, link-local and metadata addresses stay refused)');
   }
-  return { mode, exact, wildcards, source: sidecar ? sidecar.ref : 'default (REGISTRY_ONLY)' };
+  return { mode, exact, wildcards, leftOut, source: sidecar ? sidecar.ref : 'default (REGISTRY_ONLY)' };
 }
 
 const NONE: ReadonlySet<string> = new Set();
@@ -90,4 +100,15 @@ export function egressTarget(p: EgressPolicy, host: string, port: number): { tar
     if ((w.suffix === '' || (h.endsWith(w.suffix) && h.length > w.suffix.length)) && w.target.ports.has(port)) return { target: w.target, cluster: null };
   }
   return null;
+}
+
+/** Why host:port is refused, in words an operator can act on. */
+export function refusalReason(p: EgressPolicy, host: string, port: number): string {
+  const h = host.toLowerCase();
+  const policy = `outbound policy ${p.mode}, ${p.source}`;
+  const by = p.leftOut.get(h);
+  if (by !== undefined) return `${by} declares ${h}, but ${p.source} leaves it out of its egress.hosts`;
+  const exact = p.exact.get(h);
+  if (exact !== undefined) return `${exact.ref} declares ${h} on port(s) ${[...exact.ports.keys()].join(', ')}, not ${port} (${policy})`;
+  return `no ServiceEntry declares ${h} port ${port} (${policy})`;
 }

@@ -279,7 +279,14 @@ export function gatewayListener(ctx: CompileContext, roots: ConfigObject<Virtual
   const plainHttp = refs.filter((r) => r.kind === 'HTTP');
   // Istio serves every plain-text HTTP server of a port from one route table, `http.80`.
   if (plainHttp.length > 0) {
-    const chain: HttpChainConfig = { type: 'http', ...chainBase(`http.${port}`, port, 'raw', [], plainHttp), routes: httpTable(ctx, roots, `http.${port}`, port, plainHttp), tls: null, forwardProxy: plainHttp.some(isEgressGateway) };
+    // One route table serves every plain-text server of the port, so the forward proxy is on only
+    // when every one of them is an egress gateway's: an ingress server must never become one.
+    const egress = plainHttp.filter(isEgressGateway);
+    if (egress.length > 0 && egress.length < plainHttp.length) {
+      const s = egress[0]!;
+      warn(ctx, s.gw, ['servers', s.index, 'port', 'number'], `port ${port} also carries ingress servers (${plainHttp.filter((r) => !isEgressGateway(r)).map((r) => r.ref).join(', ')}); the forward proxy (CONNECT, requests to undeclared hosts) is off on this port: give the egress gateway a port of its own`);
+    }
+    const chain: HttpChainConfig = { type: 'http', ...chainBase(`http.${port}`, port, 'raw', [], plainHttp), routes: httpTable(ctx, roots, `http.${port}`, port, plainHttp), tls: null, forwardProxy: egress.length === plainHttp.length };
     chains.push(chain);
   }
   const tcp = refs.filter((r) => r.kind === 'TCP');

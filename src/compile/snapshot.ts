@@ -27,6 +27,8 @@ export interface EgressPolicy {
   exact: Map<string, EgressTarget>;
   /** `*.example.com` hosts, longest suffix first; suffix '' is `*`. */
   wildcards: { suffix: string; target: EgressTarget }[];
+  /** Registry hosts the Sidecar's egress.hosts leave out, with the object that declares each. */
+  leftOut: Map<string, string>;
   /** The Sidecar that set the mode and hosts, or the default. */
   source: string;
 }

@@ -1,7 +1,7 @@
 import { lookup } from 'node:dns/promises';
 import net, { isIP, type Socket } from 'node:net';
 import type { IncomingMessage } from 'node:http';
-import { egressTarget } from '../compile/egress.js';
+import { egressTarget, refusalReason } from '../compile/egress.js';
 import { unmapped } from '../http/downstream.js';
 import type { DataPlaneState } from '../http/state.js';
 import { Flag, StreamRecord } from '../http/stream-record.js';
@@ -67,7 +67,7 @@ export function openTunnel(ctx: TunnelContext, req: IncomingMessage, socket: Soc
   const snapshot = state.active.snapshot;
   const decision = egressTarget(snapshot.egress, target.host, target.port);
   if (decision === null && snapshot.egress.mode === 'REGISTRY_ONLY') {
-    return refuse(403, 'Forbidden', '', 'egress_not_declared', Flag.NR, `no ServiceEntry declares ${target.host} port ${target.port} (outbound policy REGISTRY_ONLY, ${snapshot.egress.source})`);
+    return refuse(403, 'Forbidden', '', 'egress_not_declared', Flag.NR, refusalReason(snapshot.egress, target.host, target.port));
   }
   const cluster = decision?.cluster ? state.active.clusters.get(decision.cluster) : undefined;
   rec.cluster = decision?.cluster ?? null;
@@ -144,7 +144,7 @@ export function openTunnel(ctx: TunnelContext, req: IncomingMessage, socket: Soc
     (address) => {
       if (socket.destroyed) return finish(0, Flag.DC, 'downstream_remote_disconnect');
       const why = forbiddenAddress(unmapped(address), decision?.target.declared ?? NOTHING_DECLARED);
-      if (why !== null) return refuse(403, 'Forbidden', '', 'egress_forbidden_address', Flag.NR, `${target.host} resolves to ${why}; only a ServiceEntry that names that address itself allows it`);
+      if (why !== null) return refuse(403, 'Forbidden', '', 'egress_forbidden_address', Flag.NR, `${isIP(target.host) !== 0 ? why : `${target.host} resolves to ${why}`}; only a ServiceEntry that names that address itself allows it`);
       connectTo(address, target.port, () => undefined);
     },
     () => refuse(503, 'Service Unavailable', REPLY.connectFailure, 'upstream_connect_failure', Flag.UF),

@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { CompiledMatch, Route, WeightedDestination } from '../compile/snapshot.js';
+import { refusalReason } from '../compile/egress.js';
 import { normalizeAuthority } from '../compile/hosts.js';
 import type { DownstreamStream, HeaderMap } from './downstream.js';
 import type { HttpFilter } from './filters/filter.js';
@@ -157,14 +158,14 @@ export class ActiveStream implements RequestView {
     return false;
   }
 
-  /** Answers a request the connection manager will not route (HTTP/1.0, CONNECT, a refused Upgrade). */
   /** Istio's BlackHoleCluster answer (502, nothing forwarded), counted and logged by host and port. */
   private egressRefused(host: string, port: number): void {
     const egress = this.ctx.state.active.snapshot.egress;
-    this.ctx.state.egressRefused(`${host}:${port}`, `no ServiceEntry declares ${host} port ${port} (outbound policy ${egress.mode}, ${egress.source})`, this.record.downstreamAddress);
+    this.ctx.state.egressRefused(`${host}:${port}`, refusalReason(egress, host, port), this.record.downstreamAddress);
     this.localReply(502, '', 'direct_response', 0);
   }
 
+  /** Answers a request the connection manager will not route (HTTP/1.0, CONNECT, a refused Upgrade). */
   reject(status: number, details: string, flags: number): void {
     if (this.ctx.state.draining) this.downstream.closeConnection();
     this.record.path = this.downstream.target;

@@ -164,7 +164,6 @@ export class HttpConnectionManager {
     socket.resume();
   }
 
-  /** CONNECT is for the egress gateway's forward proxy; every other server refuses it. */
   /** CONNECT: a tunnel where this chain is a forward proxy (mesh listener, egress gateway); 403 elsewhere, as Istio's ingress answers. */
   private onConnect(req: IncomingMessage, socket: Socket, head: Buffer): void {
     this.track(socket);

@@ -1,5 +1,6 @@
 import type { Logger } from '../telemetry/log.js';
 import type { ClusterConfig, FilterChainConfig, ListenerConfig, Route, Snapshot } from '../compile/snapshot.js';
+import { isLocalAddress } from '../egress/address-guard.js';
 import { forwardPlan } from '../egress/forward-route.js';
 import type { ClusterRuntime } from '../upstream/cluster.js';
 import type { StreamEndListener, StreamRecord } from './stream-record.js';
@@ -61,6 +62,14 @@ export class DataPlaneState {
     const route = plan?.route ?? null;
     if (this.forwardRoutes.size < 4096) this.forwardRoutes.set(key, route);
     return route;
+  }
+
+  /** The local port each listener is bound to, by listener name. */
+  readonly listenerPorts = new Map<string, number>();
+
+  /** An endpoint that is this listener itself: forwarding there would loop for ever. */
+  loopsBack(listener: string, address: string, port: number): boolean {
+    return this.listenerPorts.get(listener) === port && isLocalAddress(address);
   }
 
   isOwnPort(port: number): boolean {

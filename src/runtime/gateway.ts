@@ -128,6 +128,7 @@ export class Gateway {
     this.listeners.push(listener);
     this.bound.push({ name, gatewayPort, address: a.address, port: a.port });
     this.state.ownPorts.add(a.port);
+    this.state.listenerPorts.set(name, a.port);
     if (!mesh) this.log.info(`listening: gateway port ${gatewayPort} on ${a.address}:${a.port}`);
     else if (addr.host === undefined) this.log.info(`listening: mesh on ${a.address}:${a.port} (loopback only; --mesh-listen 0.0.0.0:${addr.port} accepts calls from other hosts, and forwards them to every registry service)`);
     else this.log.info(`listening: mesh on ${a.address}:${a.port}`);

@@ -64,6 +64,8 @@ export class ClusterRuntime {
   private resolving = false;
   private readonly settings: UpstreamSettings;
   private dnsTimer: NodeJS.Timeout | null = null;
+  /** Why the address guard left a DNS-found external host without endpoints, or null. */
+  guardRefusal: string | null = null;
   private stopped = false;
 
   constructor(config: ClusterConfig, private readonly pools: UpstreamPools) {
@@ -395,7 +397,11 @@ export class ClusterRuntime {
           continue;
         }
         const guard = this.config.addressGuard;
-        if (guard !== undefined) addrs = addrs.filter((a) => forbiddenAddress(a.address, guard) === null);
+        if (guard !== undefined) {
+          const refused = addrs.map((a) => forbiddenAddress(a.address, guard)).filter((r): r is string => r !== null);
+          addrs = addrs.filter((a) => forbiddenAddress(a.address, guard) === null);
+          this.guardRefusal = addrs.length === 0 && refused.length > 0 ? `${t.address} resolves to ${refused[0]}; only a ServiceEntry that names that address itself allows it` : null;
+        }
         for (const a of addrs) {
           const known = previous.find((e) => e.address === a.address && e.port === t.port && e.name === t.address);
           next.push(known ?? this.live(a.address, t.port, t.weight, t.address));

@@ -57,11 +57,11 @@ describe('absolute-form requests to wildcard-declared hosts', () => {
     expect(gw.lines.some((l) => l.includes(`egress refused: localhost:${up.port + 1}`))).toBe(true);
   });
 
-  it('a name that resolves to loopback, which the entry does not name itself, gets no endpoint: 503, nothing forwarded', async () => {
+  it('a name that resolves to loopback, which the entry does not name itself, is refused: 502, logged with the address, nothing forwarded', async () => {
     const before = up.seen.length;
     const a = await viaProxy(guarded, `http://localhost:${up.port}/guarded`);
-    expect(a.status).toBe(503);
-    expect(a.body).toBe('no healthy upstream');
+    expect(a.status).toBe(502);
     expect(up.seen.length).toBe(before);
+    expect(guarded.lines.some((l) => /egress refused: localhost:\d+ from 127\.0\.0\.1: localhost resolves to (127\.0\.0\.1|::1), which is this host/.test(l))).toBe(true);
   });
 });

@@ -251,7 +251,18 @@ class Forward implements AttemptOwner {
         });
         return;
       }
+      const refusal = cluster.guardRefusal;
+      if (refusal !== null) {
+        // Refused by the address guard, not down: Istio's BlackHoleCluster answer, and why.
+        this.s.ctx.state.egressRefused(`${cluster.config.host}:${cluster.config.port}`, refusal, this.s.record.downstreamAddress);
+        return this.s.localReply(502, '', 'egress_forbidden_address', Flag.NR);
+      }
       return this.s.localReply(503, REPLY.noHealthyUpstream, 'no_healthy_upstream', Flag.UH);
+    }
+    const state = this.s.ctx.state;
+    if (state.loopsBack(this.s.ctx.listener, endpoint.address, endpoint.port)) {
+      state.egressRefused(`${cluster.config.host}:${cluster.config.port}`, `its endpoint ${endpoint.hostPort} is the own port of this listener, ${this.s.ctx.listener} (route ${this.route.label}); the request would loop`, this.s.record.downstreamAddress);
+      return this.s.localReply(502, '', 'routing_loop', Flag.NR);
     }
     this.attempts++;
     this.s.record.attempts = this.attempts;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { egressTarget } from '../../../src/compile/egress.js';
+import { egressTarget, refusalReason } from '../../../src/compile/egress.js';
 import { forbiddenAddress, isLocalAddress } from '../../../src/egress/address-guard.js';
 import { connectTarget } from '../../../src/egress/connect-tunnel.js';
 import { compileYaml } from '../../helpers/compile.js';
@@ -133,5 +133,48 @@ describe('CONNECT target', () => {
   it('refuses anything else', () => {
     for (const t of ['api.external.test', 'http://a:80', 'a:0', 'a:65536', 'a b:80', '/path', 'user@a:80', '']) expect(connectTarget(t), t).toBeNull();
     expect(connectTarget(undefined)).toBeNull();
+  });
+});
+
+describe('which chains proxy forward', () => {
+  const gw = (name: string, istio: string) => `---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: ${name}, namespace: istio-system}
+spec:
+  selector: {istio: ${istio}}
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: ["*"]
+`;
+  const chainOf = (yaml: string) => {
+    const snap = compileYaml(ENTRIES + yaml);
+    return { chain: snap.listeners.find((l) => l.port === 80)!.chains[0]!, warnings: snap.problems.filter((p) => p.severity === 'warning').map((p) => p.message) };
+  };
+
+  it("an egress gateway's port does; an ingress gateway's does not", () => {
+    expect(chainOf(gw('istio-egressgateway', 'egressgateway')).chain).toMatchObject({ forwardProxy: true });
+    expect(chainOf(gw('public', 'ingressgateway')).chain).toMatchObject({ forwardProxy: false });
+  });
+
+  it('a port shared by ingress and egress servers does not, and says so: an ingress server must never become an open proxy', () => {
+    const { chain, warnings } = chainOf(gw('istio-egressgateway', 'egressgateway') + gw('public', 'ingressgateway'));
+    expect(chain).toMatchObject({ forwardProxy: false });
+    expect(warnings.some((w) => /port 80 also carries ingress servers \(istio-system\/public servers\[0\]\); the forward proxy .* is off on this port/.test(w))).toBe(true);
+  });
+});
+
+describe('refusal reasons', () => {
+  it('say whether the host is undeclared, declared on other ports, or left out by the Sidecar', () => {
+    const p = egress(`---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: default, namespace: apps}
+spec:
+  egress: [{hosts: ["./api.external.test"]}]
+`);
+    expect(refusalReason(p, 'nowhere.test', 443)).toBe('no ServiceEntry declares nowhere.test port 443 (outbound policy REGISTRY_ONLY, Sidecar apps/default)');
+    expect(refusalReason(p, 'api.external.test', 80)).toBe('ServiceEntry apps/api declares api.external.test on port(s) 443, not 80 (outbound policy REGISTRY_ONLY, Sidecar apps/default)');
+    expect(refusalReason(p, 'other.test', 80)).toBe("ServiceEntry elsewhere/other declares other.test, but Sidecar apps/default leaves it out of its egress.hosts");
   });
 });
