@@ -334,3 +334,32 @@ describe('loadCredentials: serverCertificate / privateKey / caCertificates', () 
     expect(material((await loadCredentials(objects(gateway(spec(false))), dir)).get(key(false))).ca).toBeNull();
   });
 });
+
+describe('DestinationRule tls material (TLS origination)', () => {
+  function rule(tls: Record<string, unknown>, ns = 'egress'): string {
+    return JSON.stringify({ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'ext', namespace: ns }, spec: { host: 'api.external.test', trafficPolicy: { portLevelSettings: [{ port: { number: 443 }, tls }] } } });
+  }
+
+  it('credentialName: a Secret holding only the CA is enough for SIMPLE', async () => {
+    const objs = objects(`${rule({ mode: 'SIMPLE', credentialName: 'ext-ca' })}\n---\n${secret('egress', 'ext-ca', { data: { cacert: b64(ca) } })}`);
+    const m = material((await loadCredentials(objs, await tempDir())).get('credential:egress/ext-ca'));
+    expect(m.ca).toBe(ca);
+    expect(m.cert).toBe('');
+    expect(m.source).toBe('Secret egress/ext-ca');
+  });
+
+  it('credentialName for MUTUAL: client certificate, key and CA from a kubernetes.io/tls Secret', async () => {
+    const client = clientPem('egress-client');
+    const objs = objects(`${rule({ mode: 'MUTUAL', credentialName: 'client-cred' })}\n---\n${secret('egress', 'client-cred', { type: 'kubernetes.io/tls', data: { 'tls.crt': b64(client.cert), 'tls.key': b64(client.key), 'ca.crt': b64(ca) } })}`);
+    const m = material((await loadCredentials(objs, await tempDir())).get('credential:egress/client-cred'));
+    expect([m.cert, m.key, m.ca]).toEqual([client.cert, client.key, ca]);
+  });
+
+  it('file paths: a missing caCertificates file is an error naming it; DISABLE reads nothing', async () => {
+    const objs = objects(`${rule({ mode: 'SIMPLE', caCertificates: '/nonexistent/ca.pem' })}`);
+    const r = missing((await loadCredentials(objs, await tempDir())).get('client:||/nonexistent/ca.pem'));
+    expect(r.error).toBe('caCertificates /nonexistent/ca.pem does not exist');
+    const none = await loadCredentials(objects(rule({ mode: 'DISABLE', caCertificates: '/nonexistent/ca.pem' })), await tempDir());
+    expect(none.size).toBe(0);
+  });
+});
