@@ -6,8 +6,8 @@ import { covers, intersect, namespaceAllows, parseGatewayHost } from './hosts.js
 import { destinationRuleFor } from './policy.js';
 import { declaredAddresses, egressPolicy, sidecarReach } from './egress.js';
 import { addVirtualHost, boundGateways, gatewayListener, gatewayPorts, newTable, type TlsInputs } from './gateway-listener.js';
-import { compileHttpRoutes, DEFAULT_ROUTE_TIMEOUT_MS, ensureCluster, qualifyGateway, withFilters } from './routes.js';
-import type { EgressPolicy, HttpChainConfig, ListenerConfig, Route, Snapshot, VirtualHost, WeightedDestination } from './snapshot.js';
+import { compileHttpRoutes, directRoute, ensureCluster, qualifyGateway } from './routes.js';
+import type { EgressPolicy, HttpChainConfig, ListenerConfig, Route, Snapshot, VirtualHost } from './snapshot.js';
 
 const NO_EGRESS: EgressPolicy = { mode: 'REGISTRY_ONLY', exact: new Map(), wildcards: [], leftOut: new Map(), source: 'no forward proxy served' };
 
@@ -127,29 +127,8 @@ function defaultRoute(ctx: CompileContext, host: string): Route {
   const scope = { gateway: 'mesh', port: 0 };
   const clusterByPort = new Map(svc.ports.map((p) => [p.number, ensureCluster(ctx, host, p.number, undefined, scope).name]));
   const first = svc.ports[0]?.number ?? 80;
-  const dest: WeightedDestination = {
-    cluster: clusterByPort.get(first) ?? ensureCluster(ctx, host, first, undefined, scope).name,
-    host,
-    port: first,
-    weight: 100,
-    clusterByPort,
-    requestHeaders: null,
-    responseHeaders: null,
-  };
-  return withFilters({
-    source: `${svc.ref} (no VirtualService)`,
-    index: 0,
-    matches: null,
-    action: { type: 'forward', destinations: [dest], totalWeight: 100 },
-    timeoutMs: DEFAULT_ROUTE_TIMEOUT_MS,
-    rewrite: null,
-    requestHeaders: null,
-    responseHeaders: null,
-    retry: null,
-    fault: null,
-    cors: null,
-    mirrors: null,
-  });
+  const cluster = clusterByPort.get(first) ?? ensureCluster(ctx, host, first, undefined, scope).name;
+  return directRoute(`${svc.ref} (no VirtualService)`, { cluster, host, port: first, clusterByPort });
 }
 
 function checkGatewayReferences(ctx: CompileContext, vss: ConfigObject<VirtualServiceSpec>[], gateways: Map<string, ConfigObject<GatewaySpec>>): void {

@@ -155,6 +155,27 @@ function compileRoute(
 }
 
 /** Finishes a compiled route: its label, and its filter chain, built once here. */
+/**
+ * A route no VirtualService wrote: every request to one destination, with the default timeout
+ * and nothing else (the mesh listener's registry hosts, the forward proxy's declared ones).
+ */
+export function directRoute(source: string, dest: Omit<WeightedDestination, 'weight' | 'requestHeaders' | 'responseHeaders'>): Route {
+  return withFilters({
+    source,
+    index: 0,
+    matches: null,
+    action: { type: 'forward', totalWeight: 100, destinations: [{ ...dest, weight: 100, requestHeaders: null, responseHeaders: null }] },
+    timeoutMs: DEFAULT_ROUTE_TIMEOUT_MS,
+    rewrite: null,
+    requestHeaders: null,
+    responseHeaders: null,
+    retry: null,
+    fault: null,
+    cors: null,
+    mirrors: null,
+  });
+}
+
 export function withFilters(fields: Omit<Route, 'label' | 'filters'>): Route {
   const route: Route = { ...fields, label: fields.name ?? `${fields.source} http[${fields.index}]`, filters: [] };
   route.filters = buildFilters(route);

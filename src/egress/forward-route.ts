@@ -1,4 +1,4 @@
-import { DEFAULT_ROUTE_TIMEOUT_MS, withFilters } from '../compile/routes.js';
+import { directRoute } from '../compile/routes.js';
 import { egressTarget } from '../compile/egress.js';
 import { DEFAULT_POOL } from '../compile/policy.js';
 import type { ClusterConfig, Route, Snapshot } from '../compile/snapshot.js';
@@ -42,19 +42,6 @@ export function forwardPlan(snapshot: Snapshot, host: string, port: number): For
           tls: null,
           addressGuard: decision?.target.declared ?? NOTHING_DECLARED,
         };
-  const route = withFilters({
-    source: `${decision?.target.ref ?? `ALLOW_ANY (${egress.source})`} (forward proxy)`,
-    index: 0,
-    matches: null,
-    action: { type: 'forward', totalWeight: 100, destinations: [{ cluster: name, host, port, weight: 100, clusterByPort: undefined, requestHeaders: null, responseHeaders: null }] },
-    timeoutMs: DEFAULT_ROUTE_TIMEOUT_MS,
-    rewrite: null,
-    requestHeaders: null,
-    responseHeaders: null,
-    retry: null,
-    fault: null,
-    cors: null,
-    mirrors: null,
-  });
+  const route = directRoute(`${decision?.target.ref ?? `ALLOW_ANY (${egress.source})`} (forward proxy)`, { cluster: name, host, port, clusterByPort: undefined });
   return { route, dynamic };
 }
