@@ -23,20 +23,23 @@ Options:
                               serve Gateway port GWPORT on this local address, repeatable
                               (default 80=8080, 443=8443, any other port on its own number)
       --status-port N         /healthz/ready (default 15021)
-      --admin-port N          loopback-only /config_dump and /routes (default 15000)
+      --admin-port N          loopback-only /config_dump, /routes and /egress (default 15000)
       --tls-dir DIR           where credentialName secrets are looked up (default ./tls)
       --default-namespace NS  namespace of objects without metadata.namespace (default default)
       --workers N             worker processes (default: number of cores)
       --log-format text|json  log format (default text)
       --mesh-listen [HOST:]PORT
-                              serve VirtualServices bound to 'mesh' here (default off)
+                              serve VirtualServices bound to 'mesh' here, and be the forward
+                              proxy (HTTP_PROXY/HTTPS_PROXY) to declared external hosts (default off)
       --labels k=v[,k=v]      this gateway's labels; Gateways whose selector does not match
                               are not served (default: serve every Gateway)
       --stand-ins             also start a stand-in web server on every loopback endpoint the
                               config declares (demos; 'npm start' uses it)
   -h, --help                  this help
 
-Port 0 picks a free port; the log says which.
+Port 0 picks a free port; the log says which. Config files are watched: an edit is applied
+when it settles (an invalid one is refused in the log; the last good config keeps serving).
+SIGHUP reloads too; SIGTERM drains and stops.
 `;
 
 export const VALIDATE_HELP = `Usage: meshgate validate [-c PATH]...

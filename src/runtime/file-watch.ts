@@ -1,4 +1,4 @@
-import { watch, type FSWatcher } from 'node:fs';
+import { statSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 
 // Editors and `kubectl`-style mounts write a file in several steps (temp file, rename, symlink
@@ -53,5 +53,66 @@ export class FolderWatch {
     if (this.timer !== null) clearTimeout(this.timer);
     for (const w of this.watchers.values()) w.close();
     this.watchers.clear();
+  }
+}
+
+// Config edits are applied within 100 ms of the write: long enough for an editor's or kubectl's
+// steps to settle, short enough to feel instant.
+const CONFIG_SETTLE_MS = 50;
+const CONFIG_FILE = /\.(ya?ml|json)$/i;
+
+/**
+ * Watches the config paths (directories recursively, files by their folder) and calls `changed`
+ * once a change settles. Only config files count, and Kubernetes volume swaps (`..data`), not an
+ * editor's swap files. A file caught half-written is read again on the next event; the reload it
+ * triggers is refused and logged, and the last good config keeps serving meanwhile.
+ */
+export class ConfigWatch {
+  private watchers: FSWatcher[] = [];
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    paths: readonly string[],
+    private readonly changed: () => void,
+  ) {
+    for (const p of paths) {
+      let dir = path.resolve(p);
+      let only: string | null = null;
+      try {
+        if (!statSync(dir).isDirectory()) {
+          only = path.basename(dir);
+          dir = path.dirname(dir);
+        }
+      } catch {
+        continue; // a path that does not exist was reported by the load
+      }
+      try {
+        const w = watch(dir, { persistent: false, recursive: only === null }, (_event, name) => {
+          const file = name === null ? null : String(name);
+          if (file !== null && only !== null && path.basename(file) !== only && !file.includes('..data')) return;
+          if (file !== null && !CONFIG_FILE.test(file) && !file.includes('..data')) return;
+          this.poke();
+        });
+        w.on('error', () => w.close());
+        this.watchers.push(w);
+      } catch {
+        // Not watchable (permissions, a vanished folder): SIGHUP still reloads.
+      }
+    }
+  }
+
+  private poke(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.changed();
+    }, CONFIG_SETTLE_MS);
+    this.timer.unref();
+  }
+
+  close(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    for (const w of this.watchers) w.close();
+    this.watchers = [];
   }
 }

@@ -13,7 +13,7 @@ import { UpstreamPools } from '../upstream/pools.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
 import { CoalescingRunner } from './coalescing-runner.js';
 import { buildSnapshot, ConfigError, tlsServersOf } from './config-source.js';
-import { FolderWatch } from './file-watch.js';
+import { ConfigWatch, FolderWatch } from './file-watch.js';
 import { listenAddressFor, type HostPort, type ServeOptions } from './options.js';
 import { startStandIns, type StandIn } from './standins.js';
 
@@ -43,6 +43,7 @@ export class Gateway {
     this.log.info('certificate files changed: reloading');
     void this.reload();
   });
+  private configWatch: ConfigWatch | null = null;
   readonly bound: BoundListener[] = [];
   statusAddress: HostPort | null = null;
   adminAddress: HostPort | null = null;
@@ -104,6 +105,12 @@ export class Gateway {
     this.log.info(`status on ${st.address}:${st.port} (/healthz/ready), admin on 127.0.0.1:${ad.port} (/config_dump, /routes, /egress)`);
     if (this.opts.workers > 1) this.log.info(`serving from this one process (--workers ${this.opts.workers}: several worker processes are not available in this version yet)`);
     this.started = true;
+    if (this.opts.watchConfig) {
+      this.configWatch = new ConfigWatch(this.opts.configPaths, () => {
+        this.log.info('config files changed: reloading');
+        void this.reload();
+      });
+    }
     this.log.info('ready');
   }
 
@@ -188,6 +195,7 @@ export class Gateway {
   async stop(deadlineMs = DRAIN_DEADLINE_MS): Promise<void> {
     this.draining = true;
     this.certWatch.close();
+    this.configWatch?.close();
     if (this.state) this.state.draining = true;
     await Promise.all(this.listeners.map((l) => l.stop(deadlineMs)));
     await this.status?.close();

@@ -19,6 +19,8 @@ export interface ServeOptions {
   meshListen?: HostPort;
   labels?: Labels;
   standIns: boolean;
+  /** Reload when a config file changes (SIGHUP reloads either way). */
+  watchConfig: boolean;
 }
 
 export const DEFAULT_LISTEN: ReadonlyMap<number, number> = new Map([
@@ -41,5 +43,6 @@ export function defaultServeOptions(): ServeOptions {
     workers: 1,
     logFormat: 'text',
     standIns: false,
+    watchConfig: true,
   };
 }
