@@ -20,6 +20,7 @@ export function serveOptionsFrom(argv: string[]): ServeOptions | 'help' {
     'mesh-listen': { type: 'string' },
     labels: { type: 'string' },
     'stand-ins': { type: 'boolean' },
+    'drain-seconds': { type: 'string' },
   });
   if (values.help) return 'help';
   const o = defaultServeOptions();
@@ -38,6 +39,11 @@ export function serveOptionsFrom(argv: string[]): ServeOptions | 'help' {
   if (values['mesh-listen'] !== undefined) o.meshListen = parseHostPort('--mesh-listen', values['mesh-listen'] as string);
   if (values.labels !== undefined) o.labels = parseLabels(values.labels as string);
   o.standIns = values['stand-ins'] === true;
+  if (values['drain-seconds'] !== undefined) {
+    const v = values['drain-seconds'] as string;
+    if (!/^\d+$/.test(v)) throw new UsageError(`--drain-seconds: ${JSON.stringify(v)} is not a whole number of seconds`);
+    o.drainSeconds = Number(v);
+  }
   return o;
 }
 
@@ -58,8 +64,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
     if (stopSignal !== null) return;
     stopSignal = signal;
     if (gateway === null) return; // still starting: stops as soon as it has started
-    log.info(`${signal}: draining, no new connections; exiting when requests in flight are done`);
-    void gateway.stop().then(() => {
+    log.info(`${signal}: draining, no new connections; exiting when requests in flight are done, at most ${opts.drainSeconds} s from now`);
+    void gateway.stop(opts.drainSeconds * 1000).then(() => {
       log.info('stopped');
       stopped(0);
     });

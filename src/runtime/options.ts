@@ -21,6 +21,8 @@ export interface ServeOptions {
   standIns: boolean;
   /** Reload when a config file changes (SIGHUP reloads either way). */
   watchConfig: boolean;
+  /** How long requests in flight and tunnels may run after SIGTERM before they are cut. */
+  drainSeconds: number;
 }
 
 export const DEFAULT_LISTEN: ReadonlyMap<number, number> = new Map([
@@ -44,5 +46,6 @@ export function defaultServeOptions(): ServeOptions {
     logFormat: 'text',
     standIns: false,
     watchConfig: true,
+    drainSeconds: 25,
   };
 }

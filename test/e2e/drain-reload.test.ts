@@ -25,7 +25,7 @@ afterEach(async () => {
   for (const c of list) await c().catch(() => undefined);
 });
 
-async function serve(): Promise<{ gw: ServeProcess; backend: Upstream; dir: string; exited: Promise<number | null> }> {
+async function serve(extraArgs: string[] = []): Promise<{ gw: ServeProcess; backend: Upstream; dir: string; exited: Promise<number | null> }> {
   const backend = await startUpstream({ name: 'backend' });
   cleanups.push(() => backend.close());
   const dir = await writeConfigDir({
@@ -34,7 +34,7 @@ async function serve(): Promise<{ gw: ServeProcess; backend: Upstream; dir: stri
     'vs.yaml': virtualService('app', ['app.example.com'], [{ route: toBackend }]),
   });
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  const gw = await startServe(['-c', dir, '--listen', '80=127.0.0.1:0', '--status-port', '0', '--admin-port', '0']);
+  const gw = await startServe(['-c', dir, '--listen', '80=127.0.0.1:0', '--status-port', '0', '--admin-port', '0', ...extraArgs]);
   const exited = new Promise<number | null>((resolve) => {
     if (gw.child.exitCode !== null || gw.child.signalCode !== null) resolve(gw.child.exitCode);
     gw.child.once('exit', (code) => resolve(code));
@@ -73,6 +73,25 @@ async function logUntil(gw: ServeProcess, re: RegExp, ms = 5000): Promise<void> 
 }
 
 describe('SIGTERM drains', () => {
+  it('--drain-seconds bounds the drain: a request still running at the deadline is cut, and the process exits 0', async () => {
+    const { gw, backend, exited } = await serve(['--drain-seconds', '1']);
+    const port = gw.ports.get(80)!;
+    const sock = net.connect(port, '127.0.0.1');
+    cleanups.push(async () => void sock.destroy());
+    sock.on('error', () => undefined);
+    const closed = new Promise<void>((resolve) => sock.on('close', () => resolve()));
+    // 20 s upstream: without the flag the 25 s default drain would keep the process up past the bound below.
+    sock.write('GET /delay/20000 HTTP/1.1\r\nHost: app.example.com\r\n\r\n');
+    await until(() => backend.seen.length === 1);
+    gw.child.kill('SIGTERM');
+    await logUntil(gw, /SIGTERM: draining/);
+    expect(gw.log()).toMatch(/at most 1 s from now/);
+    const code = await within(exited, 10_000, 'still running 10 s after SIGTERM' as const);
+    expect(code).toBe(0);
+    await within(closed, 1000, null);
+    expect(sock.destroyed || sock.readableEnded).toBe(true);
+  });
+
   it('an answer sent during the drain carries connection: close (also for a request already running), and the process exits 0', async () => {
     const { gw, backend, exited } = await serve();
     const port = gw.ports.get(80)!;
