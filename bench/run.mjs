@@ -259,7 +259,7 @@ async function startMeshgate(name, configDir, core, { nodeArgs = [], args = [], 
   const child = startChild(
     name,
     process.execPath,
-    [...nodeArgs, CLI, 'serve', '-c', configDir, '--listen', '80=127.0.0.1:0', ...args, '--status-port', '0', '--admin-port', '0', '--workers', '1'],
+    [...nodeArgs, CLI, 'serve', '-c', configDir, '--listen', '80=127.0.0.1:0', ...args, '--status-port', '0', '--admin-port', '0', '--workers', '1', '--access-log', 'off'],
     { core, cwd: ROOT },
   );
   await waitForOutput(child, /^\S+ info\s+ready$/m, 120_000, '"ready" log line');

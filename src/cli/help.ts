@@ -27,7 +27,9 @@ Options:
       --tls-dir DIR           where credentialName secrets are looked up (default ./tls)
       --default-namespace NS  namespace of objects without metadata.namespace (default default)
       --workers N             worker processes (default: number of cores)
-      --log-format text|json  log format (default text)
+      --log-format text|json  log and access log format (default text)
+      --access-log stdout|off one line per request (Istio's default format) on stdout (default
+                              stdout; the gateway's own log goes to stderr)
       --mesh-listen [HOST:]PORT
                               serve VirtualServices bound to 'mesh' here, and be the forward
                               proxy (HTTP_PROXY/HTTPS_PROXY) to declared external hosts (default off)

@@ -21,6 +21,7 @@ export function serveOptionsFrom(argv: string[]): ServeOptions | 'help' {
     labels: { type: 'string' },
     'stand-ins': { type: 'boolean' },
     'drain-seconds': { type: 'string' },
+    'access-log': { type: 'string' },
   });
   if (values.help) return 'help';
   const o = defaultServeOptions();
@@ -39,6 +40,11 @@ export function serveOptionsFrom(argv: string[]): ServeOptions | 'help' {
   if (values['mesh-listen'] !== undefined) o.meshListen = parseHostPort('--mesh-listen', values['mesh-listen'] as string);
   if (values.labels !== undefined) o.labels = parseLabels(values.labels as string);
   o.standIns = values['stand-ins'] === true;
+  if (values['access-log'] !== undefined) {
+    const a = values['access-log'] as string;
+    if (a !== 'stdout' && a !== 'off') throw new UsageError(`--access-log: ${JSON.stringify(a)} must be stdout or off`);
+    o.accessLog = a;
+  }
   if (values['drain-seconds'] !== undefined) {
     const v = values['drain-seconds'] as string;
     if (!/^\d+$/.test(v)) throw new UsageError(`--drain-seconds: ${JSON.stringify(v)} is not a whole number of seconds`);

@@ -85,6 +85,7 @@ export class ActiveStream implements RequestView {
     rec.listener = ctx.listener;
     rec.chain = ctx.chain;
     rec.method = this.method;
+    rec.requestHeaders = this.headers;
     this.record = rec;
     downstream.onAbort(this);
   }
@@ -96,7 +97,8 @@ export class ActiveStream implements RequestView {
     if (state.draining) ds.closeConnection();
     const rec = this.record;
     const target = splitTarget(ds.target);
-    rec.path = target?.path ?? ds.target;
+    // Envoy's :path: the normalized path with its query.
+    rec.path = target === null ? ds.target : target.rawQuery === '' ? target.path : `${target.path}?${target.rawQuery}`;
     if (target === null) return this.localReply(400, '', 'invalid_url', Flag.DPE);
     const authority = target.authority ?? ds.authority;
     if (authority === undefined) return this.localReply(400, '', 'missing_host_header', Flag.DPE);

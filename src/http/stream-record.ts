@@ -1,3 +1,4 @@
+import type { HeaderMap } from './downstream.js';
 /**
  * Envoy's response flags (%RESPONSE_FLAGS% in its access log): why a stream ended the way it
  * did. A bit each, so setting one on the hot path costs nothing.
@@ -83,6 +84,8 @@ export class StreamRecord {
   responseStartMs = -1;
   upstreamMs = -1;
   durationMs = -1;
+  /** The request's headers, as received (for the access log's user-agent, x-forwarded-for). */
+  requestHeaders: HeaderMap | null = null;
 
   constructor(
     readonly protocol: DownstreamProtocol,

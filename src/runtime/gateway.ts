@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { createAdminServer } from '../admin/admin.js';
 import { MAX_DYNAMIC_CLUSTERS } from '../egress/forward-route.js';
+import { AccessLog } from '../telemetry/access-log.js';
 import { createStatusServer } from '../admin/status.js';
 import type { Snapshot } from '../compile/snapshot.js';
 import { formatProblemForLog, type Problem } from '../config/problems.js';
@@ -44,6 +45,7 @@ export class Gateway {
     void this.reload();
   });
   private configWatch: ConfigWatch | null = null;
+  private accessLog: AccessLog | null = null;
   readonly bound: BoundListener[] = [];
   statusAddress: HostPort | null = null;
   adminAddress: HostPort | null = null;
@@ -89,6 +91,10 @@ export class Gateway {
     this.log.info(`config loaded from ${files.length} file(s): ${snapshot.listeners.length} listener(s), ${snapshot.clusters.size} cluster(s)`);
     this.state = new DataPlaneState(new ActiveConfig(snapshot, this.clusters.sync(snapshot.clusters).runtimes), this.log);
     this.state.dynamicCluster = (cfg) => this.clusters.dynamic(cfg, MAX_DYNAMIC_CLUSTERS);
+    if (this.opts.accessLog === 'stdout') {
+      this.accessLog = new AccessLog(this.opts.logFormat);
+      this.state.onStreamEnd(this.accessLog.onStreamEnd);
+    }
 
     if (this.opts.standIns) this.standIns = await startStandIns(snapshot, this.log);
 
@@ -203,6 +209,7 @@ export class Gateway {
     await Promise.all(this.standIns.map((s) => new Promise<void>((r) => s.server.close(() => r()))));
     this.clusters.stopAll();
     await this.pools.close();
+    this.accessLog?.flush();
   }
 
   /** Address of a listener by gateway port (0: the mesh listener), for tests and logs. */

@@ -23,6 +23,8 @@ export interface ServeOptions {
   watchConfig: boolean;
   /** How long requests in flight and tunnels may run after SIGTERM before they are cut. */
   drainSeconds: number;
+  /** Where access log lines go (one per request or TCP connection, in --log-format). */
+  accessLog: 'stdout' | 'off';
 }
 
 export const DEFAULT_LISTEN: ReadonlyMap<number, number> = new Map([
@@ -47,5 +49,6 @@ export function defaultServeOptions(): ServeOptions {
     standIns: false,
     watchConfig: true,
     drainSeconds: 25,
+    accessLog: 'stdout',
   };
 }

@@ -40,6 +40,7 @@ export async function startGateway(files: Record<string, string>, extra: Partial
   opts.adminPort = 0;
   // Tests reload by hand, at the moment they choose; a watcher would add reloads of its own.
   opts.watchConfig = false;
+  opts.accessLog = 'off';
   const ports = extra.gatewayPorts ?? [80, 443, 8080, 9080];
   for (const p of ports) opts.listen.set(p, { host: '127.0.0.1', port: 0 });
   const { gatewayPorts: _g, keepLog: _k, ...rest } = extra;
