@@ -23,7 +23,7 @@ Options:
                               serve Gateway port GWPORT on this local address, repeatable
                               (default 80=8080, 443=8443, any other port on its own number)
       --status-port N         /healthz/ready (default 15021)
-      --admin-port N          loopback-only /config_dump, /routes and /egress (default 15000)
+      --admin-port N          loopback-only /config_dump, /routes, /clusters, /egress (default 15000)
       --tls-dir DIR           where credentialName secrets are looked up (default ./tls)
       --default-namespace NS  namespace of objects without metadata.namespace (default default)
       --workers N             worker processes (default: number of cores)
