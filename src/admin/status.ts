@@ -2,6 +2,8 @@ import Fastify, { type FastifyInstance } from 'fastify';
 
 export interface StatusSource {
   ready(): boolean;
+  /** Prometheus text exposition: Istio's standard metrics and the gateway's own. */
+  metrics(): string;
 }
 
 /** The status port Kubernetes probes and load balancers read: /healthz/ready. */
@@ -11,5 +13,9 @@ export function createStatusServer(src: StatusSource): FastifyInstance {
     if (src.ready()) reply.code(200).type('text/plain').send('');
     else reply.code(503).type('text/plain').send('not ready\n');
   });
+  const metrics = (_req: unknown, reply: { type(t: string): { send(b: string): void } }) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(src.metrics());
+  // Istio's gateways answer Prometheus here; /metrics is what most scrapers ask by default.
+  app.get('/stats/prometheus', metrics);
+  app.get('/metrics', metrics);
   return app;
 }

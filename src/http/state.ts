@@ -81,7 +81,9 @@ export class DataPlaneState {
    * tell REGISTRY_ONLY refusals from network faults). At most one line a second.
    */
   egressRefused(authority: string, why: string, client: string): void {
-    this.egressRefusals.set(authority, (this.egressRefusals.get(authority) ?? 0) + 1);
+    // Bounded: a client trying random names must not grow this without end.
+    const key = this.egressRefusals.has(authority) || this.egressRefusals.size < 1000 ? authority : '(other)';
+    this.egressRefusals.set(key, (this.egressRefusals.get(key) ?? 0) + 1);
     if (this.log === null) return;
     const now = Date.now();
     if (now - this.lastRefusalLog < 1000) {

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { createAdminServer } from '../admin/admin.js';
 import { MAX_DYNAMIC_CLUSTERS } from '../egress/forward-route.js';
 import { AccessLog } from '../telemetry/access-log.js';
+import { IstioMetrics } from '../telemetry/istio-metrics.js';
 import { createStatusServer } from '../admin/status.js';
 import type { Snapshot } from '../compile/snapshot.js';
 import { formatProblemForLog, type Problem } from '../config/problems.js';
@@ -46,6 +47,9 @@ export class Gateway {
   });
   private configWatch: ConfigWatch | null = null;
   private accessLog: AccessLog | null = null;
+  private istioMetrics: IstioMetrics | null = null;
+  private reloadsApplied = 0;
+  private reloadsRefused = 0;
   readonly bound: BoundListener[] = [];
   statusAddress: HostPort | null = null;
   adminAddress: HostPort | null = null;
@@ -91,6 +95,9 @@ export class Gateway {
     this.log.info(`config loaded from ${files.length} file(s): ${snapshot.listeners.length} listener(s), ${snapshot.clusters.size} cluster(s)`);
     this.state = new DataPlaneState(new ActiveConfig(snapshot, this.clusters.sync(snapshot.clusters).runtimes), this.log);
     this.state.dynamicCluster = (cfg) => this.clusters.dynamic(cfg, MAX_DYNAMIC_CLUSTERS);
+    const labels = this.opts.labels ?? {};
+    this.istioMetrics = new IstioMetrics({ workload: labels.app ?? labels.istio ?? 'meshgate', namespace: this.opts.defaultNamespace });
+    this.state.onStreamEnd(this.istioMetrics.onStreamEnd);
     if (this.opts.accessLog === 'stdout') {
       this.accessLog = new AccessLog(this.opts.logFormat);
       this.state.onStreamEnd(this.accessLog.onStreamEnd);
@@ -174,11 +181,13 @@ export class Gateway {
       const problems = e instanceof ConfigError ? e.problems.filter((p) => p.severity === 'error') : [];
       for (const p of problems) this.log.error(formatProblemForLog(p));
       this.log.error(`reload refused: ${(e as Error).message}; still serving config version ${this.snapshot.version}`);
+      this.reloadsRefused++;
       return false;
     }
     const names = (s: Snapshot) => s.listeners.map((l) => l.name).sort().join(',');
     if (names(built.snapshot) !== names(this.snapshot)) {
       this.log.error(`reload refused: the new config needs listeners ${names(built.snapshot) || 'none'} instead of ${names(this.snapshot)}; restart meshgate to change listening ports`);
+      this.reloadsRefused++;
       return false;
     }
     for (const p of built.problems) if (p.severity !== 'info') this.logProblem(p);
@@ -187,7 +196,39 @@ export class Gateway {
     this.state.active = new ActiveConfig(built.snapshot, runtimes);
     for (const c of retired) c.stop();
     this.log.info(`config version ${built.snapshot.version} live: ${built.snapshot.clusters.size} cluster(s), ${kept} kept with their state, from ${built.files.length} file(s)`);
+    this.reloadsApplied++;
     return true;
+  }
+
+  /** The status port's /stats/prometheus: Istio's metrics, then the gateway's own. */
+  metrics(): string {
+    let ejected = 0;
+    let active = 0;
+    for (const c of this.state.active.clusters.values()) {
+      active += c.active;
+      for (const e of c.endpoints) if (e.ejectedUntil !== 0) ejected++;
+    }
+    let refused = 0;
+    for (const n of this.state.egressRefusals.values()) refused += n;
+    const own = [
+      '# HELP meshgate_config_version The config version serving now (1 at start, +1 per applied reload).',
+      '# TYPE meshgate_config_version gauge',
+      `meshgate_config_version ${this.snapshot.version}`,
+      '# HELP meshgate_config_reloads_total Reloads by result: applied, or refused (the last good config kept serving).',
+      '# TYPE meshgate_config_reloads_total counter',
+      `meshgate_config_reloads_total{result="applied"} ${this.reloadsApplied}`,
+      `meshgate_config_reloads_total{result="refused"} ${this.reloadsRefused}`,
+      '# HELP meshgate_endpoints_ejected Endpoints outlier detection holds out now.',
+      '# TYPE meshgate_endpoints_ejected gauge',
+      `meshgate_endpoints_ejected ${ejected}`,
+      '# HELP meshgate_upstream_requests_active Requests in flight to upstream clusters.',
+      '# TYPE meshgate_upstream_requests_active gauge',
+      `meshgate_upstream_requests_active ${active}`,
+      '# HELP meshgate_egress_refused_total Forward-proxy requests refused (no ServiceEntry, forbidden address, own port); admin /egress has them by host.',
+      '# TYPE meshgate_egress_refused_total counter',
+      `meshgate_egress_refused_total ${refused}`,
+    ];
+    return (this.istioMetrics?.render() ?? '') + own.join('\n') + '\n';
   }
 
   private logProblem(p: Problem): void {
