@@ -10,11 +10,37 @@ const SETTLE_MS = 150;
  * change in them. Folders, not files: a certificate replaced by rename (or a Secret volume's
  * `..data` symlink swap) leaves a watch on the old file blind.
  */
-export class FolderWatch {
-  private watchers = new Map<string, FSWatcher>();
+/** Calls `fn` once, `ms` after the last of a burst of pokes. */
+class Settle {
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly changed: () => void) {}
+  constructor(
+    private readonly ms: number,
+    private readonly fn: () => void,
+  ) {}
+
+  poke(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.fn();
+    }, this.ms);
+    this.timer.unref();
+  }
+
+  cancel(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}
+
+export class FolderWatch {
+  private watchers = new Map<string, FSWatcher>();
+  private readonly settle: Settle;
+
+  constructor(changed: () => void) {
+    this.settle = new Settle(SETTLE_MS, changed);
+  }
 
   /** Watch the folders of these files (and only those), replacing the previous set. */
   set(files: readonly string[]): void {
@@ -28,7 +54,7 @@ export class FolderWatch {
     for (const dir of dirs) {
       if (this.watchers.has(dir)) continue;
       try {
-        const w = watch(dir, { persistent: false }, () => this.poke());
+        const w = watch(dir, { persistent: false }, () => this.settle.poke());
         w.on('error', () => {
           w.close();
           this.watchers.delete(dir);
@@ -40,17 +66,8 @@ export class FolderWatch {
     }
   }
 
-  private poke(): void {
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.changed();
-    }, SETTLE_MS);
-    this.timer.unref();
-  }
-
   close(): void {
-    if (this.timer !== null) clearTimeout(this.timer);
+    this.settle.cancel();
     for (const w of this.watchers.values()) w.close();
     this.watchers.clear();
   }
@@ -69,12 +86,10 @@ const CONFIG_FILE = /\.(ya?ml|json)$/i;
  */
 export class ConfigWatch {
   private watchers: FSWatcher[] = [];
-  private timer: NodeJS.Timeout | null = null;
+  private readonly settle: Settle;
 
-  constructor(
-    paths: readonly string[],
-    private readonly changed: () => void,
-  ) {
+  constructor(paths: readonly string[], changed: () => void) {
+    this.settle = new Settle(CONFIG_SETTLE_MS, changed);
     for (const p of paths) {
       let dir = path.resolve(p);
       let only: string | null = null;
@@ -91,7 +106,7 @@ export class ConfigWatch {
           const file = name === null ? null : String(name);
           if (file !== null && only !== null && path.basename(file) !== only && !file.includes('..data')) return;
           if (file !== null && !CONFIG_FILE.test(file) && !file.includes('..data')) return;
-          this.poke();
+          this.settle.poke();
         });
         w.on('error', () => w.close());
         this.watchers.push(w);
@@ -101,17 +116,8 @@ export class ConfigWatch {
     }
   }
 
-  private poke(): void {
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.changed();
-    }, CONFIG_SETTLE_MS);
-    this.timer.unref();
-  }
-
   close(): void {
-    if (this.timer !== null) clearTimeout(this.timer);
+    this.settle.cancel();
     for (const w of this.watchers) w.close();
     this.watchers = [];
   }
