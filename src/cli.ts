@@ -5,12 +5,13 @@ import { certsCommand } from './cli/certs.js';
 import { getCommand } from './cli/get.js';
 import { MAIN_HELP } from './cli/help.js';
 import { serveCommand } from './cli/serve.js';
-import { routesCommand, validateCommand } from './cli/validate.js';
+import { explainCommand, routesCommand, validateCommand } from './cli/validate.js';
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   serve: serveCommand,
   validate: validateCommand,
   routes: routesCommand,
+  explain: explainCommand,
   get: getCommand,
   certs: certsCommand,
 };

@@ -3,6 +3,7 @@ import { renderRoutes, snapshotToJSON } from '../compile/describe.js';
 import type { Snapshot } from '../compile/snapshot.js';
 import type { ClusterRuntime } from '../upstream/cluster.js';
 import { describeCluster } from './clusters.js';
+import { explain } from '../compile/explain.js';
 
 /** Loopback-only admin: what the gateway is serving right now. */
 export interface AdminSources {
@@ -20,6 +21,21 @@ export function createAdminServer(src: AdminSources): FastifyInstance {
   });
   app.get('/routes', (_req, reply) => {
     reply.type('text/plain').send(renderRoutes(current()));
+  });
+  // `meshgate explain` on the live config: where a request would go, or why it would not.
+  app.get('/explain', (req, reply) => {
+    const q = req.query as Record<string, string | string[] | undefined>;
+    const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
+    const url = one(q.url);
+    if (url === undefined) return reply.code(400).type('text/plain').send('give the request as ?url=http://host/path (and &method=, &header=name=value, &sni=, &listener=)\n');
+    const headers: Record<string, string> = {};
+    for (const h of ([] as string[]).concat(q.header ?? [])) {
+      const eq = h.indexOf('=');
+      if (eq > 0) headers[h.slice(0, eq)] = h.slice(eq + 1);
+    }
+    const listener = one(q.listener);
+    const e = explain(current(), { url, method: one(q.method), headers, sni: one(q.sni), listener: listener !== undefined && /^\d+$/.test(listener) ? Number(listener) : undefined });
+    reply.type('text/plain').send(e.lines.join('\n') + '\n');
   });
   // Each cluster's endpoints as balancing sees them now: health, ejections, requests in flight.
   app.get('/clusters', (_req, reply) => {

@@ -6,6 +6,7 @@ Commands:
   serve      run the gateway on the config in ./gateways (or -c PATH)
   validate   check config files; exit 1 and one line per problem when invalid
   routes     print the effective route table
+  explain    say where a request would go, or at which step it falls out and why
   get        list Istio objects the way kubectl get does (gateways, virtualservices, ...)
   certs      make a development CA and TLS certificates for credentialName (and mutual TLS)
 
@@ -115,4 +116,27 @@ Options:
 Example:
   meshgate certs --out tls --hosts mynginx.example.com --client client
   curl --cacert tls/ca.crt --resolve mynginx.example.com:8443:127.0.0.1 https://mynginx.example.com:8443/
+`;
+
+export const EXPLAIN_HELP = `Usage: meshgate explain URL [--method M] [--header k=v]... [--sni NAME] [--listener PORT] [-c PATH]...
+
+Walk the config as a request would (Gateway port, filter chain by SNI, virtual host, route) and
+say where it goes, or the step at which it falls out and why: no server on that port, no server
+for that SNI, no VirtualService bound there for that host (and where the host is served instead),
+or, route by route, the match condition that failed. Exit 0 when routed, 1 when not.
+The admin port answers the same on the live config: GET /explain?url=URL&method=M&header=k=v.
+
+Options:
+  -c, --config PATH           file or directory, repeatable (default ./gateways)
+      --method M              request method (default GET)
+      --header k=v            a request header, repeatable
+      --sni NAME              SNI for https URLs (default: the URL's host)
+      --listener PORT         the Gateway port it arrives on (default: the URL's port, else 80/443)
+      --default-namespace NS  namespace of objects without one (default default)
+      --labels k=v[,k=v]      explain as the gateway with these labels would serve
+      --tls-dir DIR           where credentialName certificates are looked up (default ./tls)
+  -h, --help                  this help
+
+Example:
+  meshgate explain http://mynginx.example.com/index.html
 `;

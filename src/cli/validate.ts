@@ -3,8 +3,9 @@ import { renderRoutes } from '../compile/describe.js';
 import { loadConfig } from '../config/load.js';
 import { loadCredentials } from '../tls/credentials.js';
 import { formatProblem, hasErrors } from '../config/problems.js';
-import { parse, parseLabels } from './args.js';
-import { ROUTES_HELP, VALIDATE_HELP } from './help.js';
+import { explain } from '../compile/explain.js';
+import { parse, parseLabels, parsePort, UsageError } from './args.js';
+import { EXPLAIN_HELP, ROUTES_HELP, VALIDATE_HELP } from './help.js';
 
 const configOptions = {
   config: { type: 'string', short: 'c', multiple: true },
@@ -55,4 +56,36 @@ export async function routesCommand(argv: string[], out: (s: string) => void = (
   const labels = values.labels !== undefined ? parseLabels(values.labels as string) : undefined;
   out(renderRoutes(compile(loaded.objects, { labels, tls: await tlsInputs(loaded.objects, values) })));
   return 0;
+}
+
+/** `meshgate explain URL`: where a request would go on these config files, or why it would not. */
+export async function explainCommand(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
+  const { values, positionals } = parse('explain', argv, { ...configOptions, method: { type: 'string' }, header: { type: 'string', multiple: true }, sni: { type: 'string' }, listener: { type: 'string' } }, true);
+  if (values.help) {
+    out(EXPLAIN_HELP);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError('meshgate explain: give one URL, e.g. meshgate explain http://app.example.com/api');
+  const headers: Record<string, string> = {};
+  for (const h of (values.header as string[] | undefined) ?? []) {
+    const eq = h.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--header: ${JSON.stringify(h)} is not name=value`);
+    headers[h.slice(0, eq)] = h.slice(eq + 1);
+  }
+  const loaded = await loadConfig((values.config as string[] | undefined) ?? ['./gateways'], { defaultNamespace: (values['default-namespace'] as string | undefined) ?? 'default' });
+  if (hasErrors(loaded.problems)) {
+    for (const p of loaded.problems) if (p.severity === 'error') process.stderr.write(formatProblem(p) + '\n');
+    return 1;
+  }
+  const labels = values.labels !== undefined ? parseLabels(values.labels as string) : undefined;
+  const snap = compile(loaded.objects, { labels, tls: await tlsInputs(loaded.objects, values) });
+  const e = explain(snap, {
+    url: positionals[0]!,
+    method: values.method as string | undefined,
+    headers,
+    sni: values.sni as string | undefined,
+    listener: values.listener !== undefined ? parsePort('--listener', values.listener as string) : undefined,
+  }, loaded.objects);
+  out(e.lines.join('\n') + '\n');
+  return e.routed ? 0 : 1;
 }

@@ -26,12 +26,12 @@ export function describeMatch(m: CompiledMatch): string {
   return parts.length ? parts.join(', ') : 'any';
 }
 
-function describeRouteMatch(r: Route): string {
+export function describeRouteMatch(r: Route): string {
   if (r.matches === null) return 'any';
   return r.matches.map(describeMatch).join(' | ');
 }
 
-function describeAction(r: Route, snap: Snapshot): string {
+export function describeAction(r: Route, snap: Snapshot): string {
   const a = r.action;
   if (a.type === 'redirect') {
     const d = a.redirect;

@@ -115,7 +115,7 @@ export class Gateway {
     const ad = await this.admin.listen({ port: this.opts.adminPort, host: '127.0.0.1' }).then(() => this.admin!.server.address() as AddressInfo);
     this.adminAddress = { host: ad.address, port: ad.port };
     this.state.ownPorts.add(st.port).add(ad.port);
-    this.log.info(`status on ${st.address}:${st.port} (/healthz/ready), admin on 127.0.0.1:${ad.port} (/config_dump, /routes, /clusters, /egress)`);
+    this.log.info(`status on ${st.address}:${st.port} (/healthz/ready), admin on 127.0.0.1:${ad.port} (/config_dump, /routes, /clusters, /egress, /explain)`);
     if (this.opts.workers > 1) this.log.info(`serving from this one process (--workers ${this.opts.workers}: several worker processes are not available in this version yet)`);
     this.started = true;
     if (this.opts.watchConfig) {

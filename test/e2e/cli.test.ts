@@ -505,7 +505,7 @@ describe('usage errors: one line, exit 2', () => {
     expect(stray.stderr).toBe('meshgate routes: unexpected argument extra (see meshgate routes --help)\n');
     const unknown = await runCli(['frobnicate']);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toBe('meshgate: unknown command "frobnicate" (commands: serve, validate, routes, get, certs; see meshgate --help)\n');
+    expect(unknown.stderr).toBe('meshgate: unknown command "frobnicate" (commands: serve, validate, routes, explain, get, certs; see meshgate --help)\n');
     const none = await runCli([]);
     expect(none.code).toBe(2);
     expect(none.stdout).toMatch(/^meshgate: /);
