@@ -10,6 +10,7 @@ export interface AdminSources {
   snapshot: () => Snapshot;
   egressRefusals?: () => ReadonlyMap<string, number>;
   clusters?: () => ReadonlyMap<string, ClusterRuntime>;
+  ready?: () => boolean;
 }
 
 export function createAdminServer(src: AdminSources): FastifyInstance {
@@ -21,6 +22,11 @@ export function createAdminServer(src: AdminSources): FastifyInstance {
   });
   app.get('/routes', (_req, reply) => {
     reply.type('text/plain').send(renderRoutes(current()));
+  });
+  // Envoy's admin /ready: LIVE while serving, 503 while starting or draining.
+  app.get('/ready', (_req, reply) => {
+    const ok = src.ready?.() ?? true;
+    reply.code(ok ? 200 : 503).type('text/plain').send(ok ? 'LIVE\n' : 'DRAINING\n');
   });
   // `meshgate explain` on the live config: where a request would go, or why it would not.
   app.get('/explain', (req, reply) => {

@@ -111,7 +111,7 @@ export class Gateway {
     this.status = createStatusServer(this);
     const st = await this.status.listen({ port: this.opts.statusPort, host: '0.0.0.0' }).then(() => this.status!.server.address() as AddressInfo);
     this.statusAddress = { host: st.address, port: st.port };
-    this.admin = createAdminServer({ snapshot: () => this.snapshot, egressRefusals: () => this.state.egressRefusals, clusters: () => this.state.active.clusters });
+    this.admin = createAdminServer({ snapshot: () => this.snapshot, egressRefusals: () => this.state.egressRefusals, clusters: () => this.state.active.clusters, ready: () => this.ready() });
     const ad = await this.admin.listen({ port: this.opts.adminPort, host: '127.0.0.1' }).then(() => this.admin!.server.address() as AddressInfo);
     this.adminAddress = { host: ad.address, port: ad.port };
     this.state.ownPorts.add(st.port).add(ad.port);

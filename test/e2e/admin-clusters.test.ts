@@ -49,6 +49,12 @@ spec:
 
   const clusters = async (): Promise<ClusterView[]> => (await (await fetch(`http://127.0.0.1:${gw.gateway.adminAddress!.port}/clusters`)).json()) as ClusterView[];
 
+  it('/ready says LIVE while serving', async () => {
+    const r = await fetch(`http://127.0.0.1:${gw.gateway.adminAddress!.port}/ready`);
+    expect(r.status).toBe(200);
+    expect(await r.text()).toBe('LIVE\n');
+  });
+
   it('lists every endpoint healthy before any traffic', async () => {
     const c = (await clusters()).find((x) => x.name === 'outbound|80||svc.test')!;
     expect(c.endpoints.map((e) => e.health)).toEqual(['healthy', 'healthy']);
