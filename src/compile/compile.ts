@@ -63,7 +63,8 @@ export function compile(objects: readonly ConfigObject[], opts: CompileOptions =
   checkDestinationRules(ctx);
   // In file order, so an operator reads them top to bottom alongside the YAML.
   ctx.problems.sort((a, b) => (a.file ?? '').localeCompare(b.file ?? '') || (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
-  return { version: opts.version ?? 1, builtAt: new Date(), listeners, clusters: ctx.clusters, problems: ctx.problems, egress };
+  const sources = objects.map((o) => ({ object: o.ref, file: o.source.file, line: o.source.locate([...o.docPath]).line }));
+  return { version: opts.version ?? 1, builtAt: new Date(), listeners, clusters: ctx.clusters, problems: ctx.problems, egress, sources };
 }
 
 function byCreation<T extends ConfigObject>(list: T[]): T[] {

@@ -19,6 +19,8 @@ export interface Snapshot {
   problems: Problem[];
   /** What the forward proxy (CONNECT, absolute-form) may reach. */
   egress: EgressPolicy;
+  /** The objects it was compiled from, and where each was read (for /config_dump). */
+  sources: { object: string; file: string; line: number }[];
 }
 
 /** Outbound traffic policy for the mesh listener and egress gateways, compiled from the registry and Sidecar. */

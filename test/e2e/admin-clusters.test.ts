@@ -49,6 +49,14 @@ spec:
 
   const clusters = async (): Promise<ClusterView[]> => (await (await fetch(`http://127.0.0.1:${gw.gateway.adminAddress!.port}/clusters`)).json()) as ClusterView[];
 
+  it('/config_dump says which version it is, when it was applied, and where every object was read', async () => {
+    const dump = (await (await fetch(`http://127.0.0.1:${gw.gateway.adminAddress!.port}/config_dump`)).json()) as { version: number; builtAt: string; sources: { object: string; file: string; line: number }[] };
+    expect(dump.version).toBe(1);
+    expect(Date.parse(dump.builtAt)).toBeGreaterThan(0);
+    expect(dump.sources).toContainEqual({ object: 'DestinationRule default/svc', file: expect.stringMatching(/dr\.yaml$/), line: 1 });
+    expect(dump.sources.map((s) => s.object)).toContain('VirtualService default/app');
+  });
+
   it('/ready says LIVE while serving', async () => {
     const r = await fetch(`http://127.0.0.1:${gw.gateway.adminAddress!.port}/ready`);
     expect(r.status).toBe(200);
