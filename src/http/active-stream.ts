@@ -24,6 +24,10 @@ export interface HttpContext {
 const NO_FILTERS: readonly HttpFilter[] = [];
 
 /** The port an authority names, or the default. */
+// RFC 3986 host[:port]: a bracketed IP literal or a reg-name (unreserved, sub-delims and
+// percent-encoding), then at most one port. No userinfo, path, space or second colon.
+const VALID_AUTHORITY = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%!$&'()*+,;=-]+)(?::[0-9]{1,5})?$/;
+
 function authorityPort(authority: string, dflt: number): number {
   const colon = authority.lastIndexOf(':');
   if (colon < 0 || authority.indexOf(']', colon) >= 0) return dflt;
@@ -99,9 +103,17 @@ export class ActiveStream implements RequestView {
     const target = splitTarget(ds.target);
     // Envoy's :path: the normalized path with its query.
     rec.path = target === null ? ds.target : target.rawQuery === '' ? target.path : `${target.path}?${target.rawQuery}`;
-    if (target === null) return this.localReply(400, '', 'invalid_url', Flag.DPE);
+    if (target === null) {
+      ds.closeConnection();
+      return this.localReply(400, '', 'invalid_url', Flag.DPE);
+    }
     const authority = target.authority ?? ds.authority;
-    if (authority === undefined) return this.localReply(400, '', 'missing_host_header', Flag.DPE);
+    if (authority === undefined || !VALID_AUTHORITY.test(authority)) {
+      // A Host a URL parser behind could read otherwise (`h.example:80@evil.example`) is refused,
+      // and the connection with it: what else it carries cannot be trusted.
+      ds.closeConnection();
+      return this.localReply(400, '', authority === undefined ? 'missing_host_header' : 'invalid_authority', Flag.DPE);
+    }
     rec.authority = authority;
     const chain = this.active.chains.get(this.ctx.chainKey);
     if (chain === undefined || chain.type !== 'http') return this.localReply(404, '', 'route_not_found', Flag.NR);

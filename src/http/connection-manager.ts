@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import { ActiveStream, type HttpContext } from './active-stream.js';
 import { detectProtocol } from './codec/detect.js';
 import { openTunnel } from '../egress/connect-tunnel.js';
-import { H1RawStream, H1Stream } from './codec/h1.js';
+import { connectionClosing, H1RawStream, H1Stream } from './codec/h1.js';
 import { H2Stream } from './codec/h2.js';
 import { unmapped } from './downstream.js';
 import {
@@ -118,6 +118,9 @@ export class HttpConnectionManager {
   // --- HTTP/1.1 ----------------------------------------------------------------------------
 
   private onH1Request(req: IncomingMessage, res: ServerResponse): void {
+    // Pipelined behind an answer that closes the connection (a refused Host, a smuggling shape):
+    // not served. node:http ends the socket after that answer, and this one goes with it.
+    if (connectionClosing(req.socket)) return;
     const s = new ActiveStream(this.ctx, new H1Stream(req, res));
     // Istio's gateways do not accept HTTP/1.0 (Envoy's accept_http_10 is off): 426, as they answer.
     if (req.httpVersionMinor === 0 && req.httpVersionMajor === 1) {

@@ -100,6 +100,7 @@ export class H1Stream extends H1Request implements DownstreamStream {
 
   closeConnection(): void {
     this.res.shouldKeepAlive = false;
+    (this.req.socket as unknown as Record<symbol, boolean>)[CLOSING] = true;
   }
 
   onAbort(owner: AbortListener): void {
@@ -112,6 +113,14 @@ export class H1Stream extends H1Request implements DownstreamStream {
  * A request node:http handed over as a bare connection (Upgrade, CONNECT): its answer is written
  * to the socket directly, and it is the last one on that connection.
  */
+/** Set on a socket whose current answer is its last: requests pipelined behind it are not served. */
+export const CLOSING = Symbol('meshgate.closing');
+
+/** Whether an earlier answer on this connection already said it is the last. */
+export function connectionClosing(socket: unknown): boolean {
+  return (socket as Record<symbol, boolean> | null)?.[CLOSING] === true;
+}
+
 export class H1RawStream extends H1Request implements DownstreamStream {
   private sent = false;
   private aborted: AbortListener | null = null;
