@@ -6,13 +6,14 @@ import type { Duplex } from 'node:stream';
 import { ActiveStream, type HttpContext } from './active-stream.js';
 import { detectProtocol } from './codec/detect.js';
 import { openTunnel } from '../egress/connect-tunnel.js';
-import { connectionClosing, H1RawStream, H1Stream } from './codec/h1.js';
+import { CLOSING, connectionClosing, H1RawStream, H1Stream } from './codec/h1.js';
 import { H2Stream } from './codec/h2.js';
 import { unmapped } from './downstream.js';
 import {
   H2_MAX_CONCURRENT_STREAMS,
   HEADERS_TIMEOUT_MS,
   MAX_REQUEST_HEADER_BYTES,
+  MAX_REQUEST_HEADERS_COUNT,
   PREMATURE_RESET_MS,
   PREMATURE_RESET_WINDOW,
   STREAM_IDLE_MS,
@@ -64,6 +65,9 @@ export class HttpConnectionManager {
       },
       (req, res) => this.onH1Request(req, res),
     );
+    // node:http keeps this many fields and drops the rest without a word (a Content-Length among
+    // them would send the body nowhere); one over Envoy's limit is enough to tell, and refuse.
+    this.h1.maxHeadersCount = MAX_REQUEST_HEADERS_COUNT + 1;
     this.h1.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.onUpgrade(req, socket, head));
     this.h1.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => this.onConnect(req, socket, head));
     this.h1.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket));
@@ -126,6 +130,11 @@ export class HttpConnectionManager {
     if (req.httpVersionMinor === 0 && req.httpVersionMajor === 1) {
       res.shouldKeepAlive = false;
       return s.reject(426, 'low_version', 0);
+    }
+    if (req.rawHeaders.length > MAX_REQUEST_HEADERS_COUNT * 2) {
+      res.shouldKeepAlive = false;
+      (req.socket as unknown as Record<symbol, boolean>)[CLOSING] = true;
+      return s.reject(431, 'too_many_headers', Flag.DPE);
     }
     s.start();
   }

@@ -3,6 +3,9 @@
 /** Request headers above this get 431 (HTTP/1.1) or a reset stream (HTTP/2): max_request_headers_kb 60. */
 export const MAX_REQUEST_HEADER_BYTES = 60 * 1024;
 
+/** Envoy's common_http_protocol_options.max_headers_count: more request header fields get 431. */
+export const MAX_REQUEST_HEADERS_COUNT = 100;
+
 /** Envoy's stream idle timeout: a stream or connection silent this long is closed. */
 export const STREAM_IDLE_MS = 5 * 60_000;
 

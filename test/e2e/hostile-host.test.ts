@@ -72,3 +72,32 @@ describe('invalid Host and authority', () => {
     }
   });
 });
+
+describe('header count', () => {
+  let up: Upstream;
+  let gw: TestGateway;
+  beforeAll(async () => {
+    up = await startUpstream({ name: 'app' });
+    gw = await startGateway({ 'gw.yaml': GATEWAY_ANY_HOST, 'svc.yaml': staticService('svc.test', [up.port]), 'vs.yaml': virtualServiceYaml('app', ['*'], [{ route: [{ destination: { host: 'svc.test' } }] }]) });
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    await up?.close();
+  });
+
+  const fields = (n: number) => Array.from({ length: n }, (_, i) => `x-f${i}: v\r\n`).join('');
+
+  it("more header fields than Envoy's max_headers_count (100): 431, connection closed, nothing forwarded", async () => {
+    const before = up.seen.length;
+    // 101 fields with Host; a Content-Length at the end that node:http would otherwise have dropped.
+    const r = await exchange(gw.port(80), `POST / HTTP/1.1\r\nHost: h.example\r\n${fields(99)}content-length: 5\r\n\r\nhello`);
+    expect(r.answer).toMatch(/^HTTP\/1\.1 431 /);
+    expect(r.closed).toBe(true);
+    expect(up.seen.length).toBe(before);
+  });
+
+  it('exactly 100 fields are served', async () => {
+    const r = await exchange(gw.port(80), `GET / HTTP/1.1\r\nHost: h.example\r\nConnection: close\r\n${fields(98)}\r\n`);
+    expect(r.answer).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+  });
+});
