@@ -36,8 +36,11 @@ Options:
                               proxy (HTTP_PROXY/HTTPS_PROXY) to declared external hosts (default off)
       --labels k=v[,k=v]      this gateway's labels; Gateways whose selector does not match
                               are not served (default: serve every Gateway)
-      --drain-seconds N       after SIGTERM, how long requests in flight and tunnels may run
-                              before they are cut (default 25)
+      --drain-delay N         after SIGTERM, keep accepting connections this many seconds
+                              (readiness is 503 and every answer closes its connection) so a
+                              load balancer's health check notices first (default 0)
+      --drain-seconds N       then how long requests in flight and tunnels may run before they
+                              are cut (default 25)
       --stand-ins             also start a stand-in web server on every loopback endpoint the
                               config declares (demos; 'npm start' uses it)
   -h, --help                  this help

@@ -21,6 +21,7 @@ export function serveOptionsFrom(argv: string[]): ServeOptions | 'help' {
     labels: { type: 'string' },
     'stand-ins': { type: 'boolean' },
     'drain-seconds': { type: 'string' },
+    'drain-delay': { type: 'string' },
     'access-log': { type: 'string' },
   });
   if (values.help) return 'help';
@@ -44,6 +45,11 @@ export function serveOptionsFrom(argv: string[]): ServeOptions | 'help' {
     const a = values['access-log'] as string;
     if (a !== 'stdout' && a !== 'off') throw new UsageError(`--access-log: ${JSON.stringify(a)} must be stdout or off`);
     o.accessLog = a;
+  }
+  if (values['drain-delay'] !== undefined) {
+    const v = values['drain-delay'] as string;
+    if (!/^\d+$/.test(v)) throw new UsageError(`--drain-delay: ${JSON.stringify(v)} is not a whole number of seconds`);
+    o.drainDelaySeconds = Number(v);
   }
   if (values['drain-seconds'] !== undefined) {
     const v = values['drain-seconds'] as string;
@@ -70,8 +76,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
     if (stopSignal !== null) return;
     stopSignal = signal;
     if (gateway === null) return; // still starting: stops as soon as it has started
-    log.info(`${signal}: draining, no new connections; exiting when requests in flight are done, at most ${opts.drainSeconds} s from now`);
-    void gateway.stop(opts.drainSeconds * 1000).then(() => {
+    const delay = opts.drainDelaySeconds > 0 ? `still accepting for ${opts.drainDelaySeconds} s (readiness 503, every answer closes its connection), then ` : '';
+    log.info(`${signal}: draining: ${delay}no new connections; exiting when requests in flight are done, at most ${opts.drainSeconds} s after that`);
+    void gateway.stop(opts.drainSeconds * 1000, opts.drainDelaySeconds * 1000).then(() => {
       log.info('stopped');
       stopped(0);
     });

@@ -239,11 +239,18 @@ export class Gateway {
    * Stop accepting, let requests in flight finish (their connections close after the answer),
    * release everything. Whatever still runs after `deadlineMs` is cut.
    */
-  async stop(deadlineMs = DRAIN_DEADLINE_MS): Promise<void> {
+  /**
+   * Drains and stops: readiness turns 503 and every answer closes its connection at once; the
+   * listeners keep accepting for `delayMs` (a load balancer's health check needs that long to
+   * notice, and a connection refused meanwhile would be a failed request), then stop; what is
+   * still in flight gets until `deadlineMs` after that.
+   */
+  async stop(deadlineMs = DRAIN_DEADLINE_MS, delayMs = 0): Promise<void> {
     this.draining = true;
     this.certWatch.close();
     this.configWatch?.close();
     if (this.state) this.state.draining = true;
+    if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
     await Promise.all(this.listeners.map((l) => l.stop(deadlineMs)));
     await this.status?.close();
     await this.admin?.close();

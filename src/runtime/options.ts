@@ -23,6 +23,8 @@ export interface ServeOptions {
   watchConfig: boolean;
   /** How long requests in flight and tunnels may run after SIGTERM before they are cut. */
   drainSeconds: number;
+  /** How long the listeners keep accepting after SIGTERM (readiness already 503), for load balancers to notice. */
+  drainDelaySeconds: number;
   /** Where access log lines go (one per request or TCP connection, in --log-format). */
   accessLog: 'stdout' | 'off';
 }
@@ -49,6 +51,7 @@ export function defaultServeOptions(): ServeOptions {
     standIns: false,
     watchConfig: true,
     drainSeconds: 25,
+    drainDelaySeconds: 0,
     accessLog: 'stdout',
   };
 }

@@ -491,7 +491,7 @@ describe('usage errors: one line, exit 2', () => {
   });
 
   it('serve: bad option values', async () => {
-    for (const args of [['--workers', '0'], ['--listen', '80'], ['--listen', '80=host:99999'], ['--log-format', 'xml'], ['--status-port', 'abc'], ['--labels', '=x'], ['--drain-seconds', '-1'], ['--drain-seconds', '2.5s']]) {
+    for (const args of [['--workers', '0'], ['--listen', '80'], ['--listen', '80=host:99999'], ['--log-format', 'xml'], ['--status-port', 'abc'], ['--labels', '=x'], ['--drain-seconds', '-1'], ['--drain-seconds', '2.5s'], ['--drain-delay', 'soon']]) {
       const r = await runCli(['serve', '-c', 'gateways', ...args]);
       expect(r.code, args.join(' ')).toBe(2);
       expect(outLines(r.stderr), args.join(' ')).toHaveLength(1);

@@ -73,6 +73,22 @@ async function logUntil(gw: ServeProcess, re: RegExp, ms = 5000): Promise<void> 
 }
 
 describe('SIGTERM drains', () => {
+  it('--drain-delay: readiness 503 at once, new connections still answered (with connection: close) during the delay, refused after it; exit 0', async () => {
+    const { gw, exited } = await serve(['--drain-delay', '2', '--drain-seconds', '1']);
+    const port = gw.ports.get(80)!;
+    gw.child.kill('SIGTERM');
+    await logUntil(gw, /SIGTERM: draining/);
+    expect(gw.log()).toMatch(/still accepting for 2 s/);
+    expect((await request({ port: gw.statusPort, path: '/healthz/ready' })).status).toBe(503);
+    // A new connection during the delay: answered, and told to close.
+    const during = await request({ port, path: '/', headers: { host: 'app.example.com' } });
+    expect(during.status).toBe(200);
+    expect(during.headers.connection).toBe('close');
+    const code = await within(exited, 10_000, 'still running 10 s after SIGTERM' as const);
+    expect(code).toBe(0);
+    await expect(request({ port, path: '/', headers: { host: 'app.example.com' } })).rejects.toThrow(/ECONNREFUSED/);
+  });
+
   it('--drain-seconds bounds the drain: a request still running at the deadline is cut, and the process exits 0', async () => {
     const { gw, backend, exited } = await serve(['--drain-seconds', '1']);
     const port = gw.ports.get(80)!;
@@ -85,7 +101,7 @@ describe('SIGTERM drains', () => {
     await until(() => backend.seen.length === 1);
     gw.child.kill('SIGTERM');
     await logUntil(gw, /SIGTERM: draining/);
-    expect(gw.log()).toMatch(/at most 1 s from now/);
+    expect(gw.log()).toMatch(/at most 1 s after that/);
     const code = await within(exited, 10_000, 'still running 10 s after SIGTERM' as const);
     expect(code).toBe(0);
     await within(closed, 1000, null);
