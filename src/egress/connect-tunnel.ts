@@ -7,6 +7,7 @@ import type { DataPlaneState } from '../http/state.js';
 import { Flag, StreamRecord } from '../http/stream-record.js';
 import { REPLY } from '../http/local-reply.js';
 import { forbiddenAddress, isLocalAddress } from './address-guard.js';
+import { awaitConnect, splice } from '../tcp/splice.js';
 
 // A tunnel idle both ways this long is closed (Envoy's tcp_proxy default idle timeout).
 const TUNNEL_IDLE_MS = 3_600_000;
@@ -81,49 +82,29 @@ export function openTunnel(ctx: TunnelContext, req: IncomingMessage, socket: Soc
     rec.upstreamHost = `${address}:${port}`;
     rec.attempts = 1;
     const upstream = net.connect({ host: address, port, noDelay: true, allowHalfOpen: true });
-    let connected = false;
-    const timer = setTimeout(() => upstream.destroy(new Error('connect timeout')), cluster?.config.pool.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
-    upstream.once('connect', () => {
-      connected = true;
-      clearTimeout(timer);
-      rec.responseStartMs = performance.now() - rec.startMs;
-      socket.allowHalfOpen = true;
-      socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
-      if (head.length > 0) upstream.write(head);
-      socket.pipe(upstream);
-      upstream.pipe(socket);
-      socket.setTimeout(TUNNEL_IDLE_MS, () => {
-        upstream.destroy();
-        socket.destroy();
-      });
-    });
-    upstream.on('error', () => undefined);
-    let open = 2;
-    const closed = (byClient: boolean) => {
-      clearTimeout(timer);
-      if (!connected) {
+    awaitConnect(
+      socket,
+      upstream,
+      cluster?.config.pool.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      () => {
+        rec.responseStartMs = performance.now() - rec.startMs;
+        socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
+        if (head.length > 0) upstream.write(head);
+        splice(socket, upstream, TUNNEL_IDLE_MS, () => undefined, () => {
+          release();
+          rec.upgraded = true;
+          rec.bytesReceived = socket.bytesRead;
+          rec.bytesSent = socket.bytesWritten;
+          finish(200, 0, 'via_upstream');
+        });
+      },
+      (byClient) => {
         release();
-        if (byClient) {
-          upstream.destroy();
-          return finish(0, Flag.DC, 'downstream_remote_disconnect');
-        }
+        if (byClient) return finish(0, Flag.DC, 'downstream_remote_disconnect');
         answer(socket, 503, 'Service Unavailable', REPLY.connectFailure);
-        return finish(503, Flag.UF, 'upstream_connect_failure');
-      }
-      const other = byClient ? upstream : socket;
-      if (!other.destroyed) {
-        if (other.writableEnded) other.destroy();
-        else other.end(() => other.destroy());
-      }
-      if (--open > 0) return;
-      release();
-      rec.upgraded = true;
-      rec.bytesReceived = socket.bytesRead;
-      rec.bytesSent = socket.bytesWritten;
-      finish(200, 0, 'via_upstream');
-    };
-    upstream.once('close', () => closed(false));
-    socket.once('close', () => closed(true));
+        finish(503, Flag.UF, 'upstream_connect_failure');
+      },
+    );
   };
 
   const ep = cluster?.pick() ?? null;

@@ -3,6 +3,7 @@ import type { Subnets, TcpChainConfig, TcpDestination, TcpRoute } from '../compi
 import { unmapped } from '../http/downstream.js';
 import type { DataPlaneState } from '../http/state.js';
 import { Flag, StreamRecord } from '../http/stream-record.js';
+import { awaitConnect, splice } from './splice.js';
 
 // Envoy's tcp_proxy idle_timeout default: a connection silent both ways this long is closed.
 const TCP_IDLE_MS = 3_600_000;
@@ -81,61 +82,30 @@ export function proxyTcp(client: Socket, listener: string, chain: TcpChainConfig
   rec.upstreamHost = ep.hostPort;
   rec.attempts = 1;
 
-  // Half-close both ways, as Envoy's tcp_proxy: a side's FIN is passed on (pipe ends the other
-  // side's write), and what the other side still sends reaches it.
+  // Half-open from the start: a client FIN that arrives before the upstream connects is kept.
   client.allowHalfOpen = true;
-  const upstream = net.connect({ host: ep.address, port: ep.port, noDelay: true, allowHalfOpen: true });
-  let connected = false;
-  let released = false;
-  const release = () => {
-    if (released) return;
-    released = true;
-    cluster.releaseConnection();
-  };
-  const connectTimer = setTimeout(() => {
-    upstream.destroy();
-    client.destroy();
-    release();
-    finish(Flag.UF, 'upstream_connect_timeout');
-  }, cluster.config.pool.connectTimeoutMs);
-  upstream.once('connect', () => {
-    connected = true;
-    clearTimeout(connectTimer);
-    rec.responseStartMs = performance.now() - rec.startMs;
-    client.pipe(upstream);
-    upstream.pipe(client);
-    client.resume();
-  });
-  const onIdle = () => {
-    rec.details = 'idle_timeout';
-    upstream.destroy();
-    client.destroy();
-  };
-  client.setTimeout(TCP_IDLE_MS, onIdle);
-  // A side is closed once both its directions are done (or it failed). The other side then
-  // gets what is still queued for it, and is closed: end() flushes, destroy() after.
-  let open = 2;
-  const closeGracefully = (s: Socket) => {
-    if (s.destroyed) return;
-    if (s.writableEnded) s.destroy();
-    else s.end(() => s.destroy());
-  };
-  const closed = (byClient: boolean) => {
-    clearTimeout(connectTimer);
-    if (!connected) {
-      upstream.destroy();
-      client.destroy();
-    } else closeGracefully(byClient ? upstream : client);
-    if (--open > 0 && connected) return;
-    rec.bytesReceived = client.bytesRead;
-    rec.bytesSent = client.bytesWritten;
-    release();
-    if (connected) finish(0, 'closed');
-    else if (byClient) finish(Flag.DC, 'downstream_remote_disconnect');
-    else finish(Flag.UF, 'upstream_connect_failure');
-  };
-  upstream.once('close', () => closed(false));
-  client.once('close', () => closed(true));
-  upstream.on('error', () => undefined);
   client.on('error', () => undefined);
+  const upstream = net.connect({ host: ep.address, port: ep.port, noDelay: true, allowHalfOpen: true });
+  awaitConnect(
+    client,
+    upstream,
+    cluster.config.pool.connectTimeoutMs,
+    () => {
+      rec.responseStartMs = performance.now() - rec.startMs;
+      splice(client, upstream, TCP_IDLE_MS, () => (rec.details = 'idle_timeout'), () => {
+        rec.bytesReceived = client.bytesRead;
+        rec.bytesSent = client.bytesWritten;
+        cluster.releaseConnection();
+        finish(0, 'closed');
+      });
+      client.resume();
+    },
+    (byClient, timedOut) => {
+      client.destroy();
+      cluster.releaseConnection();
+      if (timedOut) finish(Flag.UF, 'upstream_connect_timeout');
+      else if (byClient) finish(Flag.DC, 'downstream_remote_disconnect');
+      else finish(Flag.UF, 'upstream_connect_failure');
+    },
+  );
 }
