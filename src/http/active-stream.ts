@@ -23,11 +23,11 @@ export interface HttpContext {
 
 const NO_FILTERS: readonly HttpFilter[] = [];
 
-/** The port an authority names, or the default. */
 // RFC 3986 host[:port]: a bracketed IP literal or a reg-name (unreserved, sub-delims and
 // percent-encoding), then at most one port. No userinfo, path, space or second colon.
 const VALID_AUTHORITY = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%!$&'()*+,;=-]+)(?::[0-9]{1,5})?$/;
 
+/** The port an authority names, or the default. */
 function authorityPort(authority: string, dflt: number): number {
   const colon = authority.lastIndexOf(':');
   if (colon < 0 || authority.indexOf(']', colon) >= 0) return dflt;
@@ -138,9 +138,9 @@ export class ActiveStream implements RequestView {
       return this.localReply(404, '', 'route_not_found', Flag.NR);
     }
     if (vhost.ports !== undefined && !vhost.ports.includes(port)) return this.egressRefused(host, port);
-    // A plain-text server with tls.httpsRedirect: Envoy's require_tls answer, https:// + Host + the
-    // normalized :path with its query.
-    if (vhost.requireTls === true && this.scheme === 'http') return this.localReply(301, '', 'direct_response', 0, ['location', `https://${authority}${target.path}${target.rawQuery === '' ? '' : `?${target.rawQuery}`}`]);
+    // A plain-text server with tls.httpsRedirect: Envoy's require_tls answer, https:// + Host +
+    // :path (the normalized path with its query, as recorded above).
+    if (vhost.requireTls === true && this.scheme === 'http') return this.localReply(301, '', 'direct_response', 0, ['location', `https://${authority}${rec.path}`]);
     this.setTarget(target, port, authority);
     const route = findRoute(vhost, this);
     if (route === null) return this.localReply(404, '', 'route_not_found', Flag.NR);

@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import { ActiveStream, type HttpContext } from './active-stream.js';
 import { detectProtocol } from './codec/detect.js';
 import { openTunnel } from '../egress/connect-tunnel.js';
-import { CLOSING, connectionClosing, H1RawStream, H1Stream } from './codec/h1.js';
+import { connectionClosing, H1RawStream, H1Stream } from './codec/h1.js';
 import { H2Stream } from './codec/h2.js';
 import { unmapped } from './downstream.js';
 import {
@@ -125,15 +125,15 @@ export class HttpConnectionManager {
     // Pipelined behind an answer that closes the connection (a refused Host, a smuggling shape):
     // not served. node:http ends the socket after that answer, and this one goes with it.
     if (connectionClosing(req.socket)) return;
-    const s = new ActiveStream(this.ctx, new H1Stream(req, res));
+    const downstream = new H1Stream(req, res);
+    const s = new ActiveStream(this.ctx, downstream);
     // Istio's gateways do not accept HTTP/1.0 (Envoy's accept_http_10 is off): 426, as they answer.
     if (req.httpVersionMinor === 0 && req.httpVersionMajor === 1) {
-      res.shouldKeepAlive = false;
+      downstream.closeConnection();
       return s.reject(426, 'low_version', 0);
     }
     if (req.rawHeaders.length > MAX_REQUEST_HEADERS_COUNT * 2) {
-      res.shouldKeepAlive = false;
-      (req.socket as unknown as Record<symbol, boolean>)[CLOSING] = true;
+      downstream.closeConnection();
       return s.reject(431, 'too_many_headers', Flag.DPE);
     }
     s.start();

@@ -1,4 +1,5 @@
 import type { Logger } from '../telemetry/log.js';
+import { RateLimitedWarning } from '../telemetry/rate-limited.js';
 import type { ClusterConfig, FilterChainConfig, ListenerConfig, Route, Snapshot } from '../compile/snapshot.js';
 import { isLocalAddress } from '../egress/address-guard.js';
 import { forwardPlan } from '../egress/forward-route.js';
@@ -35,13 +36,14 @@ export class DataPlaneState {
   readonly ownPorts = new Set<number>();
   /** Forward-proxy refusals by `host:port`, since start: a refusal is never silent. */
   readonly egressRefusals = new Map<string, number>();
-  private lastRefusalLog = 0;
-  private suppressedRefusals = 0;
+  private readonly refusalLog: RateLimitedWarning;
 
   constructor(
     public active: ActiveConfig,
-    private readonly log: Logger | null = null,
-  ) {}
+    log: Logger | null = null,
+  ) {
+    this.refusalLog = new RateLimitedWarning(log);
+  }
 
   /** Makes a cluster for a forward-proxy request's name; set by the gateway (null: none may be made now). */
   dynamicCluster: (cfg: ClusterConfig) => ClusterRuntime | null = () => null;
@@ -55,8 +57,10 @@ export class DataPlaneState {
       this.forwardRoutesOf = this.active;
     }
     const key = `${host}:${port}`;
+    // Dynamic clusters live until the next sync, which also makes a new ActiveConfig: a cached
+    // route's cluster is there as long as the cache is.
     const cached = this.forwardRoutes.get(key);
-    if (cached !== undefined && (cached === null || this.active.clusters.has(cached.action.type === 'forward' ? cached.action.destinations[0]!.cluster : ''))) return cached;
+    if (cached !== undefined) return cached;
     const plan = forwardPlan(this.active.snapshot, host, port);
     if (plan !== null && plan.dynamic !== null && this.dynamicCluster(plan.dynamic) === null) return null;
     const route = plan?.route ?? null;
@@ -84,16 +88,7 @@ export class DataPlaneState {
     // Bounded: a client trying random names must not grow this without end.
     const key = this.egressRefusals.has(authority) || this.egressRefusals.size < 1000 ? authority : '(other)';
     this.egressRefusals.set(key, (this.egressRefusals.get(key) ?? 0) + 1);
-    if (this.log === null) return;
-    const now = Date.now();
-    if (now - this.lastRefusalLog < 1000) {
-      this.suppressedRefusals++;
-      return;
-    }
-    this.lastRefusalLog = now;
-    const more = this.suppressedRefusals > 0 ? ` (+${this.suppressedRefusals} more refused in the last second)` : '';
-    this.suppressedRefusals = 0;
-    this.log.warn(`egress refused: ${authority} from ${client}: ${why}; nothing was connected${more}`);
+    this.refusalLog.warn(() => `egress refused: ${authority} from ${client}: ${why}; nothing was connected`);
   }
 
   onStreamEnd(l: StreamEndListener): () => void {

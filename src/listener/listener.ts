@@ -5,12 +5,12 @@ import { HttpConnectionManager } from '../http/connection-manager.js';
 import { chainKey, type DataPlaneState } from '../http/state.js';
 import { proxyTcp } from '../tcp/tcp-proxy.js';
 import type { Logger } from '../telemetry/log.js';
+import { RateLimitedWarning } from '../telemetry/rate-limited.js';
 import { inspectClientHello, MAX_CLIENT_HELLO_BYTES } from './client-hello.js';
 import { selectChain } from './filter-chain.js';
 import { HANDSHAKE_TIMEOUT_MS, terminateTls } from './tls-terminate.js';
 
 // At most one handshake-failure line per listener per second; the rest are counted into the next line.
-const TLS_LOG_INTERVAL_MS = 1000;
 
 /**
  * One listening socket, as an Envoy listener: each accepted connection gets the filter chain
@@ -23,15 +23,15 @@ export class Listener {
   private readonly managers = new Map<string, HttpConnectionManager>();
   address: AddressInfo | null = null;
 
-  private lastTlsLog = 0;
-  private suppressedTlsLogs = 0;
+  private readonly refusals: RateLimitedWarning;
 
   constructor(
     readonly name: string,
     readonly gatewayPort: number,
     private readonly state: DataPlaneState,
-    private readonly log: Logger | null = null,
+    log: Logger | null = null,
   ) {
+    this.refusals = new RateLimitedWarning(log);
     this.server = net.createServer({ noDelay: true }, (socket) => this.onConnection(socket));
   }
 
@@ -112,20 +112,12 @@ export class Listener {
 
   /** A handshake that failed, in words: what the client asked for and what this port serves (Envoy logs only filter_chain_not_found). */
   private tlsRefused(config: ListenerConfig, serverName: string | null, reason: string, chain?: string): void {
-    if (this.log === null) return;
-    const now = Date.now();
-    if (now - this.lastTlsLog < TLS_LOG_INTERVAL_MS) {
-      this.suppressedTlsLogs++;
-      return;
-    }
-    this.lastTlsLog = now;
-    const names = config.chains.filter((c) => c.match.transport === 'tls').map((c) => (c.match.serverNames.length > 0 ? c.match.serverNames.join(', ') : '* (any name, and no SNI)'));
-    const more = this.suppressedTlsLogs > 0 ? ` (+${this.suppressedTlsLogs} more refused in the last second)` : '';
-    this.suppressedTlsLogs = 0;
-    this.log.warn(
-      `TLS connection refused on gateway port ${this.gatewayPort}${chain ? ` (${chain})` : ''}: ${reason}; the client sent ${serverName === null ? 'no SNI' : `SNI ${serverName}`}; this port serves ${names.join('; ') || 'no TLS server (see the config warnings)'}${more}`,
-    );
+    this.refusals.warn(() => {
+      const names = config.chains.filter((c) => c.match.transport === 'tls').map((c) => (c.match.serverNames.length > 0 ? c.match.serverNames.join(', ') : '* (any name, and no SNI)'));
+      return `TLS connection refused on gateway port ${this.gatewayPort}${chain ? ` (${chain})` : ''}: ${reason}; the client sent ${serverName === null ? 'no SNI' : `SNI ${serverName}`}; this port serves ${names.join('; ') || 'no TLS server (see the config warnings)'}`;
+    });
   }
+
 
   private managerFor(chain: HttpChainConfig): HttpConnectionManager {
     let m = this.managers.get(chain.name);

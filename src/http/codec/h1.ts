@@ -114,7 +114,7 @@ export class H1Stream extends H1Request implements DownstreamStream {
  * to the socket directly, and it is the last one on that connection.
  */
 /** Set on a socket whose current answer is its last: requests pipelined behind it are not served. */
-export const CLOSING = Symbol('meshgate.closing');
+const CLOSING = Symbol('meshgate.closing');
 
 /** Whether an earlier answer on this connection already said it is the last. */
 export function connectionClosing(socket: unknown): boolean {
