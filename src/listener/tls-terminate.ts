@@ -1,6 +1,7 @@
 import { createHash, type X509Certificate } from 'node:crypto';
 import type { Socket } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
+import { sanNames } from '../tls/san.js';
 import type { ServerTlsConfig } from '../tls/server-tls.js';
 
 /** What the request path may know of a terminated TLS connection; set on the TLSSocket under TLS_INFO. */
@@ -18,16 +19,6 @@ export const HANDSHAKE_TIMEOUT_MS = 15_000;
 
 const ALPN_HTTP = ['h2', 'http/1.1'];
 
-function uriAndDnsSans(cert: X509Certificate): { uris: string[]; dns: string[] } {
-  const uris: string[] = [];
-  const dns: string[] = [];
-  for (const part of (cert.subjectAltName ?? '').split(', ')) {
-    if (part.startsWith('URI:')) uris.push(part.slice(4));
-    else if (part.startsWith('DNS:')) dns.push(part.slice(4));
-  }
-  return { uris, dns };
-}
-
 /** Envoy's urlEncodeQueryParameter: everything but RFC 3986 unreserved characters, as %XX. */
 function urlEncoded(text: string): string {
   return text.replace(/[^A-Za-z0-9\-._~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
@@ -44,7 +35,7 @@ function clientCertDetails(cert: X509Certificate, localUris: readonly string[]):
   const hash = createHash('sha256').update(cert.raw).digest('hex');
   // OpenSSL's PEM, as Envoy writes it: 64-column base64, \n line ends.
   const pem = cert.toString();
-  const { uris, dns } = uriAndDnsSans(cert);
+  const { uris, dns } = sanNames(cert.subjectAltName);
   let out = '';
   for (const by of localUris) out += `By=${by};`;
   out += `Hash=${hash};Cert="${urlEncoded(pem)}";Subject="${subject}"`;
@@ -78,7 +69,7 @@ function handshakeFailure(e: NodeJS.ErrnoException): string {
 /** Why a verified client certificate is still refused (subjectAltNames, SPKI, hash pins); null when it is accepted. */
 function pinRefusal(cert: X509Certificate, cfg: ServerTlsConfig): string | null {
   if (cfg.subjectAltNames.length > 0) {
-    const { uris, dns } = uriAndDnsSans(cert);
+    const { uris, dns } = sanNames(cert.subjectAltName);
     const names = [...uris, ...dns];
     if (!cfg.subjectAltNames.some((n) => names.includes(n))) return `client certificate names (${names.join(', ') || 'none'}) are not among subjectAltNames`;
   }

@@ -1,6 +1,7 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
 import type { TlsMaterial } from './credentials.js';
+import { sanNames } from './san.js';
 
 export type TerminatingMode = 'SIMPLE' | 'MUTUAL' | 'OPTIONAL_MUTUAL';
 
@@ -34,10 +35,7 @@ export interface TlsFinding {
 const VERSIONS: Record<string, tls.SecureVersion> = { TLSV1_0: 'TLSv1', TLSV1_1: 'TLSv1.1', TLSV1_2: 'TLSv1.2', TLSV1_3: 'TLSv1.3' };
 
 function hostsCovered(cert: X509Certificate, hosts: readonly string[]): boolean {
-  const dnsNames = (cert.subjectAltName ?? '')
-    .split(', ')
-    .filter((p) => p.startsWith('DNS:'))
-    .map((p) => p.slice(4).toLowerCase());
+  const dnsNames = sanNames(cert.subjectAltName).dns.map((n) => n.toLowerCase());
   for (const h of hosts) {
     if (h === '*') return true;
     if (h.startsWith('*.')) {
@@ -156,7 +154,7 @@ export function buildServerTls(
       spki: list(spec.verifyCertificateSpki),
       certHashes: list(spec.verifyCertificateHash).map((h) => h.replace(/:/g, '').toLowerCase()),
       notAfter: cert.validTo,
-      localUris: (cert.subjectAltName ?? '').split(', ').filter((p) => p.startsWith('URI:')).map((p) => p.slice(4)),
+      localUris: sanNames(cert.subjectAltName).uris,
     },
     errors,
     warnings,
