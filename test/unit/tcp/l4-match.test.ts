@@ -85,3 +85,23 @@ ${to('b.internal')}
     expect(routes(yaml).routes.map((r) => r.destinations[0]!.host)).toEqual(['a.internal', 'b.internal']);
   });
 });
+
+describe('servers Istio proxies as opaque TCP', () => {
+  it('MONGO, MYSQL and REDIS servers get a tcp chain routed by tcp routes, as TCP ones do', () => {
+    for (const protocol of ['MONGO', 'MYSQL', 'REDIS']) {
+      const snap = compileYaml(GATEWAY.replace('protocol: TCP', `protocol: ${protocol}`) + `---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: vs, namespace: default}
+spec:
+  hosts: ["*"]
+  gateways: [gw]
+  tcp:
+  - ${to('a.internal').trim()}
+`);
+      const chain = snap.listeners.find((l) => l.port === 31400)!.chains[0] as TcpChainConfig;
+      expect(chain.type, protocol).toBe('tcp');
+      expect(chain.routes.map((r) => r.destinations[0]!.host), protocol).toEqual(['a.internal']);
+    }
+  });
+});
