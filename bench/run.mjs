@@ -194,7 +194,23 @@ http { access_log off; keepalive_requests 1000000;
  * connection every ~8 requests, which meshgate (whose pool keeps them all) does not do.
  */
 async function startNginxH2c(work, upstreamPort, core, streams, concurrency) {
-  const dir = path.join(work, 'nginx-h2c');
+  const keepalive = Math.max(64, concurrency);
+  const { port, child } = await startNginxProxy(work, 'nginx-h2c', upstreamPort, core, {
+    http: `http2_max_concurrent_streams ${Math.max(128, streams)};`,
+    listen: 'http2',
+    keepalive,
+    probe: h2get,
+  });
+  return { port, child, keepalive };
+}
+
+/**
+ * nginx as a reverse proxy to the upstream, HTTP/1.1 keep-alive upstream (`keepalive` idle
+ * connections), one worker, no access log, in its own temp dir; `listen` and `http` add what
+ * the case needs (h2c, TLS). Waits until `probe` gets an answer through it.
+ */
+async function startNginxProxy(work, name, upstreamPort, core, { http = '', listen, server = '', keepalive, probe }) {
+  const dir = path.join(work, name);
   fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
   fs.chmodSync(dir, 0o755);
   const port = await freePort();
@@ -204,15 +220,15 @@ async function startNginxH2c(work, upstreamPort, core, streams, concurrency) {
     conf,
     `worker_processes 1; daemon off; master_process on; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
 events { worker_connections 4096; }
-http { access_log off; keepalive_requests 1000000; http2_max_concurrent_streams ${Math.max(128, streams)}; ${temps}
-  upstream bench_upstream { server 127.0.0.1:${upstreamPort}; keepalive ${Math.max(64, concurrency)}; keepalive_requests 1000000; }
-  server { listen 127.0.0.1:${port} http2;
+http { access_log off; keepalive_requests 1000000; ${http} ${temps}
+  upstream bench_upstream { server 127.0.0.1:${upstreamPort}; keepalive ${keepalive}; keepalive_requests 1000000; }
+  server { listen 127.0.0.1:${port} ${listen};${server}
     location / { proxy_pass http://bench_upstream; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
 `,
   );
-  const child = startChild('nginx-h2c', 'nginx', ['-p', `${dir}/`, '-c', conf, '-e', `${dir}/error.log`], { core });
-  await waitForHttp(child, port, 'nginx-h2c', 10_000, h2get);
-  return { port, child, keepalive: Math.max(64, concurrency) };
+  const child = startChild(name, 'nginx', ['-p', `${dir}/`, '-c', conf, '-e', `${dir}/error.log`], { core });
+  await waitForHttp(child, port, name, 10_000, probe);
+  return { port, child };
 }
 
 /**
@@ -223,24 +239,12 @@ http { access_log off; keepalive_requests 1000000; http2_max_concurrent_streams 
  * cache is nginx's default (none). With `resume`, nginx's defaults (tickets on), as meshgate's.
  */
 async function startNginxHttps(work, upstreamPort, core, cred, { resume, keepalive }) {
-  const dir = path.join(work, 'nginx-https');
-  fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
-  fs.chmodSync(dir, 0o755);
-  const port = await freePort();
-  const conf = path.join(dir, 'nginx.conf');
-  const temps = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `${t}_temp_path ${dir}/${t}_temp;`).join(' ');
-  fs.writeFileSync(
-    conf,
-    `worker_processes 1; daemon off; master_process on; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
-events { worker_connections 4096; }
-http { access_log off; keepalive_requests 1000000; ${temps}
-  upstream bench_upstream { server 127.0.0.1:${upstreamPort}; keepalive ${keepalive}; keepalive_requests 1000000; }
-  server { listen 127.0.0.1:${port} ssl; ssl_certificate ${cred.cert}; ssl_certificate_key ${cred.key}; ssl_protocols TLSv1.2 TLSv1.3;${resume ? '' : ' ssl_conf_command NumTickets 0;'}
-    location / { proxy_pass http://bench_upstream; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
-`,
-  );
-  const child = startChild('nginx-https', 'nginx', ['-p', `${dir}/`, '-c', conf, '-e', `${dir}/error.log`], { core });
-  await waitForHttp(child, port, 'nginx-https', 10_000, (p, reqPath, host, timeoutMs) => httpsGet(p, reqPath, host, { ca: cred.caPem, servername: SEED_HOST, timeoutMs }));
+  const { port, child } = await startNginxProxy(work, 'nginx-https', upstreamPort, core, {
+    listen: 'ssl',
+    server: ` ssl_certificate ${cred.cert}; ssl_certificate_key ${cred.key}; ssl_protocols TLSv1.2 TLSv1.3;${resume ? '' : ' ssl_conf_command NumTickets 0;'}`,
+    keepalive,
+    probe: (p, reqPath, host, timeoutMs) => httpsGet(p, reqPath, host, { ca: cred.caPem, servername: SEED_HOST, timeoutMs }),
+  });
   return { port, child, keepalive };
 }
 
