@@ -1,15 +1,15 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { renderRoutes, snapshotToJSON } from '../compile/describe.js';
 import type { Snapshot } from '../compile/snapshot.js';
-import type { ClusterRuntime } from '../upstream/cluster.js';
-import { describeCluster } from './clusters.js';
 import { explain } from '../compile/explain.js';
 
 /** Loopback-only admin: what the gateway is serving right now. */
 export interface AdminSources {
   snapshot: () => Snapshot;
-  egressRefusals?: () => ReadonlyMap<string, number>;
-  clusters?: () => ReadonlyMap<string, ClusterRuntime>;
+  /** Asked of the workers when there are several, hence possibly a promise. */
+  egressRefusals?: () => ReadonlyMap<string, number> | Promise<ReadonlyMap<string, number>>;
+  /** Each cluster as describeCluster shows it. */
+  clusters?: () => unknown[] | Promise<unknown[]>;
   ready?: () => boolean;
 }
 
@@ -44,15 +44,16 @@ export function createAdminServer(src: AdminSources): FastifyInstance {
     reply.type('text/plain').send(e.lines.join('\n') + '\n');
   });
   // Each cluster's endpoints as balancing sees them now: health, ejections, requests in flight.
-  app.get('/clusters', (_req, reply) => {
-    const list = [...(src.clusters?.() ?? new Map<string, ClusterRuntime>()).values()].map((c) => describeCluster(c));
-    reply.type('application/json').send(JSON.stringify(list, null, 2) + '\n');
+  app.get('/clusters', async (_req, reply) => {
+    const list = (await src.clusters?.()) ?? [];
+    return reply.type('application/json').send(JSON.stringify(list, null, 2) + '\n');
   });
   // What the forward proxy allows and what it refused since start, by host:port.
-  app.get('/egress', (_req, reply) => {
+  app.get('/egress', async (_req, reply) => {
+    const refused = await egressRefusals();
     const e = current().egress;
     const hosts = [...e.exact.values(), ...e.wildcards.map((w) => w.target)].map((t) => ({ host: t.host, ports: [...t.ports.keys()], from: t.ref }));
-    reply.type('application/json').send(JSON.stringify({ mode: e.mode, policyFrom: e.source, hosts, refused: Object.fromEntries(egressRefusals()) }, null, 2) + '\n');
+    reply.type('application/json').send(JSON.stringify({ mode: e.mode, policyFrom: e.source, hosts, refused: Object.fromEntries(refused) }, null, 2) + '\n');
   });
   return app;
 }

@@ -1,9 +1,9 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 
 export interface StatusSource {
   ready(): boolean;
   /** Prometheus text exposition: Istio's standard metrics and the gateway's own. */
-  metrics(): string;
+  metrics(): string | Promise<string>;
 }
 
 /** The status port Kubernetes probes and load balancers read: /healthz/ready. */
@@ -13,7 +13,7 @@ export function createStatusServer(src: StatusSource): FastifyInstance {
     if (src.ready()) reply.code(200).type('text/plain').send('');
     else reply.code(503).type('text/plain').send('not ready\n');
   });
-  const metrics = (_req: unknown, reply: { type(t: string): { send(b: string): void } }) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(src.metrics());
+  const metrics = async (_req: FastifyRequest, reply: FastifyReply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(await src.metrics());
   // Istio's gateways answer Prometheus here; /metrics is what most scrapers ask by default.
   app.get('/stats/prometheus', metrics);
   app.get('/metrics', metrics);

@@ -27,7 +27,9 @@ Options:
       --admin-port N          loopback-only /config_dump, /routes, /clusters, /egress (default 15000)
       --tls-dir DIR           where credentialName secrets are looked up (default ./tls)
       --default-namespace NS  namespace of objects without metadata.namespace (default default)
-      --workers N             worker processes (default: number of cores)
+      --workers N             worker processes sharing the listeners, each balancing on its own
+                              as Envoy's worker threads do (default: number of cores; 1 serves
+                              from this one process)
       --log-format text|json  log and access log format (default text)
       --access-log stdout|off one line per request (Istio's default format) on stdout (default
                               stdout; the gateway's own log goes to stderr)

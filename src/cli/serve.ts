@@ -1,6 +1,9 @@
+import cluster from 'node:cluster';
 import os from 'node:os';
 import { ConfigError } from '../runtime/config-source.js';
 import { Gateway } from '../runtime/gateway.js';
+import { Primary } from '../runtime/primary.js';
+import { runWorker } from '../runtime/worker.js';
 import { defaultServeOptions, type ServeOptions } from '../runtime/options.js';
 import { formatProblem } from '../config/problems.js';
 import { createLogger, type LogFormat } from '../telemetry/log.js';
@@ -65,10 +68,11 @@ export async function serveCommand(argv: string[]): Promise<number> {
     process.stdout.write(SERVE_HELP);
     return 0;
   }
+  if (cluster.isWorker) process.exit(await runWorker(opts));
   const log = createLogger(opts.logFormat);
   // Signals are taken before the gateway starts: one arriving right after `ready` (or during
   // start-up) must drain or reload, not kill the process by Node's default action.
-  let gateway: Gateway | null = null;
+  let gateway: Gateway | Primary | null = null;
   let stopSignal: string | null = null;
   let stopped: (code: number) => void = () => undefined;
   const done = new Promise<number>((resolve) => (stopped = resolve));
@@ -92,7 +96,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   try {
-    gateway = await Gateway.start(opts, log);
+    gateway = opts.workers > 1 ? await Primary.start(opts, log) : await Gateway.start(opts, log);
   } catch (e) {
     process.off('SIGHUP', onHup);
     if (e instanceof ConfigError) {

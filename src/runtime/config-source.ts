@@ -2,9 +2,11 @@ import { compile } from '../compile/compile.js';
 import type { Snapshot } from '../compile/snapshot.js';
 import { loadConfig } from '../config/load.js';
 import { hasBlockingErrors, hasErrors, type Problem } from '../config/problems.js';
+import type { SourceDoc } from '../config/source.js';
 import type { ServerTlsConfig } from '../tls/server-tls.js';
 import { loadCredentials, type MaterialResult } from '../tls/credentials.js';
-import type { Labels } from '../config/types.js';
+import type { ConfigObject, Labels } from '../config/types.js';
+import { ConfigWatch, FolderWatch } from './file-watch.js';
 
 export class ConfigError extends Error {
   constructor(readonly problems: Problem[]) {
@@ -12,22 +14,128 @@ export class ConfigError extends Error {
   }
 }
 
-export interface BuildResult {
-  snapshot: Snapshot;
+/**
+ * Everything a snapshot is compiled from, as read from a source: the objects, the certificate
+ * material their credentials name, and the problems met while reading. Plain data apart from
+ * each object's `source.locate` (positions for messages), which `toWire` leaves behind.
+ */
+export interface LoadedConfig {
+  objects: ConfigObject[];
+  credentials: Map<string, MaterialResult>;
   problems: Problem[];
+  /** Config files read. */
   files: string[];
   /** Certificate files read or looked for: a change to one reloads the config. */
   tlsFiles: string[];
+  /** The version a primary assigned; absent: the next one after the serving config. */
+  version?: number;
 }
 
-export interface BuildOptions {
+/**
+ * Where the config comes from: files today, the Kubernetes API later. A source reads the whole
+ * config on demand and says when it may have changed; the gateway reloads (one at a time) on that.
+ */
+export interface ConfigSource {
+  /** The config as it is now; throws ConfigError when it cannot be read into objects. */
+  read(): Promise<LoadedConfig>;
+  /** Calls `changed` (with what changed, in words) whenever the config may have changed, until close(). */
+  watch(changed: (what: string) => void): void;
+  close(): void;
+}
+
+export interface SourceOptions {
+  defaultNamespace: string;
+  tlsDir?: string;
+}
+
+/** Config files and directories, and the certificate files their credentials name. */
+export class FileConfigSource implements ConfigSource {
+  private configWatch: ConfigWatch | null = null;
+  private certWatch: FolderWatch | null = null;
+  private lastTlsFiles: string[] = [];
+
+  constructor(
+    private readonly paths: readonly string[],
+    private readonly opts: SourceOptions,
+  ) {}
+
+  async read(): Promise<LoadedConfig> {
+    const loaded = await loadConfig(this.paths, { defaultNamespace: this.opts.defaultNamespace });
+    if (hasErrors(loaded.problems)) throw new ConfigError(loaded.problems);
+    const credentials = await loadCredentials(loaded.objects, this.opts.tlsDir ?? './tls');
+    const tlsFiles = [...new Set([...credentials.values()].flatMap((m) => m.files))];
+    this.lastTlsFiles = tlsFiles;
+    this.certWatch?.set(tlsFiles);
+    return { objects: loaded.objects, credentials, problems: loaded.problems, files: loaded.files, tlsFiles };
+  }
+
+  watch(changed: (what: string) => void): void {
+    this.configWatch = new ConfigWatch(this.paths, () => changed('config files'));
+    this.certWatch = new FolderWatch(() => changed('certificate files'));
+    this.certWatch.set(this.lastTlsFiles);
+  }
+
+  close(): void {
+    this.configWatch?.close();
+    this.certWatch?.close();
+  }
+}
+
+/** A config handed over by someone else (a primary process to its workers): the latest one wins. */
+export class PushedConfigSource implements ConfigSource {
+  private changed: (what: string) => void = () => undefined;
+
+  constructor(private latest: LoadedConfig) {}
+
+  push(config: LoadedConfig): void {
+    this.latest = config;
+    this.changed('pushed config');
+  }
+
+  read(): Promise<LoadedConfig> {
+    return Promise.resolve(this.latest);
+  }
+
+  watch(changed: (what: string) => void): void {
+    this.changed = changed;
+  }
+
+  close(): void {
+    this.changed = () => undefined;
+  }
+}
+
+export interface CompileOptions {
   defaultNamespace: string;
   labels?: Labels;
   version?: number;
   mesh?: boolean;
-  tlsDir?: string;
   /** The serving config's TLS servers by chain name: one whose credential broke keeps its certificate. */
   previousTls?: ReadonlyMap<string, ServerTlsConfig>;
+}
+
+export interface BuildResult {
+  snapshot: Snapshot;
+  problems: Problem[];
+  files: string[];
+  tlsFiles: string[];
+}
+
+/** Compile what a source read; throws ConfigError when an error blocks the whole config. */
+export function compileLoaded(loaded: LoadedConfig, opts: CompileOptions): BuildResult {
+  const snapshot = compile(loaded.objects, {
+    labels: opts.labels,
+    version: loaded.version ?? opts.version,
+    meshNamespace: opts.mesh ? opts.defaultNamespace : undefined,
+    tls: { credentials: loaded.credentials, previous: opts.previousTls ?? new Map(), now: Date.now() },
+  });
+  const problems = [...loaded.problems, ...snapshot.problems];
+  if (hasBlockingErrors(problems)) throw new ConfigError(problems);
+  return { snapshot, problems, files: loaded.files, tlsFiles: loaded.tlsFiles };
+}
+
+export interface BuildOptions extends CompileOptions {
+  tlsDir?: string;
 }
 
 /**
@@ -35,22 +143,7 @@ export interface BuildOptions {
  * certificate is an isolated error: reported, its server left out, the rest of the config served.
  */
 export async function buildSnapshot(paths: string[], opts: BuildOptions): Promise<BuildResult> {
-  const loaded = await loadConfig(paths, { defaultNamespace: opts.defaultNamespace });
-  if (hasErrors(loaded.problems)) throw new ConfigError(loaded.problems);
-  const credentials = await loadCredentials(loaded.objects, opts.tlsDir ?? './tls');
-  const snapshot = compile(loaded.objects, {
-    labels: opts.labels,
-    version: opts.version,
-    meshNamespace: opts.mesh ? opts.defaultNamespace : undefined,
-    tls: { credentials, previous: opts.previousTls ?? new Map(), now: Date.now() },
-  });
-  const problems = [...loaded.problems, ...snapshot.problems];
-  if (hasBlockingErrors(problems)) throw new ConfigError(problems);
-  return { snapshot, problems, files: loaded.files, tlsFiles: credentialFiles(credentials) };
-}
-
-function credentialFiles(credentials: ReadonlyMap<string, MaterialResult>): string[] {
-  return [...new Set([...credentials.values()].flatMap((m) => m.files))];
+  return compileLoaded(await new FileConfigSource(paths, opts).read(), opts);
 }
 
 /** The TLS servers of a snapshot by chain name, for the next reload. */
@@ -58,4 +151,21 @@ export function tlsServersOf(snapshot: Snapshot): Map<string, ServerTlsConfig> {
   const out = new Map<string, ServerTlsConfig>();
   for (const l of snapshot.listeners) for (const c of l.chains) if (c.tls !== null) out.set(c.name, c.tls);
   return out;
+}
+
+/** A LoadedConfig as a structured-clone message: source positions stay behind (the sender reports problems). */
+export function toWire(config: LoadedConfig): LoadedConfig {
+  return {
+    ...config,
+    problems: [],
+    objects: config.objects.map((o) => ({ ...o, source: { file: o.source.file, index: o.source.index, value: o.source.value } as SourceDoc })),
+  };
+}
+
+const NO_POSITION = () => ({ line: 0, col: 0 });
+
+/** The receiving side of toWire: positions answer 0:0, as nothing is reported from them. */
+export function fromWire(config: LoadedConfig): LoadedConfig {
+  for (const o of config.objects) (o.source as { locate: SourceDoc['locate'] }).locate = NO_POSITION;
+  return config;
 }

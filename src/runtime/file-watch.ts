@@ -5,11 +5,6 @@ import path from 'node:path';
 // swap): one reload after they settle, not one per step.
 const SETTLE_MS = 150;
 
-/**
- * Watches the folders holding some files and calls `changed` once things settle after any
- * change in them. Folders, not files: a certificate replaced by rename (or a Secret volume's
- * `..data` symlink swap) leaves a watch on the old file blind.
- */
 /** Calls `fn` once, `ms` after the last of a burst of pokes. */
 class Settle {
   private timer: NodeJS.Timeout | null = null;
@@ -34,6 +29,11 @@ class Settle {
   }
 }
 
+/**
+ * Watches the folders holding some files and calls `changed` once things settle after any
+ * change in them. Folders, not files: a certificate replaced by rename (or a Secret volume's
+ * `..data` symlink swap) leaves a watch on the old file blind.
+ */
 export class FolderWatch {
   private watchers = new Map<string, FSWatcher>();
   private readonly settle: Settle;

@@ -1,9 +1,11 @@
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { createAdminServer } from '../admin/admin.js';
+import { describeCluster } from '../admin/clusters.js';
 import { MAX_DYNAMIC_CLUSTERS } from '../egress/forward-route.js';
 import { AccessLog } from '../telemetry/access-log.js';
 import { IstioMetrics } from '../telemetry/istio-metrics.js';
+import { renderMetrics, type DataPlaneCounts } from '../telemetry/own-metrics.js';
 import { createStatusServer } from '../admin/status.js';
 import type { Snapshot } from '../compile/snapshot.js';
 import { formatProblemForLog, type Problem } from '../config/problems.js';
@@ -11,22 +13,34 @@ import { ActiveConfig, DataPlaneState } from '../http/state.js';
 import type { StreamEndListener } from '../http/stream-record.js';
 import { Listener } from '../listener/listener.js';
 import { ClusterManager } from '../upstream/cluster-manager.js';
+import type { ClusterRuntime } from '../upstream/cluster.js';
 import { UpstreamPools } from '../upstream/pools.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
 import { CoalescingRunner } from './coalescing-runner.js';
-import { buildSnapshot, ConfigError, tlsServersOf } from './config-source.js';
-import { ConfigWatch, FolderWatch } from './file-watch.js';
+import { compileLoaded, ConfigError, FileConfigSource, tlsServersOf, type ConfigSource } from './config-source.js';
 import { listenAddressFor, type HostPort, type ServeOptions } from './options.js';
 import { startStandIns, type StandIn } from './standins.js';
 
 // Requests still running this long after SIGTERM are cut, so the process does exit.
 const DRAIN_DEADLINE_MS = 25_000;
+// Writes to a pipe of up to 4096 bytes (PIPE_BUF) are atomic, so lines from several workers never
+// interleave; header text is latin1, at most 2 bytes a character in UTF-8.
+const PIPE_BUF_CHARS = 2048;
+
+export type GatewayRole = 'single' | 'worker';
 
 export interface BoundListener {
   name: string;
   gatewayPort: number;
   address: string;
   port: number;
+}
+
+/** The log line saying where a listener listens (the test helpers and operators read it). */
+export function listeningLine(b: BoundListener, meshOnBarePort: boolean): string {
+  if (b.name !== 'mesh') return `listening: gateway port ${b.gatewayPort} on ${b.address}:${b.port}`;
+  if (meshOnBarePort) return `listening: mesh on ${b.address}:${b.port} (loopback only; --mesh-listen 0.0.0.0:${b.port} accepts calls from other hosts, and forwards them to every registry service)`;
+  return `listening: mesh on ${b.address}:${b.port}`;
 }
 
 /** The gateway process: config → snapshot → listeners, plus the status and admin ports. */
@@ -41,11 +55,6 @@ export class Gateway {
   private draining = false;
   private started = false;
   private readonly reloads = new CoalescingRunner(() => this.reloadOnce());
-  private readonly certWatch = new FolderWatch(() => {
-    this.log.info('certificate files changed: reloading');
-    void this.reload();
-  });
-  private configWatch: ConfigWatch | null = null;
   private accessLog: AccessLog | null = null;
   private istioMetrics: IstioMetrics | null = null;
   private reloadsApplied = 0;
@@ -57,10 +66,21 @@ export class Gateway {
   private constructor(
     private readonly opts: ServeOptions,
     private readonly log: Logger,
+    private readonly source: ConfigSource,
+    private readonly role: GatewayRole,
   ) {}
 
-  static async start(opts: ServeOptions, log: Logger = createLogger(opts.logFormat)): Promise<Gateway> {
-    const gw = new Gateway(opts, log);
+  /**
+   * `single`: the whole gateway in this process (config files, listeners, status and admin ports).
+   * `worker`: listeners only, serving what a primary process pushes through `source`.
+   */
+  static async start(
+    opts: ServeOptions,
+    log: Logger = createLogger(opts.logFormat),
+    source: ConfigSource = new FileConfigSource(opts.configPaths, { defaultNamespace: opts.defaultNamespace, tlsDir: opts.tlsDir }),
+    role: GatewayRole = 'single',
+  ): Promise<Gateway> {
+    const gw = new Gateway(opts, log, source, role);
     try {
       await gw.boot();
     } catch (e) {
@@ -83,44 +103,60 @@ export class Gateway {
     return this.state.onStreamEnd(listener);
   }
 
-  private async boot(): Promise<void> {
-    const { snapshot, problems, files, tlsFiles } = await buildSnapshot(this.opts.configPaths, {
+  private compileOptions(version?: number) {
+    return {
       defaultNamespace: this.opts.defaultNamespace,
       labels: this.opts.labels,
       mesh: this.opts.meshListen !== undefined,
-      tlsDir: this.opts.tlsDir,
-    });
-    for (const p of problems) this.logProblem(p);
-    this.certWatch.set(tlsFiles);
-    this.log.info(`config loaded from ${files.length} file(s): ${snapshot.listeners.length} listener(s), ${snapshot.clusters.size} cluster(s)`);
+      version,
+      previousTls: this.state ? tlsServersOf(this.snapshot) : undefined,
+    };
+  }
+
+  private async boot(): Promise<void> {
+    const { snapshot, problems, files } = compileLoaded(await this.source.read(), this.compileOptions());
+    if (this.role === 'single') {
+      for (const p of problems) this.logProblem(p);
+      this.log.info(`config loaded from ${files.length} file(s): ${snapshot.listeners.length} listener(s), ${snapshot.clusters.size} cluster(s)`);
+    }
     this.state = new DataPlaneState(new ActiveConfig(snapshot, this.clusters.sync(snapshot.clusters).runtimes), this.log);
     this.state.dynamicCluster = (cfg) => this.clusters.dynamic(cfg, MAX_DYNAMIC_CLUSTERS);
     const labels = this.opts.labels ?? {};
     this.istioMetrics = new IstioMetrics({ workload: labels.app ?? labels.istio ?? 'meshgate', namespace: this.opts.defaultNamespace });
     this.state.onStreamEnd(this.istioMetrics.onStreamEnd);
     if (this.opts.accessLog === 'stdout') {
-      this.accessLog = new AccessLog(this.opts.logFormat);
+      // Workers share stdout: writes of at most PIPE_BUF bytes keep their lines whole.
+      this.accessLog = new AccessLog(this.opts.logFormat, process.stdout, this.role === 'worker' ? PIPE_BUF_CHARS : Infinity);
       this.state.onStreamEnd(this.accessLog.onStreamEnd);
     }
+    for (const port of this.opts.reservedPorts ?? []) this.state.ownPorts.add(port);
 
-    if (this.opts.standIns) this.standIns = await startStandIns(snapshot, this.log);
+    if (this.opts.standIns && this.role === 'single') this.standIns = await startStandIns(snapshot, this.log);
 
     for (const l of snapshot.listeners) await this.listen(l.name, l.port);
+    if (this.role === 'worker') {
+      this.started = true;
+      return;
+    }
     if (!snapshot.listeners.some((l) => l.kind === 'gateway')) this.log.warn('no Gateway server to serve: check the config paths and --labels');
 
     this.status = createStatusServer(this);
     const st = await this.status.listen({ port: this.opts.statusPort, host: '0.0.0.0' }).then(() => this.status!.server.address() as AddressInfo);
     this.statusAddress = { host: st.address, port: st.port };
-    this.admin = createAdminServer({ snapshot: () => this.snapshot, egressRefusals: () => this.state.egressRefusals, clusters: () => this.state.active.clusters, ready: () => this.ready() });
+    this.admin = createAdminServer({
+      snapshot: () => this.snapshot,
+      egressRefusals: () => this.state.egressRefusals,
+      clusters: () => this.clusterList().map((c) => describeCluster(c)),
+      ready: () => this.ready(),
+    });
     const ad = await this.admin.listen({ port: this.opts.adminPort, host: '127.0.0.1' }).then(() => this.admin!.server.address() as AddressInfo);
     this.adminAddress = { host: ad.address, port: ad.port };
     this.state.ownPorts.add(st.port).add(ad.port);
     this.log.info(`status on ${st.address}:${st.port} (/healthz/ready), admin on 127.0.0.1:${ad.port} (/config_dump, /routes, /clusters, /egress, /explain)`);
-    if (this.opts.workers > 1) this.log.info(`serving from this one process (--workers ${this.opts.workers}: several worker processes are not available in this version yet)`);
     this.started = true;
     if (this.opts.watchConfig) {
-      this.configWatch = new ConfigWatch(this.opts.configPaths, () => {
-        this.log.info('config files changed: reloading');
+      this.source.watch((what) => {
+        this.log.info(`${what} changed: reloading`);
         void this.reload();
       });
     }
@@ -149,9 +185,7 @@ export class Gateway {
     this.bound.push({ name, gatewayPort, address: a.address, port: a.port });
     this.state.ownPorts.add(a.port);
     this.state.listenerPorts.set(name, a.port);
-    if (!mesh) this.log.info(`listening: gateway port ${gatewayPort} on ${a.address}:${a.port}`);
-    else if (addr.host === undefined) this.log.info(`listening: mesh on ${a.address}:${a.port} (loopback only; --mesh-listen 0.0.0.0:${addr.port} accepts calls from other hosts, and forwards them to every registry service)`);
-    else this.log.info(`listening: mesh on ${a.address}:${a.port}`);
+    if (this.role === 'single') this.log.info(listeningLine(this.bound.at(-1)!, this.opts.meshListen?.host === undefined));
   }
 
   /**
@@ -166,17 +200,9 @@ export class Gateway {
 
   private async reloadOnce(): Promise<boolean> {
     if (this.draining) return false;
-    const version = this.snapshot.version + 1;
     let built;
     try {
-      built = await buildSnapshot(this.opts.configPaths, {
-        defaultNamespace: this.opts.defaultNamespace,
-        labels: this.opts.labels,
-        mesh: this.opts.meshListen !== undefined,
-        version,
-        tlsDir: this.opts.tlsDir,
-        previousTls: tlsServersOf(this.snapshot),
-      });
+      built = compileLoaded(await this.source.read(), this.compileOptions(this.snapshot.version + 1));
     } catch (e) {
       const problems = e instanceof ConfigError ? e.problems.filter((p) => p.severity === 'error') : [];
       for (const p of problems) this.log.error(formatProblemForLog(p));
@@ -190,55 +216,41 @@ export class Gateway {
       this.reloadsRefused++;
       return false;
     }
-    for (const p of built.problems) if (p.severity !== 'info') this.logProblem(p);
-    this.certWatch.set(built.tlsFiles);
+    if (this.role === 'single') for (const p of built.problems) if (p.severity !== 'info') this.logProblem(p);
     const { runtimes, retired, kept } = this.clusters.sync(built.snapshot.clusters);
     this.state.active = new ActiveConfig(built.snapshot, runtimes);
     for (const c of retired) c.stop();
-    this.log.info(`config version ${built.snapshot.version} live: ${built.snapshot.clusters.size} cluster(s), ${kept} kept with their state, from ${built.files.length} file(s)`);
+    if (this.role === 'single') this.log.info(`config version ${built.snapshot.version} live: ${built.snapshot.clusters.size} cluster(s), ${kept} kept with their state, from ${built.files.length} file(s)`);
     this.reloadsApplied++;
     return true;
   }
 
-  /** The status port's /stats/prometheus: Istio's metrics, then the gateway's own. */
-  metrics(): string {
+  /** The clusters serving now, as balancing sees them. */
+  clusterList(): ClusterRuntime[] {
+    return [...this.state.active.clusters.values()];
+  }
+
+  /** What this process counted, as plain data: a primary sums it over its workers. */
+  metricsState(): DataPlaneCounts {
     let ejected = 0;
     let active = 0;
     for (const c of this.state.active.clusters.values()) {
       active += c.active;
       for (const e of c.endpoints) if (e.ejectedUntil !== 0) ejected++;
     }
-    let refused = 0;
-    for (const n of this.state.egressRefusals.values()) refused += n;
-    const own = [
-      '# HELP meshgate_config_version The config version serving now (1 at start, +1 per applied reload).',
-      '# TYPE meshgate_config_version gauge',
-      `meshgate_config_version ${this.snapshot.version}`,
-      '# HELP meshgate_config_reloads_total Reloads by result: applied, or refused (the last good config kept serving).',
-      '# TYPE meshgate_config_reloads_total counter',
-      `meshgate_config_reloads_total{result="applied"} ${this.reloadsApplied}`,
-      `meshgate_config_reloads_total{result="refused"} ${this.reloadsRefused}`,
-      '# HELP meshgate_endpoints_ejected Endpoints outlier detection holds out now.',
-      '# TYPE meshgate_endpoints_ejected gauge',
-      `meshgate_endpoints_ejected ${ejected}`,
-      '# HELP meshgate_upstream_requests_active Requests in flight to upstream clusters.',
-      '# TYPE meshgate_upstream_requests_active gauge',
-      `meshgate_upstream_requests_active ${active}`,
-      '# HELP meshgate_egress_refused_total Forward-proxy requests refused (no ServiceEntry, forbidden address, own port); admin /egress has them by host.',
-      '# TYPE meshgate_egress_refused_total counter',
-      `meshgate_egress_refused_total ${refused}`,
-    ];
-    return (this.istioMetrics?.render() ?? '') + own.join('\n') + '\n';
+    return { istio: this.istioMetrics!.state(), ejected, active, egressRefusals: new Map(this.state.egressRefusals) };
+  }
+
+  /** The status port's /stats/prometheus: Istio's metrics, then the gateway's own. */
+  metrics(): string {
+    const counts = this.metricsState();
+    return renderMetrics([counts], { version: this.snapshot.version, reloadsApplied: this.reloadsApplied, reloadsRefused: this.reloadsRefused });
   }
 
   private logProblem(p: Problem): void {
     (p.severity === 'error' ? this.log.error : p.severity === 'warning' ? this.log.warn : this.log.info)(formatProblemForLog(p));
   }
 
-  /**
-   * Stop accepting, let requests in flight finish (their connections close after the answer),
-   * release everything. Whatever still runs after `deadlineMs` is cut.
-   */
   /**
    * Drains and stops: readiness turns 503 and every answer closes its connection at once; the
    * listeners keep accepting for `delayMs` (a load balancer's health check needs that long to
@@ -247,8 +259,7 @@ export class Gateway {
    */
   async stop(deadlineMs = DRAIN_DEADLINE_MS, delayMs = 0): Promise<void> {
     this.draining = true;
-    this.certWatch.close();
-    this.configWatch?.close();
+    this.source.close();
     if (this.state) this.state.draining = true;
     if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
     await Promise.all(this.listeners.map((l) => l.stop(deadlineMs)));

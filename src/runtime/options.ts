@@ -27,6 +27,8 @@ export interface ServeOptions {
   drainDelaySeconds: number;
   /** Where access log lines go (one per request or TCP connection, in --log-format). */
   accessLog: 'stdout' | 'off';
+  /** Ports of this gateway served elsewhere (a primary's status and admin ports): never a tunnel's target. */
+  reservedPorts?: number[];
 }
 
 export const DEFAULT_LISTEN: ReadonlyMap<number, number> = new Map([

@@ -95,6 +95,8 @@ export class AccessLog {
   constructor(
     private readonly format: LogFormat,
     private readonly out: { write(s: string): unknown } = process.stdout,
+    /** Largest single write: lines are never split, so several writers of one pipe keep them whole. */
+    private readonly maxWrite = Infinity,
   ) {}
 
   readonly onStreamEnd = (r: StreamRecord): void => {
@@ -109,8 +111,17 @@ export class AccessLog {
   readonly flush = (): void => {
     this.scheduled = false;
     if (this.pending.length === 0) return;
-    const text = this.pending.join('');
+    const lines = this.pending;
     this.pending = [];
-    this.out.write(text);
+    if (this.maxWrite === Infinity) return void this.out.write(lines.join(''));
+    let chunk = '';
+    for (const line of lines) {
+      if (chunk.length > 0 && chunk.length + line.length > this.maxWrite) {
+        this.out.write(chunk);
+        chunk = '';
+      }
+      chunk += line;
+    }
+    if (chunk.length > 0) this.out.write(chunk);
   };
 }

@@ -12,6 +12,14 @@ class Histogram {
   constructor(readonly bounds: readonly number[]) {
     this.counts = new Float64Array(bounds.length);
   }
+  state(): HistogramState {
+    return { counts: [...this.counts], sum: this.sum, count: this.count };
+  }
+  add(h: HistogramState): void {
+    for (let i = 0; i < this.counts.length; i++) this.counts[i]! += h.counts[i] ?? 0;
+    this.sum += h.sum;
+    this.count += h.count;
+  }
   observe(v: number): void {
     this.sum += v;
     this.count++;
@@ -23,6 +31,18 @@ class Histogram {
       }
     }
   }
+}
+
+/** One series' numbers as plain data, to be summed with another process's. */
+export interface MetricsState {
+  http: { labels: string; requests: number; duration: HistogramState; requestBytes: HistogramState; responseBytes: HistogramState }[];
+  tcp: TcpSeries[];
+}
+
+interface HistogramState {
+  counts: number[];
+  sum: number;
+  count: number;
 }
 
 interface HttpSeries {
@@ -106,6 +126,43 @@ export class IstioMetrics {
     const [name = host, ns = 'unknown'] = inMesh ? host.slice(0, -CLUSTER_DOMAIN_SUFFIX.length).split('.') : [host];
     const version = subset === '' ? 'unknown' : subset;
     return `destination_workload="unknown",destination_workload_namespace="${esc(ns)}",destination_principal="unknown",destination_app="unknown",destination_version="${esc(version)}",destination_service="${esc(host)}",destination_canonical_service="${esc(name)}",destination_canonical_revision="${esc(subset === '' ? 'latest' : subset)}",destination_service_name="${esc(name)}",destination_service_namespace="${esc(ns)}",destination_cluster="unknown"`;
+  }
+
+  state(): MetricsState {
+    return {
+      http: [...this.http.values()].map((s) => ({ labels: s.labels, requests: s.requests, duration: s.duration.state(), requestBytes: s.requestBytes.state(), responseBytes: s.responseBytes.state() })),
+      tcp: [...this.tcp.values()].map((s) => ({ ...s })),
+    };
+  }
+
+  /** Sums the series of several processes (keyed by their labels): counters are never shown per worker. */
+  static merged(states: readonly MetricsState[]): IstioMetrics {
+    const m = new IstioMetrics({ workload: '', namespace: '' });
+    for (const st of states) {
+      for (const h of st.http) {
+        let s = m.http.get(h.labels);
+        if (s === undefined) {
+          s = { labels: h.labels, requests: 0, duration: new Histogram(DURATION_BUCKETS), requestBytes: new Histogram(SIZE_BUCKETS), responseBytes: new Histogram(SIZE_BUCKETS) };
+          m.http.set(h.labels, s);
+        }
+        s.requests += h.requests;
+        s.duration.add(h.duration);
+        s.requestBytes.add(h.requestBytes);
+        s.responseBytes.add(h.responseBytes);
+      }
+      for (const t of st.tcp) {
+        let s = m.tcp.get(t.labels);
+        if (s === undefined) {
+          s = { labels: t.labels, opened: 0, closed: 0, sent: 0, received: 0 };
+          m.tcp.set(t.labels, s);
+        }
+        s.opened += t.opened;
+        s.closed += t.closed;
+        s.sent += t.sent;
+        s.received += t.received;
+      }
+    }
+    return m;
   }
 
   /** The Prometheus text exposition (version 0.0.4). */

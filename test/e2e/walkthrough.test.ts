@@ -99,7 +99,8 @@ describe('npm start: the shipped example with stand-in replicas', () => {
   it('serves gateways/ and deploy/https/ and rotates over the three stand-ins, over HTTP and HTTPS', async () => {
     // The credential `npm run certs` (prestart) makes in ./tls, made here in a temporary --tls-dir.
     const tlsDir = await writeTlsDir({ 'my-nginx-credential': { hosts: ['mynginx.example.com'] } });
-    const gw = await startServe(['-c', 'gateways', '-c', 'deploy/https', '--stand-ins', '--tls-dir', tlsDir, '--listen', '80=127.0.0.1:0', '--listen', '443=127.0.0.1:0', '--status-port', '0', '--admin-port', '0']);
+    // npm start's arguments (one worker: the walkthrough's strict rotation), with free ports.
+    const gw = await startServe(['-c', 'gateways', '-c', 'deploy/https', '--stand-ins', '--workers', '1', '--tls-dir', tlsDir, '--listen', '80=127.0.0.1:0', '--listen', '443=127.0.0.1:0', '--status-port', '0', '--admin-port', '0']);
     try {
       const names: string[] = [];
       for (let i = 0; i < 6; i++) {
@@ -127,6 +128,7 @@ describe('npm start: the shipped example with stand-in replicas', () => {
   it('package.json start script runs exactly this, after making the credential', async () => {
     const pkg = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8'));
     expect(pkg.scripts.start).toContain('serve -c gateways -c deploy/https --stand-ins');
+    expect(pkg.scripts.start).toContain('--workers 1');
     expect(pkg.scripts.prestart).toBe('npm run --silent certs');
     expect(pkg.scripts.certs).toBe('node dist/cli.js certs --out tls --hosts mynginx.example.com --name my-nginx-credential');
   });

@@ -30,4 +30,27 @@ describe('IstioMetrics', () => {
     m.onStreamEnd(rec('HTTP/1.1', null, { responseCode: 404 }));
     expect(m.render()).toContain('source_workload="a\\"b\\\\c"');
   });
+
+  it('several processes\' counts sum into one series per label set, buckets and TCP bytes included', () => {
+    const a = new IstioMetrics({ workload: 'gw', namespace: 'istio-system' });
+    const b = new IstioMetrics({ workload: 'gw', namespace: 'istio-system' });
+    a.onStreamEnd(rec('HTTP/1.1', 'outbound|80||web.default.svc.cluster.local', { responseCode: 200, durationMs: 3 }));
+    b.onStreamEnd(rec('HTTP/1.1', 'outbound|80||web.default.svc.cluster.local', { responseCode: 200, durationMs: 30 }));
+    b.onStreamEnd(rec('HTTP/1.1', null, { responseCode: 404, flags: Flag.NR }));
+    a.onStreamEnd(rec('TCP', 'outbound|27017||mongo.db.svc.cluster.local', { bytesSent: 10, bytesReceived: 1 }));
+    b.onStreamEnd(rec('TCP', 'outbound|27017||mongo.db.svc.cluster.local', { bytesSent: 5, bytesReceived: 2 }));
+    // Through structured clone, as the workers' answers travel.
+    const text = IstioMetrics.merged([structuredClone(a.state()), structuredClone(b.state())]).render();
+    const ok = text.split('\n').filter((l) => /^istio_requests_total\{.*response_code="200"/.test(l));
+    expect(ok).toHaveLength(1);
+    expect(ok[0]).toMatch(/ 2$/);
+    expect(text).toMatch(/^istio_requests_total\{.*response_code="404",grpc_response_status="",response_flags="NR".*\} 1$/m);
+    expect(text).toMatch(/^istio_request_duration_milliseconds_bucket\{.*response_code="200".*le="5"\} 1$/m);
+    expect(text).toMatch(/^istio_request_duration_milliseconds_bucket\{.*response_code="200".*le="50"\} 2$/m);
+    expect(text).toMatch(/^istio_request_duration_milliseconds_sum\{.*response_code="200".*\} 33$/m);
+    expect(text).toMatch(/^istio_tcp_connections_opened_total\{.*\} 2$/m);
+    expect(text).toMatch(/^istio_tcp_sent_bytes_total\{.*\} 15$/m);
+    // The same as one process that saw it all.
+    expect(IstioMetrics.merged([a.state()]).render()).toBe(a.render());
+  });
 });

@@ -1,0 +1,79 @@
+import cluster from 'node:cluster';
+import { describeCluster } from '../admin/clusters.js';
+import { createLogger, type Logger } from '../telemetry/log.js';
+import { fromWire, PushedConfigSource } from './config-source.js';
+import { Gateway } from './gateway.js';
+import type { ServeOptions } from './options.js';
+import { WORKER_SLOT_ENV, type FromWorker, type ToWorker } from './worker-protocol.js';
+
+function send(msg: FromWorker): void {
+  if (process.connected) process.send!(msg);
+}
+
+function prefixed(log: Logger, prefix: string): Logger {
+  return { info: (m) => log.info(prefix + m), warn: (m) => log.warn(prefix + m), error: (m) => log.error(prefix + m) };
+}
+
+/**
+ * A worker process of `serve --workers N`: waits for the primary's config, listens on the shared
+ * ports, then applies each config the primary pushes and answers its questions. It drains on the
+ * primary's word, on its own SIGTERM/SIGINT (a terminal's Ctrl-C reaches every process of the
+ * group), or when the primary is gone.
+ */
+export function runWorker(opts: ServeOptions): Promise<number> {
+  if (!cluster.isWorker) throw new Error('runWorker outside a cluster worker');
+  const log = prefixed(createLogger(opts.logFormat), `worker ${process.env[WORKER_SLOT_ENV] ?? cluster.worker!.id}: `);
+  let gateway: Gateway | null = null;
+  let source: PushedConfigSource | null = null;
+  let finished: (code: number) => void = () => undefined;
+  const done = new Promise<number>((r) => (finished = r));
+  let stopping = false;
+
+  const drain = (delayMs: number, deadlineMs: number) => {
+    if (stopping) return;
+    stopping = true;
+    if (gateway === null) return finished(0);
+    void gateway.stop(deadlineMs, delayMs).then(() => finished(0));
+  };
+  process.on('SIGTERM', () => drain(opts.drainDelaySeconds * 1000, opts.drainSeconds * 1000));
+  process.on('SIGINT', () => drain(opts.drainDelaySeconds * 1000, opts.drainSeconds * 1000));
+  process.on('SIGHUP', () => undefined); // the primary reloads and pushes the result
+  process.on('disconnect', () => drain(0, opts.drainSeconds * 1000));
+
+  process.on('message', (msg: ToWorker) => {
+    if (msg.type === 'config') {
+      const config = fromWire(msg.config);
+      if (source === null) {
+        source = new PushedConfigSource(config);
+        const own: ServeOptions = { ...opts, watchConfig: false, standIns: false, reservedPorts: msg.reservedPorts };
+        if (msg.listen) own.listen = new Map(msg.listen);
+        if (msg.meshListen) own.meshListen = msg.meshListen;
+        Gateway.start(own, log, source, 'worker').then(
+          (gw) => {
+            gateway = gw;
+            if (stopping) return void gw.stop(0).then(() => finished(0));
+            send({ type: 'ready', version: gw.snapshot.version, bound: gw.bound });
+          },
+          (e: unknown) => {
+            send({ type: 'failed', message: (e as Error).message });
+            finished(1);
+          },
+        );
+        return;
+      }
+      source.push(config);
+      if (gateway === null) return; // still starting: it reads the newest config when it starts
+      const gw = gateway;
+      void gw.reload().then((ok) => send({ type: 'applied', version: gw.snapshot.version, ok }));
+      return;
+    }
+    if (msg.type === 'ask') {
+      if (gateway === null) return send({ type: 'answer', id: msg.id });
+      if (msg.what === 'counts') return send({ type: 'answer', id: msg.id, counts: gateway.metricsState() });
+      return send({ type: 'answer', id: msg.id, clusters: gateway.clusterList().map((c) => describeCluster(c)) });
+    }
+    if (msg.type === 'drain') drain(msg.delayMs, msg.deadlineMs);
+  });
+  send({ type: 'hello' });
+  return done;
+}
