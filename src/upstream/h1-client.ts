@@ -1,7 +1,8 @@
 import { Duplex, PassThrough, type Readable } from 'node:stream';
-import { Pool, type Dispatcher } from 'undici';
+import { Client, Pool, type Dispatcher } from 'undici';
 import type { ResponseHandler, UpstreamClient, UpstreamRequest, UpstreamSettings } from './client.js';
 import { connectFailure, isConnectError, tlsFailure, UpstreamError } from './errors.js';
+import { installUndiciFixes, type ReuseAware } from './undici-fixes.js';
 
 // undici's names for an answer that breaks HTTP/1.1 framing.
 const PROTOCOL_ERRORS = new Set(['UND_ERR_INFO', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH', 'UND_ERR_RES_EXCEEDED_MAX_SIZE', 'UND_ERR_HEADERS_OVERFLOW']);
@@ -14,7 +15,7 @@ export function fromUndici(err: Error & { code?: string }): UpstreamError {
   if (isConnectError(code)) return connectFailure(code);
   const tls = tlsFailure(code, err.message);
   if (tls !== null) return tls;
-  if (code !== undefined && (code.startsWith('HPE_') || PROTOCOL_ERRORS.has(code))) return new UpstreamError('protocol', 0, err.message);
+  if (err.name === 'HTTPParserError' || (code !== undefined && (code.startsWith('HPE_') || PROTOCOL_ERRORS.has(code)))) return new UpstreamError('protocol', 0, err.message);
   return new UpstreamError('reset', 0, err.message);
 }
 
@@ -46,17 +47,41 @@ function shielded(body: Readable): Readable {
   return out;
 }
 
+// A connection the upstream closed (or reset) under a request, as undici reports it.
+const CLOSED_UNDER_REQUEST = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+
 /** One request's bridge from undici's handler calls to ours. */
-class UndiciBridge implements Dispatcher.DispatchHandler {
-  constructor(private readonly h: ResponseHandler) {}
+class UndiciBridge implements Dispatcher.DispatchHandler, ReuseAware {
+  /** Set by undici-fixes when the request is sent: its connection had carried requests before. */
+  reused = false;
+  private started = false;
+  private bodyBytes = 0;
+  private abort: ((err?: Error) => void) | null = null;
+
+  constructor(
+    private readonly h: ResponseHandler,
+    /** One more try on a fresh connection, or null when this is that try (or the body cannot be sent again). */
+    private readonly retryFresh: (() => void) | null,
+  ) {}
 
   onConnect(abort: (err?: Error) => void): void {
+    this.abort = abort;
     this.h.onStart(abort);
+  }
+
+  onResponseStarted(): void {
+    this.started = true;
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
     if (statusCode < 200) return true;
-    return this.h.onHeaders(statusCode, responseHeaders(rawHeaders), resume);
+    const headers = responseHeaders(rawHeaders);
+    // Envoy: a 204 may carry neither Transfer-Encoding nor a Content-Length other than 0 (which it drops).
+    if (statusCode === 204 && !noContentHeadersOk(headers)) {
+      this.abort?.(new UpstreamError('protocol', 0, 'a 204 answer with a body length (Transfer-Encoding or Content-Length)'));
+      return false;
+    }
+    return this.h.onHeaders(statusCode, headers, resume);
   }
 
   onData(chunk: Buffer): boolean {
@@ -67,7 +92,10 @@ class UndiciBridge implements Dispatcher.DispatchHandler {
     this.h.onEnd(trailers && trailers.length > 0 ? responseHeaders(trailers) : null);
   }
 
-  onError(err: Error): void {
+  onError(err: Error & { code?: string }): void {
+    // The upstream closed a kept-alive connection as this request went out on it: no answer byte
+    // came and no body byte went, so one more try, on a fresh connection, cannot do harm twice.
+    if (this.retryFresh !== null && this.reused && !this.started && this.bodyBytes === 0 && CLOSED_UNDER_REQUEST.has(err.code ?? '')) return this.retryFresh();
     this.h.onError(fromUndici(err));
   }
 
@@ -77,8 +105,24 @@ class UndiciBridge implements Dispatcher.DispatchHandler {
 
   // undici's types say a size; undici passes the chunk.
   onBodySent(chunk: number | Buffer | string): void {
-    this.h.onBodySent?.(typeof chunk === 'number' ? chunk : chunk.length);
+    const n = typeof chunk === 'number' ? chunk : chunk.length;
+    this.bodyBytes += n;
+    this.h.onBodySent?.(n);
   }
+}
+
+/** Checks a 204's headers as Envoy does, dropping a `content-length: 0`. False: a protocol error. */
+function noContentHeadersOk(headers: string[]): boolean {
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i]!.toLowerCase();
+    if (name === 'transfer-encoding') return false;
+    if (name === 'content-length') {
+      if (headers[i + 1]!.trim() !== '0') return false;
+      headers.splice(i, 2);
+      i -= 2;
+    }
+  }
+  return true;
 }
 
 /** HTTP/1.1 to one endpoint through an undici Pool (keep-alive, no pipelining). */
@@ -91,6 +135,7 @@ export class H1Client implements UpstreamClient {
    */
   private readonly reset: true | undefined;
   private readonly servername: string | undefined;
+  private readonly options: Pool.Options;
 
   constructor(
     readonly origin: string,
@@ -99,7 +144,8 @@ export class H1Client implements UpstreamClient {
     this.reset = s.maxRequestsPerConnection === 1 ? true : undefined;
     // undici takes SNI from each request's Host unless told, and reconnects when it changes.
     this.servername = s.tls?.sni ?? undefined;
-    this.pool = new Pool(origin, {
+    installUndiciFixes();
+    this.options = {
       ...(s.tls !== null ? { connect: s.tls.connectOptions('http/1.1') as Record<string, unknown> } : {}),
       connections: s.maxConnections > 0 ? s.maxConnections : null,
       connectTimeout: s.connectTimeoutMs,
@@ -114,16 +160,24 @@ export class H1Client implements UpstreamClient {
       // undici lets maxRequestsPerClient + 1 requests through one socket (it post-increments its
       // counter, nodejs/undici#5033), so ask for one less; 1 itself is handled per request (reset).
       ...(s.maxRequestsPerConnection > 1 ? { maxRequestsPerClient: s.maxRequestsPerConnection - 1 } : {}),
-    });
+    };
+    this.pool = new Pool(origin, this.options);
   }
 
   dispatch(req: UpstreamRequest, handler: ResponseHandler): void {
     const body = req.body instanceof Duplex ? shielded(req.body) : req.body;
-    this.pool.dispatch(
-      // `servername` is a request option undici reads but does not declare.
-      { origin: this.origin, path: req.path, method: req.method, headers: req.headers, body: body as never, reset: this.reset, upgrade: req.upgrade, servername: this.servername } as Dispatcher.DispatchOptions,
-      new UndiciBridge(handler),
-    );
+    // `servername` is a request option undici reads but does not declare.
+    const opts = { origin: this.origin, path: req.path, method: req.method, headers: req.headers, body: body as never, reset: this.reset, upgrade: req.upgrade, servername: this.servername } as Dispatcher.DispatchOptions;
+    // Only a body that can be sent again (none, or buffered) allows the fresh-connection try.
+    const replayable = req.body === null || Buffer.isBuffer(req.body);
+    this.pool.dispatch(opts, new UndiciBridge(handler, replayable && req.upgrade === undefined ? () => this.dispatchFresh(opts, handler) : null));
+  }
+
+  /** One request on a connection of its own, closed after it: a stale pooled one is not picked again. */
+  private dispatchFresh(opts: Dispatcher.DispatchOptions, handler: ResponseHandler): void {
+    const client = new Client(this.origin, this.options);
+    client.dispatch(opts, new UndiciBridge(handler, null));
+    void client.close();
   }
 
   close(): Promise<void> {
