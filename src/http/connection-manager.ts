@@ -11,12 +11,10 @@ import { H2Stream } from './codec/h2.js';
 import { unmapped } from './downstream.js';
 import {
   H2_MAX_CONCURRENT_STREAMS,
-  HEADERS_TIMEOUT_MS,
   MAX_REQUEST_HEADER_BYTES,
   MAX_REQUEST_HEADERS_COUNT,
   PREMATURE_RESET_MS,
   PREMATURE_RESET_WINDOW,
-  STREAM_IDLE_MS,
 } from './limits.js';
 import { Flag, StreamRecord } from './stream-record.js';
 
@@ -41,6 +39,10 @@ interface SessionLoad {
  * node:http and node:http2 do the parsing; neither server listens itself, the listener hands
  * them connections.
  */
+/** The stream a node:http response belongs to, for the idle timeout's answer. */
+const STREAM = Symbol('meshgate.stream');
+type ResponseWithStream = ServerResponse & { [STREAM]?: ActiveStream };
+
 export class HttpConnectionManager {
   private readonly h1: http.Server;
   private readonly h2: http2.Http2Server;
@@ -50,12 +52,15 @@ export class HttpConnectionManager {
   private readonly detached = new Set<Duplex>();
 
   constructor(private readonly ctx: HttpContext) {
+    const { headersMs, idleMs } = ctx.state.timeouts;
     this.h1 = http.createServer(
       {
         // Envoy has no request timeout by default: long uploads must not be cut off. Headers
         // still have to arrive in time, which bounds slow-loris clients.
         requestTimeout: 0,
-        headersTimeout: HEADERS_TIMEOUT_MS,
+        headersTimeout: headersMs,
+        // How often node:http looks for heads past their time: a slow client is cut within 25 %.
+        connectionsCheckingInterval: Math.max(100, Math.min(30_000, headersMs / 4)),
         // Idle keep-alive connections are closed by the stream idle timeout below, as Envoy's idle
         // timeout closes them; 0 here also keeps Node from adding a Keep-Alive header Envoy never sends.
         keepAliveTimeout: 0,
@@ -71,9 +76,10 @@ export class HttpConnectionManager {
     this.h1.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.onUpgrade(req, socket, head));
     this.h1.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => this.onConnect(req, socket, head));
     this.h1.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket));
+    this.h1.on('timeout', (socket: Socket) => this.onH1Timeout(socket));
     // Envoy's stream idle timeout: a connection silent this long (a stalled upload, a client
     // that never reads) is closed, releasing whatever its request held.
-    this.h1.setTimeout(STREAM_IDLE_MS);
+    this.h1.setTimeout(idleMs);
     // node:http checks headersTimeout only for servers that emitted 'listening'; this one never
     // listens (the listener hands it connections), so start the checks by hand.
     this.h1.emit('listening');
@@ -84,12 +90,12 @@ export class HttpConnectionManager {
     });
     this.h2.on('session', (session: ServerHttp2Session) => this.onSession(session));
     this.h2.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, raw: string[]) => this.onH2Stream(stream, headers, flags, raw));
-    this.h2.setTimeout(STREAM_IDLE_MS, () => undefined);
+    this.h2.setTimeout(idleMs, () => undefined);
   }
 
   /** A connection the listener chose this chain for. */
   accept(socket: Socket): void {
-    detectProtocol(socket, (h2) => {
+    detectProtocol(socket, this.ctx.state.timeouts.headersMs, (h2) => {
       if (h2) this.h2.emit('connection', socket);
       else {
         this.h1.emit('connection', socket);
@@ -106,7 +112,7 @@ export class HttpConnectionManager {
     if (socket.alpnProtocol === 'h2') this.h2.emit('connection', socket);
     else if (socket.alpnProtocol === 'http/1.1') this.h1.emit('connection', socket);
     else {
-      detectProtocol(socket, (h2) => {
+      detectProtocol(socket, this.ctx.state.timeouts.headersMs, (h2) => {
         if (!h2) {
           this.h1.emit('connection', socket);
           return void socket.resume();
@@ -127,6 +133,7 @@ export class HttpConnectionManager {
     if (connectionClosing(req.socket)) return;
     const downstream = new H1Stream(req, res);
     const s = new ActiveStream(this.ctx, downstream);
+    (res as ResponseWithStream)[STREAM] = s;
     // Istio's gateways do not accept HTTP/1.0 (Envoy's accept_http_10 is off): 426, as they answer.
     if (req.httpVersionMinor === 0 && req.httpVersionMajor === 1) {
       downstream.closeConnection();
@@ -184,21 +191,43 @@ export class HttpConnectionManager {
     new ActiveStream(this.ctx, new H1RawStream(req, socket, head, null)).reject(403, 'connect_not_allowed', 0);
   }
 
+  /**
+   * Envoy's stream idle timeout on HTTP/1.1: a request still coming in (a stalled upload) gets
+   * 408 `stream timeout` (flag SI), as Envoy answers; an idle keep-alive connection, or one whose
+   * answer had started, is closed.
+   */
+  private onH1Timeout(socket: Socket): void {
+    const res = (socket as { _httpMessage?: ResponseWithStream | null })._httpMessage;
+    const s = res?.[STREAM];
+    if (res !== undefined && res !== null && s !== undefined && !res.headersSent && !s.finished) {
+      s.downstream.closeConnection();
+      s.localReply(408, 'stream timeout', 'stream_idle_timeout', Flag.SI);
+      return;
+    }
+    socket.destroy();
+  }
+
   private onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
     if (!socket.writable || err.code === 'ECONNRESET') {
       socket.destroy();
       return;
     }
+    // A head not complete in time (node:http's headersTimeout): Envoy's request_headers_timeout answer.
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return this.refuseConnection(socket, 408, 'Request Timeout', 'request header timeout', 'request_header_timeout', 0);
     const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-    const status = tooLarge ? 431 : 400;
-    const body = tooLarge ? 'Request Header Fields Too Large' : 'Bad Request';
-    socket.end(`HTTP/1.1 ${status} ${body}\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\nserver: istio-envoy\r\nconnection: close\r\n\r\n${body}`);
+    if (tooLarge) return this.refuseConnection(socket, 431, 'Request Header Fields Too Large', 'Request Header Fields Too Large', 'request_headers_too_large', Flag.DPE);
+    this.refuseConnection(socket, 400, 'Bad Request', 'Bad Request', 'codec_error', Flag.DPE);
+  }
+
+  /** Answers a connection node:http could not make a request of, closes it, and logs the answer. */
+  private refuseConnection(socket: Duplex, status: number, reason: string, body: string, details: string, flags: number): void {
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\nserver: istio-envoy\r\nconnection: close\r\n\r\n${body}`);
     const rec = new StreamRecord('HTTP/1.1', unmapped((socket as Socket).remoteAddress), performance.now());
     rec.listener = this.ctx.listener;
     rec.chain = this.ctx.chain;
     rec.responseCode = status;
-    rec.flags = Flag.DPE;
-    rec.details = tooLarge ? 'request_headers_too_large' : 'codec_error';
+    rec.flags = flags;
+    rec.details = details;
     rec.bytesSent = body.length;
     rec.durationMs = 0;
     this.ctx.state.streamEnded(rec);
@@ -222,7 +251,8 @@ export class HttpConnectionManager {
   private onH2Stream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, raw: string[]): void {
     // node:http2 enforces SETTINGS_MAX_HEADER_LIST_SIZE only once the client has acknowledged the
     // SETTINGS: a connection's first requests would get any size through. Same count, same reset.
-    if (headerListSize(raw) > MAX_REQUEST_HEADER_BYTES) {
+    // More fields than Envoy's max_headers_count: the same reset Envoy's codec gives both.
+    if (headerListSize(raw) > MAX_REQUEST_HEADER_BYTES || regularFieldCount(raw) > MAX_REQUEST_HEADERS_COUNT) {
       stream.on('error', () => undefined);
       stream.close(NGHTTP2_ENHANCE_YOUR_CALM);
       return;
@@ -280,4 +310,11 @@ export class HttpConnectionManager {
   close(): void {
     this.h1.close(() => undefined);
   }
+}
+
+/** Header fields of a raw HTTP/2 list, pseudo-headers not counted (as HTTP/1.1 has none). */
+function regularFieldCount(raw: readonly string[]): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.charCodeAt(0) !== 58 /* : */) n++;
+  return n;
 }

@@ -12,6 +12,16 @@ export const STREAM_IDLE_MS = 5 * 60_000;
 /** Request headers must have arrived this long after the connection opened (bounds slow-loris clients). */
 export const HEADERS_TIMEOUT_MS = 60_000;
 
+/** The client-side timeouts, set per gateway (tests shorten them). */
+export interface DownstreamTimeouts {
+  /** A request's head must be complete this long after its first byte (node:http answers 408). */
+  headersMs: number;
+  /** A connection or stream silent this long is closed: an idle keep-alive, a stalled upload. */
+  idleMs: number;
+}
+
+export const DEFAULT_DOWNSTREAM_TIMEOUTS: DownstreamTimeouts = { headersMs: HEADERS_TIMEOUT_MS, idleMs: STREAM_IDLE_MS };
+
 /**
  * SETTINGS_MAX_CONCURRENT_STREAMS offered to clients. Envoy's default is 2^31-1 (no limit worth
  * the name); Envoy's own guidance for edge proxies is 100, and a Node process has no overload

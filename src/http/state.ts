@@ -1,4 +1,5 @@
 import type { Logger } from '../telemetry/log.js';
+import { DEFAULT_DOWNSTREAM_TIMEOUTS, type DownstreamTimeouts } from './limits.js';
 import { RateLimitedWarning } from '../telemetry/rate-limited.js';
 import type { ClusterConfig, FilterChainConfig, ListenerConfig, Route, Snapshot } from '../compile/snapshot.js';
 import { isLocalAddress } from '../egress/address-guard.js';
@@ -30,6 +31,8 @@ export function chainKey(listener: string, chain: string): string {
 export class DataPlaneState {
   /** Set once the gateway drains: answers close their connections. */
   draining = false;
+  /** Client-side timeouts, read when a chain's connection manager is made. */
+  timeouts: DownstreamTimeouts = DEFAULT_DOWNSTREAM_TIMEOUTS;
   private listeners: StreamEndListener[] = [];
 
   /** Local ports of the gateway's own listeners, status and admin servers: never a tunnel's target. */

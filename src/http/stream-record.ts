@@ -34,6 +34,8 @@ export const Flag = {
   NC: 1 << 13,
   /** Downstream protocol error (DPE). */
   DPE: 1 << 14,
+  /** Stream idle timeout (SI): the client went silent mid-request. */
+  SI: 1 << 15,
 } as const;
 
 export type FlagName = keyof typeof Flag;

@@ -121,6 +121,7 @@ export class Gateway {
     }
     this.state = new DataPlaneState(new ActiveConfig(snapshot, this.clusters.sync(snapshot.clusters).runtimes), this.log);
     this.state.dynamicCluster = (cfg) => this.clusters.dynamic(cfg, MAX_DYNAMIC_CLUSTERS);
+    if (this.opts.timeouts !== undefined) this.state.timeouts = { ...this.state.timeouts, ...this.opts.timeouts };
     const labels = this.opts.labels ?? {};
     this.istioMetrics = new IstioMetrics({ workload: labels.app ?? labels.istio ?? 'meshgate', namespace: this.opts.defaultNamespace });
     this.state.onStreamEnd(this.istioMetrics.onStreamEnd);

@@ -1,5 +1,6 @@
 import type { Labels } from '../config/types.js';
 import type { LogFormat } from '../telemetry/log.js';
+import type { DownstreamTimeouts } from '../http/limits.js';
 
 export interface HostPort {
   host?: string;
@@ -29,6 +30,8 @@ export interface ServeOptions {
   accessLog: 'stdout' | 'off';
   /** Ports of this gateway served elsewhere (a primary's status and admin ports): never a tunnel's target. */
   reservedPorts?: number[];
+  /** Client-side timeouts (Envoy's defaults unless set; tests shorten them). */
+  timeouts?: Partial<DownstreamTimeouts>;
 }
 
 export const DEFAULT_LISTEN: ReadonlyMap<number, number> = new Map([

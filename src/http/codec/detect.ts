@@ -1,5 +1,4 @@
 import type { Socket } from 'node:net';
-import { HEADERS_TIMEOUT_MS } from '../limits.js';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
@@ -8,7 +7,7 @@ const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
  * client preface, anything else is HTTP/1.1. Reads just enough to tell, puts it back, and hands
  * the paused socket on. A connection that sends nothing in time, or closes first, is dropped.
  */
-export function detectProtocol(socket: Socket, then: (h2: boolean) => void): void {
+export function detectProtocol(socket: Socket, timeoutMs: number, then: (h2: boolean) => void): void {
   let seen: Buffer | null = null;
   const onData = (chunk: Buffer) => {
     seen = seen === null ? chunk : Buffer.concat([seen, chunk]);
@@ -36,6 +35,6 @@ export function detectProtocol(socket: Socket, then: (h2: boolean) => void): voi
   socket.on('data', onData);
   socket.once('end', onGone);
   socket.once('error', onGone);
-  socket.setTimeout(HEADERS_TIMEOUT_MS);
+  socket.setTimeout(timeoutMs);
   socket.once('timeout', onGone);
 }
