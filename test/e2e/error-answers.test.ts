@@ -244,10 +244,14 @@ ports: [{name: http, port: ${main.port}}]
     });
 
     it('upstream resets the connection before answering: reset reason connection termination, no retry', async () => {
+      // A request just before leaves a kept-alive connection in the pool for /reset to go out on.
+      expect((await gw.get('main.test', '/warm')).status).toBe(200);
       const before = main.seen.filter((s) => s.url === '/reset').length;
       expectLocalReply(await gw.get('main.test', '/reset'), 503, CONNECTION_TERMINATION);
-      // Retries are off unless the route sets `retries`: the upstream saw exactly one attempt.
-      expect(main.seen.filter((s) => s.url === '/reset').length).toBe(before + 1);
+      // Retries are off unless the route sets `retries`. A reset on a kept-alive connection before
+      // any answer byte is taken for the upstream closing it while idle (istio/istio#55138) and
+      // tried once more on a fresh connection; that one resets too, and is not tried again.
+      expect(main.seen.filter((s) => s.url === '/reset').length).toBe(before + 2);
       // And the pool recovers: the next request is served.
       expect((await gw.get('main.test', '/after-reset')).status).toBe(200);
     });
