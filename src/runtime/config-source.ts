@@ -1,7 +1,9 @@
 import { compile } from '../compile/compile.js';
 import type { Snapshot } from '../compile/snapshot.js';
 import { loadConfig } from '../config/load.js';
-import { hasBlockingErrors, hasErrors, type Problem } from '../config/problems.js';
+import { formatProblemForLog, hasBlockingErrors, hasErrors, type Problem } from '../config/problems.js';
+import type { Logger } from '../telemetry/log.js';
+import type { ServeOptions } from './options.js';
 import type { SourceDoc } from '../config/source.js';
 import type { ServerTlsConfig } from '../tls/server-tls.js';
 import { loadCredentials, type MaterialResult } from '../tls/credentials.js';
@@ -151,6 +153,47 @@ export function tlsServersOf(snapshot: Snapshot): Map<string, ServerTlsConfig> {
   const out = new Map<string, ServerTlsConfig>();
   for (const l of snapshot.listeners) for (const c of l.chains) if (c.tls !== null) out.set(c.name, c.tls);
   return out;
+}
+
+/** A config problem as a log line at its own level. */
+export function logProblem(log: Logger, p: Problem): void {
+  (p.severity === 'error' ? log.error : p.severity === 'warning' ? log.warn : log.info)(formatProblemForLog(p));
+}
+
+/** How `serve` compiles: its options, the next version, and the serving config's certificates. */
+export function serveCompileOptions(opts: ServeOptions, current: Snapshot | undefined, version: number): CompileOptions {
+  return {
+    defaultNamespace: opts.defaultNamespace,
+    labels: opts.labels,
+    mesh: opts.meshListen !== undefined,
+    version,
+    previousTls: current !== undefined ? tlsServersOf(current) : undefined,
+  };
+}
+
+/**
+ * Reads and compiles the config that would replace `current`: null, with the reason logged, when
+ * it has errors or needs other listening ports (those are bound once, at start).
+ */
+export async function nextConfig(source: ConfigSource, opts: ServeOptions, current: Snapshot, log: Logger, logWarnings: boolean): Promise<{ loaded: LoadedConfig; built: BuildResult } | null> {
+  let loaded: LoadedConfig;
+  let built: BuildResult;
+  try {
+    loaded = await source.read();
+    built = compileLoaded(loaded, serveCompileOptions(opts, current, current.version + 1));
+  } catch (e) {
+    const problems = e instanceof ConfigError ? e.problems.filter((p) => p.severity === 'error') : [];
+    for (const p of problems) log.error(formatProblemForLog(p));
+    log.error(`reload refused: ${(e as Error).message}; still serving config version ${current.version}`);
+    return null;
+  }
+  const names = (s: Snapshot) => s.listeners.map((l) => l.name).sort().join(',');
+  if (names(built.snapshot) !== names(current)) {
+    log.error(`reload refused: the new config needs listeners ${names(built.snapshot) || 'none'} instead of ${names(current)}; restart meshgate to change listening ports`);
+    return null;
+  }
+  if (logWarnings) for (const p of built.problems) if (p.severity !== 'info') logProblem(log, p);
+  return { loaded, built };
 }
 
 /** A LoadedConfig as a structured-clone message: source positions stay behind (the sender reports problems). */

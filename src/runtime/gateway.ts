@@ -8,7 +8,6 @@ import { IstioMetrics } from '../telemetry/istio-metrics.js';
 import { renderMetrics, type DataPlaneCounts } from '../telemetry/own-metrics.js';
 import { createStatusServer } from '../admin/status.js';
 import type { Snapshot } from '../compile/snapshot.js';
-import { formatProblemForLog, type Problem } from '../config/problems.js';
 import { ActiveConfig, DataPlaneState } from '../http/state.js';
 import type { StreamEndListener } from '../http/stream-record.js';
 import { Listener } from '../listener/listener.js';
@@ -17,7 +16,7 @@ import type { ClusterRuntime } from '../upstream/cluster.js';
 import { UpstreamPools } from '../upstream/pools.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
 import { CoalescingRunner } from './coalescing-runner.js';
-import { compileLoaded, ConfigError, FileConfigSource, tlsServersOf, type ConfigSource } from './config-source.js';
+import { compileLoaded, FileConfigSource, logProblem, nextConfig, serveCompileOptions, type ConfigSource } from './config-source.js';
 import { listenAddressFor, type HostPort, type ServeOptions } from './options.js';
 import { startStandIns, type StandIn } from './standins.js';
 
@@ -103,20 +102,10 @@ export class Gateway {
     return this.state.onStreamEnd(listener);
   }
 
-  private compileOptions(version?: number) {
-    return {
-      defaultNamespace: this.opts.defaultNamespace,
-      labels: this.opts.labels,
-      mesh: this.opts.meshListen !== undefined,
-      version,
-      previousTls: this.state ? tlsServersOf(this.snapshot) : undefined,
-    };
-  }
-
   private async boot(): Promise<void> {
-    const { snapshot, problems, files } = compileLoaded(await this.source.read(), this.compileOptions());
+    const { snapshot, problems, files } = compileLoaded(await this.source.read(), serveCompileOptions(this.opts, undefined, 1));
     if (this.role === 'single') {
-      for (const p of problems) this.logProblem(p);
+      for (const p of problems) logProblem(this.log, p);
       this.log.info(`config loaded from ${files.length} file(s): ${snapshot.listeners.length} listener(s), ${snapshot.clusters.size} cluster(s)`);
     }
     this.state = new DataPlaneState(new ActiveConfig(snapshot, this.clusters.sync(snapshot.clusters).runtimes), this.log);
@@ -201,23 +190,12 @@ export class Gateway {
 
   private async reloadOnce(): Promise<boolean> {
     if (this.draining) return false;
-    let built;
-    try {
-      built = compileLoaded(await this.source.read(), this.compileOptions(this.snapshot.version + 1));
-    } catch (e) {
-      const problems = e instanceof ConfigError ? e.problems.filter((p) => p.severity === 'error') : [];
-      for (const p of problems) this.log.error(formatProblemForLog(p));
-      this.log.error(`reload refused: ${(e as Error).message}; still serving config version ${this.snapshot.version}`);
+    const next = await nextConfig(this.source, this.opts, this.snapshot, this.log, this.role === 'single');
+    if (next === null) {
       this.reloadsRefused++;
       return false;
     }
-    const names = (s: Snapshot) => s.listeners.map((l) => l.name).sort().join(',');
-    if (names(built.snapshot) !== names(this.snapshot)) {
-      this.log.error(`reload refused: the new config needs listeners ${names(built.snapshot) || 'none'} instead of ${names(this.snapshot)}; restart meshgate to change listening ports`);
-      this.reloadsRefused++;
-      return false;
-    }
-    if (this.role === 'single') for (const p of built.problems) if (p.severity !== 'info') this.logProblem(p);
+    const { built } = next;
     const { runtimes, retired, kept } = this.clusters.sync(built.snapshot.clusters);
     this.state.active = new ActiveConfig(built.snapshot, runtimes);
     for (const c of retired) c.stop();
@@ -246,10 +224,6 @@ export class Gateway {
   metrics(): string {
     const counts = this.metricsState();
     return renderMetrics([counts], { version: this.snapshot.version, reloadsApplied: this.reloadsApplied, reloadsRefused: this.reloadsRefused });
-  }
-
-  private logProblem(p: Problem): void {
-    (p.severity === 'error' ? this.log.error : p.severity === 'warning' ? this.log.warn : this.log.info)(formatProblemForLog(p));
   }
 
   /**

@@ -4,11 +4,10 @@ import type { FastifyInstance } from 'fastify';
 import { createAdminServer } from '../admin/admin.js';
 import { createStatusServer } from '../admin/status.js';
 import type { Snapshot } from '../compile/snapshot.js';
-import { formatProblemForLog, type Problem } from '../config/problems.js';
 import type { Logger } from '../telemetry/log.js';
 import { renderMetrics, sumRefusals, type DataPlaneCounts } from '../telemetry/own-metrics.js';
 import { CoalescingRunner } from './coalescing-runner.js';
-import { compileLoaded, ConfigError, FileConfigSource, tlsServersOf, toWire, type LoadedConfig } from './config-source.js';
+import { compileLoaded, FileConfigSource, logProblem, nextConfig, serveCompileOptions, toWire, type LoadedConfig } from './config-source.js';
 import { listeningLine, type BoundListener } from './gateway.js';
 import { listenAddressFor, type HostPort, type ServeOptions } from './options.js';
 import { startStandIns, type StandIn } from './standins.js';
@@ -81,21 +80,11 @@ export class Primary {
     return this.started && !this.draining && [...this.slots.values()].some((s) => s.ready);
   }
 
-  private compileOptions(version: number) {
-    return {
-      defaultNamespace: this.opts.defaultNamespace,
-      labels: this.opts.labels,
-      mesh: this.opts.meshListen !== undefined,
-      version,
-      previousTls: this.snapshot ? tlsServersOf(this.snapshot) : undefined,
-    };
-  }
-
   private async boot(): Promise<void> {
     this.loaded = await this.source.read();
-    const built = compileLoaded(this.loaded, this.compileOptions(1));
+    const built = compileLoaded(this.loaded, serveCompileOptions(this.opts, undefined, 1));
     this.snapshot = built.snapshot;
-    for (const p of built.problems) this.logProblem(p);
+    for (const p of built.problems) logProblem(this.log, p);
     this.log.info(`config loaded from ${built.files.length} file(s): ${this.snapshot.listeners.length} listener(s), ${this.snapshot.clusters.size} cluster(s)`);
     if (!this.snapshot.listeners.some((l) => l.kind === 'gateway')) this.log.warn('no Gateway server to serve: check the config paths and --labels');
     if (this.opts.standIns) this.standIns = await startStandIns(this.snapshot, this.log);
@@ -282,25 +271,12 @@ export class Primary {
   /** Reads and checks the config here, then hands it to every worker and waits until all serve it. */
   private async reloadOnce(): Promise<boolean> {
     if (this.draining) return false;
-    let loaded: LoadedConfig;
-    let built;
-    try {
-      loaded = await this.source.read();
-      built = compileLoaded(loaded, this.compileOptions(this.snapshot.version + 1));
-    } catch (e) {
-      const problems = e instanceof ConfigError ? e.problems.filter((p) => p.severity === 'error') : [];
-      for (const p of problems) this.log.error(formatProblemForLog(p));
-      this.log.error(`reload refused: ${(e as Error).message}; still serving config version ${this.snapshot.version}`);
+    const next = await nextConfig(this.source, this.opts, this.snapshot, this.log, true);
+    if (next === null) {
       this.reloadsRefused++;
       return false;
     }
-    const names = (s: Snapshot) => s.listeners.map((l) => l.name).sort().join(',');
-    if (names(built.snapshot) !== names(this.snapshot)) {
-      this.log.error(`reload refused: the new config needs listeners ${names(built.snapshot) || 'none'} instead of ${names(this.snapshot)}; restart meshgate to change listening ports`);
-      this.reloadsRefused++;
-      return false;
-    }
-    for (const p of built.problems) if (p.severity !== 'info') this.logProblem(p);
+    const { loaded, built } = next;
     this.loaded = loaded;
     this.snapshot = built.snapshot;
     const version = built.snapshot.version;
@@ -323,10 +299,6 @@ export class Primary {
     this.log.info(`config version ${version} live in ${n} of ${live.length} worker(s), from ${built.files.length} file(s)`);
     this.reloadsApplied++;
     return true;
-  }
-
-  private logProblem(p: Problem): void {
-    (p.severity === 'error' ? this.log.error : p.severity === 'warning' ? this.log.warn : this.log.info)(formatProblemForLog(p));
   }
 
   /** Drains every worker (as Gateway.stop drains one process) and waits for all of them to exit. */
