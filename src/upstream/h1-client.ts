@@ -60,8 +60,9 @@ class UndiciBridge implements Dispatcher.DispatchHandler, ReuseAware {
 
   constructor(
     private readonly h: ResponseHandler,
-    /** One more try on a fresh connection, or null when this is that try (or the body cannot be sent again). */
-    private readonly retryFresh: (() => void) | null,
+    /** Who can try the request once more on a fresh connection; null when this is that try (or the body cannot be sent again). */
+    private readonly retryOwner: H1Client | null,
+    private readonly opts: Dispatcher.DispatchOptions,
   ) {}
 
   onConnect(abort: (err?: Error) => void): void {
@@ -95,7 +96,7 @@ class UndiciBridge implements Dispatcher.DispatchHandler, ReuseAware {
   onError(err: Error & { code?: string }): void {
     // The upstream closed a kept-alive connection as this request went out on it: no answer byte
     // came and no body byte went, so one more try, on a fresh connection, cannot do harm twice.
-    if (this.retryFresh !== null && this.reused && !this.started && this.bodyBytes === 0 && CLOSED_UNDER_REQUEST.has(err.code ?? '')) return this.retryFresh();
+    if (this.retryOwner !== null && this.reused && !this.started && this.bodyBytes === 0 && CLOSED_UNDER_REQUEST.has(err.code ?? '')) return this.retryOwner.dispatchFresh(this.opts, this.h);
     this.h.onError(fromUndici(err));
   }
 
@@ -170,13 +171,13 @@ export class H1Client implements UpstreamClient {
     const opts = { origin: this.origin, path: req.path, method: req.method, headers: req.headers, body: body as never, reset: this.reset, upgrade: req.upgrade, servername: this.servername } as Dispatcher.DispatchOptions;
     // Only a body that can be sent again (none, or buffered) allows the fresh-connection try.
     const replayable = req.body === null || Buffer.isBuffer(req.body);
-    this.pool.dispatch(opts, new UndiciBridge(handler, replayable && req.upgrade === undefined ? () => this.dispatchFresh(opts, handler) : null));
+    this.pool.dispatch(opts, new UndiciBridge(handler, replayable && req.upgrade === undefined ? this : null, opts));
   }
 
   /** One request on a connection of its own, closed after it: a stale pooled one is not picked again. */
-  private dispatchFresh(opts: Dispatcher.DispatchOptions, handler: ResponseHandler): void {
+  dispatchFresh(opts: Dispatcher.DispatchOptions, handler: ResponseHandler): void {
     const client = new Client(this.origin, this.options);
-    client.dispatch(opts, new UndiciBridge(handler, null));
+    client.dispatch(opts, new UndiciBridge(handler, null, opts));
     void client.close();
   }
 
