@@ -20,6 +20,11 @@ import { HANDSHAKE_TIMEOUT_MS, terminateTls } from './tls-terminate.js';
 export class Listener {
   private readonly server: net.Server;
   private readonly sockets = new Set<Socket>();
+
+  /** Client connections open now. */
+  get connections(): number {
+    return this.sockets.size;
+  }
   private readonly managers = new Map<string, HttpConnectionManager>();
   address: AddressInfo | null = null;
 

@@ -217,7 +217,9 @@ export class Gateway {
       active += c.active;
       for (const e of c.endpoints) if (e.ejectedUntil !== 0) ejected++;
     }
-    return { istio: this.istioMetrics!.state(), ejected, active, egressRefusals: new Map(this.state.egressRefusals) };
+    let connections = 0;
+    for (const l of this.listeners) connections += l.connections;
+    return { istio: this.istioMetrics!.state(), ejected, active, connections, egressRefusals: new Map(this.state.egressRefusals) };
   }
 
   /** The status port's /stats/prometheus: Istio's metrics, then the gateway's own. */

@@ -200,7 +200,7 @@ export class Primary {
     if (s === undefined) return;
     s.ready = false;
     for (const w of s.versionWaiters.splice(0)) w(s.version);
-    if (s.lastCounts !== null) this.retired.push({ ...s.lastCounts, ejected: 0, active: 0 });
+    if (s.lastCounts !== null) this.retired.push({ ...s.lastCounts, ejected: 0, active: 0, connections: 0 });
     if (this.draining || !this.started) return;
     const why = signal !== null ? `killed by ${signal}` : `exited with code ${code}`;
     // A replacement that dies at once again is crash-looping: do not spin.

@@ -7,6 +7,8 @@ export interface DataPlaneCounts {
   ejected: number;
   /** Requests in flight to upstream clusters. */
   active: number;
+  /** Client connections open on the listeners. */
+  connections: number;
   egressRefusals: Map<string, number>;
 }
 
@@ -24,9 +26,11 @@ export function renderMetrics(counts: readonly DataPlaneCounts[], control: Contr
   let ejected = 0;
   let active = 0;
   let refused = 0;
+  let connections = 0;
   for (const c of counts) {
     ejected += c.ejected;
     active += c.active;
+    connections += c.connections;
     for (const n of c.egressRefusals.values()) refused += n;
   }
   const own = [
@@ -43,6 +47,9 @@ export function renderMetrics(counts: readonly DataPlaneCounts[], control: Contr
     '# HELP meshgate_upstream_requests_active Requests in flight to upstream clusters.',
     '# TYPE meshgate_upstream_requests_active gauge',
     `meshgate_upstream_requests_active ${active}`,
+    '# HELP meshgate_downstream_connections_active Client connections open on the listeners.',
+    '# TYPE meshgate_downstream_connections_active gauge',
+    `meshgate_downstream_connections_active ${connections}`,
     '# HELP meshgate_egress_refused_total Forward-proxy requests refused (no ServiceEntry, forbidden address, own port); admin /egress has them by host.',
     '# TYPE meshgate_egress_refused_total counter',
     `meshgate_egress_refused_total ${refused}`,

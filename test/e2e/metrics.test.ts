@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GATEWAY_ANY_HOST, startGateway, staticService, virtualServiceYaml, type TestGateway } from '../helpers/gateway.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
@@ -79,5 +80,26 @@ subsets:
     expect(line(text, /^meshgate_config_version /)).toBe('meshgate_config_version 2');
     expect(line(text, /^meshgate_config_reloads_total\{result="applied"\}/)).toBe('meshgate_config_reloads_total{result="applied"} 1');
     expect(line(text, /^meshgate_endpoints_ejected /)).toBe('meshgate_endpoints_ejected 0');
+  });
+
+  it("the gateway's own: client connections open now", async () => {
+    const open = () => scrape().then((t) => Number(/ (\d+)$/.exec(line(t, /^meshgate_downstream_connections_active /)!)![1]));
+    const base = await open();
+    const socks = await Promise.all(
+      [1, 2, 3].map(
+        () =>
+          new Promise<net.Socket>((resolve) => {
+            const s = net.connect(gw.port(), '127.0.0.1', () => resolve(s));
+          }),
+      ),
+    );
+    const until = async (n: number) => {
+      const end = Date.now() + 3000;
+      while ((await open()) !== n && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+      return open();
+    };
+    expect(await until(base + 3)).toBe(base + 3);
+    for (const s of socks) s.destroy();
+    expect(await until(base)).toBe(base);
   });
 });
