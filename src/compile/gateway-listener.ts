@@ -93,7 +93,7 @@ export function newTable(name: string): RouteTable {
 export function addVirtualHost(table: RouteTable, domain: string, routes: Route[], extra?: Partial<VirtualHost>): void {
   const vhost: VirtualHost = { domain, routes, ...extra };
   if (domain === '*') table.any = vhost;
-  else if (domain.startsWith('*.')) table.wildcards.push({ suffix: domain.slice(1), vhost });
+  else if (domain.startsWith('*')) table.wildcards.push({ suffix: domain.slice(1), vhost });
   else table.exact.set(domain, vhost);
 }
 

@@ -1,15 +1,16 @@
-// Host rules shared by Gateway servers, VirtualServices and the router: exact names,
-// `*.suffix` wildcards (at least one label before the suffix) and `*`.
+// Host rules shared by Gateway servers, VirtualServices and the router: exact names, `*.suffix`
+// wildcards (at least one label before the suffix), partial ones (`*-api.example.com`, as
+// Envoy's domain match and Istio's VirtualService hosts allow) and `*`.
 
 export function isWildcard(host: string): boolean {
   return host.startsWith('*');
 }
 
-/** Whether `pattern` (exact, `*.suffix` or `*`) covers the concrete or wildcard `host`. */
+/** Whether `pattern` (exact, `*suffix` or `*`) covers the concrete or wildcard `host`. */
 export function covers(pattern: string, host: string): boolean {
   if (pattern === '*') return true;
   if (pattern === host) return true;
-  if (pattern.startsWith('*.')) {
+  if (pattern.startsWith('*')) {
     const suffix = pattern.slice(1);
     return host.length > suffix.length && host.endsWith(suffix) && (host[0] !== '*' || host.length > suffix.length + 1);
   }

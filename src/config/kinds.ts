@@ -1,5 +1,7 @@
 import { compileRe2 } from '../compile/regex.js';
 import { GRPC_CODES, grpcCode } from './grpc-status.js';
+import type { CrdSchema } from './crd.js';
+import { CRD_SPECS } from './crd-schema.gen.js';
 import { S, type Schema, type ObjectSchema } from './schema.js';
 
 // Field lists follow istio/api networking/v1alpha3/*.proto (the same in v1beta1 and v1) and the
@@ -7,7 +9,9 @@ import { S, type Schema, type ObjectSchema } from './schema.js';
 // validation does, so a typo such as `prefx` is an error instead of a silently ignored rule.
 
 const DNS_LABEL = '[a-z0-9]([-a-z0-9]*[a-z0-9])?';
-const HOST_RE = new RegExp(`^(\\*|\\*\\.${DNS_LABEL}(\\.${DNS_LABEL})*|${DNS_LABEL}(\\.${DNS_LABEL})*\\.?)$`, 'i');
+// The first label may be a wildcard: `*`, or a partial one such as `*-api` (Istio warns of those).
+const WILDCARD_LABEL = `\\*(-?${DNS_LABEL})?`;
+const HOST_RE = new RegExp(`^(\\*|${WILDCARD_LABEL}(\\.${DNS_LABEL})*|${DNS_LABEL}(\\.${DNS_LABEL})*\\.?)$`, 'i');
 
 export function checkHost(h: string): string | undefined {
   if (h.includes('/')) return `${JSON.stringify(h)} is not a host: the "namespace/host" form is only for Gateway servers and Sidecar egress`;
@@ -25,8 +29,9 @@ function checkGatewayHost(h: string): string | undefined {
   return checkHost(h.slice(slash + 1));
 }
 
-const PROTOCOLS = ['HTTP', 'HTTPS', 'GRPC', 'GRPC-WEB', 'HTTP2', 'MONGO', 'TCP', 'TLS', 'UDP', 'REDIS', 'MYSQL', 'THRIFT'];
-const protocol = S.str({ check: (v) => (PROTOCOLS.includes(v.toUpperCase()) ? undefined : `${JSON.stringify(v)} is not a protocol: use one of ${PROTOCOLS.join(', ')}`) });
+// Istio's protocol names (pkg/config/protocol); an empty one means "sniff", where Istio allows it.
+const PROTOCOLS = ['HTTP', 'HTTPS', 'GRPC', 'GRPC-WEB', 'HTTP2', 'HTTP_PROXY', 'MONGO', 'TCP', 'TLS', 'UDP', 'REDIS', 'MYSQL', 'THRIFT'];
+const protocol = S.str({ check: (v) => (v === '' || PROTOCOLS.includes(v.toUpperCase()) ? undefined : `${JSON.stringify(v)} is not a protocol: use one of ${PROTOCOLS.join(', ')}`) });
 
 const RETRY_CONDITIONS = [
   '5xx', 'gateway-error', 'reset', 'reset-before-request', 'connect-failure', 'envoy-ratelimited', 'retriable-4xx',
@@ -346,21 +351,31 @@ export interface KindInfo {
   kind: string;
   /** `spec`, or for Kubernetes kinds that keep their payload at the top, the whole object minus metadata. */
   body: 'spec' | 'top';
+  /**
+   * Istio kinds: the CRD's schema of the spec (field names, types, enums, CEL rules), checked
+   * first; `schema` then adds meshgate's own checks on values (regexes, hosts, durations).
+   */
+  crd?: CrdSchema;
   schema: ObjectSchema;
 }
-
-const ISTIO_VERSIONS = ['networking.istio.io/v1alpha3', 'networking.istio.io/v1beta1', 'networking.istio.io/v1'];
 
 const KINDS: Record<string, KindInfo> = {};
 function add(versions: string[], kind: string, schema: Schema, body: 'spec' | 'top' = 'spec'): void {
   for (const v of versions) KINDS[`${v}/${kind}`] = { kind, body, schema: schema as ObjectSchema };
 }
-add(ISTIO_VERSIONS, 'Gateway', gateway);
-add(ISTIO_VERSIONS, 'VirtualService', virtualService);
-add(ISTIO_VERSIONS, 'DestinationRule', destinationRule);
-add(ISTIO_VERSIONS, 'ServiceEntry', serviceEntry);
-add(ISTIO_VERSIONS, 'WorkloadEntry', workloadEntrySpec);
-add(ISTIO_VERSIONS, 'Sidecar', sidecar);
+/** An Istio kind in every version its CRD serves. */
+function addIstio(kind: string, schema: Schema): void {
+  // Oldest first (v1alpha3, v1beta1, v1), as messages list them.
+  const maturity = (v: string) => (v.includes('alpha') ? 0 : v.includes('beta') ? 1 : 2);
+  const sets = (CRD_SPECS[kind] ?? []).flatMap(({ versions, spec }) => versions.map((v) => ({ v, spec })));
+  for (const { v, spec } of sets.sort((a, b) => maturity(a.v) - maturity(b.v))) KINDS[`${v}/${kind}`] = { kind, body: 'spec', crd: spec, schema: schema as ObjectSchema };
+}
+addIstio('Gateway', gateway);
+addIstio('VirtualService', virtualService);
+addIstio('DestinationRule', destinationRule);
+addIstio('ServiceEntry', serviceEntry);
+addIstio('WorkloadEntry', workloadEntrySpec);
+addIstio('Sidecar', sidecar);
 add(['v1'], 'Service', service);
 add(['v1'], 'Endpoints', endpoints, 'top');
 add(['v1'], 'Secret', secret, 'top');

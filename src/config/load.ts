@@ -2,7 +2,8 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { kindInfo, knownVersionsOf } from './kinds.js';
 import type { Problem } from './problems.js';
-import { isPlainObject, validate } from './schema.js';
+import { validateCrd } from './crd.js';
+import { fieldsAt, isPlainObject, validate } from './schema.js';
 import { parseSource, type FieldPath, type SourceDoc } from './source.js';
 import type { ConfigObject } from './types.js';
 
@@ -133,13 +134,28 @@ function readDocument(
     const { apiVersion: _a, kind: _k, metadata: _m, ...rest } = value;
     body = rest;
   }
-  let errors = 0;
-  validate(body, info.schema, [], (p, message) => {
-    errors++;
+  const found: Problem[] = [];
+  const reported = new Set<string>();
+  const report = (p: FieldPath, message: string) => {
     const field = [...specPath, ...p];
-    problems.push({ severity: 'error', ...at(field), object: ref, field: formatPath(field), message });
-  });
-  if (errors > 0) return;
+    const name = formatPath(field);
+    reported.add(name);
+    found.push({ severity: 'error', ...at(field), object: ref, field: name, message });
+  };
+  // meshgate's own checks first: where they and the CRD's find fault with the same field, the
+  // hand-written message says more ("10 seconds" is not a duration: write a number with a unit).
+  validate(body, info.schema, [], report, { overlay: info.crd !== undefined });
+  if (info.crd !== undefined) {
+    validateCrd(body, info.crd, [], (p, message) => {
+      if (!reported.has(formatPath([...specPath, ...p]))) report(p, message);
+    }, (p) => fieldsAt(info.schema, p));
+  }
+  if (found.length > 0) {
+    // Two passes found them: in the order they are written.
+    found.sort((a, b) => a.line! - b.line! || a.col! - b.col!);
+    problems.push(...found);
+    return;
+  }
   const labels = isPlainObject(meta.labels) ? (meta.labels as Record<string, string>) : {};
   const created = typeof meta.creationTimestamp === 'string' ? Date.parse(meta.creationTimestamp) : NaN;
   const obj: ConfigObject = {

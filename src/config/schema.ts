@@ -55,13 +55,21 @@ function describe(v: unknown): string {
   return `${typeof v} ${String(v)}`;
 }
 
-export function validate(value: unknown, schema: Schema, path: (string | number)[], report: Report): void {
+/**
+ * `overlay`: field names and enums are checked against Istio's CRDs instead: only meshgate's own
+ * checks run (required fields, oneofs, regexes, hosts, durations, header text).
+ */
+export interface ValidateOptions {
+  overlay?: boolean;
+}
+
+export function validate(value: unknown, schema: Schema, path: (string | number)[], report: Report, opts: ValidateOptions = {}): void {
   switch (schema.type) {
     case 'any':
       return;
     case 'string': {
       if (typeof value !== 'string') return report(path, `expected a string, got ${describe(value)}`);
-      if (schema.enum && !schema.enum.includes(value)) {
+      if (schema.enum && !opts.overlay && !schema.enum.includes(value)) {
         return report(path, `${JSON.stringify(value)} is not one of ${schema.enum.join(', ')}`);
       }
       const msg = schema.check?.(value);
@@ -98,7 +106,7 @@ export function validate(value: unknown, schema: Schema, path: (string | number)
       if (schema.minItems !== undefined && value.length < schema.minItems) {
         return report(path, `needs at least ${schema.minItems} item${schema.minItems === 1 ? '' : 's'}`);
       }
-      value.forEach((item, i) => validate(item, schema.items, [...path, i], report));
+      value.forEach((item, i) => validate(item, schema.items, [...path, i], report, opts));
       return;
     }
     case 'map': {
@@ -106,16 +114,16 @@ export function validate(value: unknown, schema: Schema, path: (string | number)
       for (const [k, v] of Object.entries(value)) {
         const msg = schema.key?.(k);
         if (msg) report([...path, k], msg);
-        validate(v, schema.values, [...path, k], report);
+        validate(v, schema.values, [...path, k], report, opts);
       }
       return;
     }
     case 'object':
-      return validateObject(value, schema, path, report);
+      return validateObject(value, schema, path, report, opts);
   }
 }
 
-function validateObject(value: unknown, schema: ObjectSchema, path: (string | number)[], report: Report): void {
+function validateObject(value: unknown, schema: ObjectSchema, path: (string | number)[], report: Report, opts: ValidateOptions): void {
   if (!isPlainObject(value)) return report(path, `expected a map, got ${describe(value)}`);
   const names = Object.keys(schema.fields);
   let errors = 0;
@@ -126,13 +134,13 @@ function validateObject(value: unknown, schema: ObjectSchema, path: (string | nu
   for (const [k, v] of Object.entries(value)) {
     const fieldSchema = schema.fields[k];
     if (!fieldSchema) {
-      if (schema.open) continue;
+      if (schema.open || opts.overlay) continue;
       const hint = suggest(k, names);
       counting([...path, k], `unknown field${hint ? ` (did you mean "${hint}"?)` : ''}; known fields here: ${names.join(', ')}`);
       continue;
     }
     if (v === null || v === undefined) continue;
-    validate(v, fieldSchema, [...path, k], counting);
+    validate(v, fieldSchema, [...path, k], counting, opts);
   }
   for (const r of schema.required ?? []) {
     const v = value[r];
@@ -152,6 +160,19 @@ function validateObject(value: unknown, schema: ObjectSchema, path: (string | nu
     const r = schema.check(value);
     if (r) report(r.field ? [...path, r.field] : path, r.message);
   }
+}
+
+/** The field names a schema declares at `path` (list indexes and map keys walk through), in its order. */
+export function fieldsAt(schema: Schema, path: readonly (string | number)[]): string[] | undefined {
+  let s: Schema | undefined = schema;
+  for (const step of path) {
+    if (s === undefined) return undefined;
+    if (s.type === 'array') s = typeof step === 'number' ? s.items : undefined;
+    else if (s.type === 'map') s = s.values;
+    else if (s.type === 'object') s = s.fields[String(step)];
+    else return undefined;
+  }
+  return s?.type === 'object' ? Object.keys(s.fields) : undefined;
 }
 
 export function isPlainObject(v: unknown): v is Record<string, unknown> {

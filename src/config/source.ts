@@ -1,4 +1,4 @@
-import { LineCounter, parseAllDocuments, isMap, isSeq, isPair, isScalar, type Document, type Node } from 'yaml';
+import { LineCounter, parseAllDocuments, isMap, isSeq, isPair, isScalar, Scalar, visit, type Document, type Node, type Tags } from 'yaml';
 
 export type FieldPath = ReadonlyArray<string | number>;
 
@@ -28,7 +28,7 @@ export interface ParseFailure {
 // can name its own line; js-yaml only reports positions of syntax errors.
 export function parseSource(file: string, text: string): { docs: SourceDoc[]; failures: ParseFailure[] } {
   const lineCounter = new LineCounter();
-  const parsed = parseAllDocuments(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  const parsed = parseAllDocuments(text, { lineCounter, uniqueKeys: true, prettyErrors: false, version: '1.1', customTags: asKubectlReads });
   const docs: SourceDoc[] = [];
   const failures: ParseFailure[] = [];
   const list = Array.isArray(parsed) ? parsed : [];
@@ -45,10 +45,46 @@ export function parseSource(file: string, text: string): { docs: SourceDoc[]; fa
       }
       continue;
     }
+    flowColonsAsText(doc, text);
     const value = doc.toJS({ maxAliasCount: 100 });
     docs.push({ file, index: i, value, locate: (path) => locateIn(doc, path, toPos) });
   }
   return { docs, failures };
+}
+
+/**
+ * Scalars as `kubectl apply` reads them (Go's YAML 1.1 reader): `yes`/`no`/`on`/`off`/`y`/`n`
+ * are booleans, `0777` is octal, `1_000` a number; unlike the YAML 1.1 spec, `1:30` stays text
+ * (no base-60 numbers) and dates stay text.
+ */
+function asKubectlReads(tags: Tags): Tags {
+  return tags.filter((t) => {
+    const tag = t as { tag?: string; format?: string };
+    return tag.format !== 'TIME' && tag.tag !== 'tag:yaml.org,2002:timestamp';
+  });
+}
+
+/**
+ * In a flow list, YAML 1.2 takes `001:db8::` as a one-pair map (a colon before `]` or `,` ends a
+ * key); YAML 1.1, which kubectl reads, needs a space after the colon, so it is the text
+ * `001:db8::` (an IPv6 address in `addresses: [1.2.3.4, 001:db8::]`).
+ */
+function flowColonsAsText(doc: Document, text: string): void {
+  visit(doc, {
+    Seq(_key, seq) {
+      if (!seq.flow) return;
+      seq.items = seq.items.map((item) => {
+        if (!isMap(item) || item.items.length !== 1 || item.range === undefined || item.range === null) return item;
+        const pair = item.items[0]!;
+        if (!isScalar(pair.key) || pair.key.type !== 'PLAIN') return item;
+        const source = text.slice(item.range[0], item.range[1]);
+        if (source.startsWith('{') || /\s/.test(source)) return item;
+        const scalar = new Scalar(source);
+        scalar.range = item.range;
+        return scalar;
+      });
+    },
+  });
 }
 
 function cleanYamlMessage(message: string): string {

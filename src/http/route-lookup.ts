@@ -1,7 +1,7 @@
 import type { CompiledMatch, Route, RouteTable, StringMatcher, VirtualHost } from '../compile/snapshot.js';
 import type { HeaderMap } from './downstream.js';
 
-/** Exact host first, then the longest `*.suffix`, then `*` (Envoy's virtual host order). */
+/** Exact host first, then the longest `*suffix`, then `*` (Envoy's virtual host order). */
 export function findVirtualHost(table: RouteTable, host: string): VirtualHost | null {
   const exact = table.exact.get(host);
   if (exact !== undefined) return exact;

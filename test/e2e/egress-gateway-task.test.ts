@@ -30,6 +30,7 @@ function freePort(): Promise<number> {
 }
 
 function taskYaml(gatewayPort: number, externalPort: number, originate: { caFile: string } | null): string {
+  // Plain HTTP goes to port 80, which the entry declares already (Istio refuses a port number twice).
   const external = originate ? { number: 443, name: 'https', protocol: 'HTTPS' } : { number: 80, name: 'http', protocol: 'HTTP' };
   return `apiVersion: v1
 kind: Service
@@ -52,10 +53,10 @@ spec:
   hosts: [${EXT}]
   ports:
   - {number: 80, name: http-port, protocol: HTTP}
-  - {number: ${external.number}, name: ${external.name}-ext, protocol: ${external.protocol}}
+${originate ? `  - {number: ${external.number}, name: ${external.name}-ext, protocol: ${external.protocol}}` : ''}
   resolution: STATIC
   location: MESH_EXTERNAL
-  endpoints: [{address: 127.0.0.1, ports: {http-port: ${externalPort}, ${external.name}-ext: ${externalPort}}}]
+  endpoints: [{address: 127.0.0.1, ports: {http-port: ${externalPort}${originate ? `, ${external.name}-ext: ${externalPort}` : ''}}}]
 ---
 apiVersion: networking.istio.io/v1
 kind: Gateway

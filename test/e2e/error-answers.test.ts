@@ -1,8 +1,9 @@
+import { rm } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway, staticService, type TestGateway, GATEWAY_ANY_HOST } from '../helpers/gateway.js';
+import { startGateway, staticService, type TestGateway, GATEWAY_ANY_HOST, writeConfigDir } from '../helpers/gateway.js';
 import { echo, rawRequest, request, type Answer } from '../helpers/http.js';
 import { runCli } from '../helpers/process.js';
 import { startUpstream, type Upstream, deadPort } from '../helpers/upstream.js';
@@ -181,7 +182,7 @@ ports: [{name: http, port: ${main.port}}]
         vs('unready', 'unready.test', 'unready.default.svc.cluster.local'),
         vs('scaled-down', 'scaled-down.test', 'scaled-down'),
         vs('short', 'short.test', 'main.test', '    timeout: 0.3s\n'),
-        vs('unlimited', 'unlimited.test', 'main.test', '    timeout: 0s\n'),
+        vs('unlimited', 'unlimited.test', 'main.test', '    timeout: 1h\n'),
       ].join('---\n'),
     });
   });
@@ -277,14 +278,22 @@ ports: [{name: http, port: ${main.port}}]
       expect(await waitFor(() => w!.closed, 2000)).toBe(true);
     });
 
-    it('timeout: 0s disables the route timeout', async () => {
+    it('timeout: 0s is refused, as Istio refuses it (a duration must be at least 1ms); a long timeout lets a slow answer through', async () => {
+      const dir = await writeConfigDir({ 'vs.yaml': vs('zero', 'zero.test', 'main.test', '    timeout: 0s\n') });
+      try {
+        const r = await runCli(['validate', '-c', dir]);
+        expect(r.code).toBe(1);
+        expect(r.stdout).toContain('spec.http[0].timeout: must be a valid duration greater than 1ms');
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
       const a = await gw.get('unlimited.test', '/delay/500');
       expect(a.status).toBe(200);
       expect(echo(a).name).toBe('main');
       expect(echo(a).url).toBe('/delay/500');
     });
 
-    it('the default 15 s, 0.3s and "none" show in `meshgate routes` and the admin /routes', async () => {
+    it('the default 15 s, 0.3s and 1h show in `meshgate routes` and the admin /routes', async () => {
       const row = (text: string, host: string) => text.split('\n').find((l) => l.split(/\s+/)[1] === host) ?? '';
       const cli = await runCli(['routes', '-c', gw.dir]);
       expect(cli.code).toBe(0);
@@ -294,7 +303,7 @@ ports: [{name: http, port: ${main.port}}]
         expect(text.split('\n')[0]).toMatch(/\bTIMEOUT\b/);
         expect(row(text, 'main.test')).toMatch(/\s15s\s/);
         expect(row(text, 'short.test')).toMatch(/\s0\.3s\s/);
-        expect(row(text, 'unlimited.test')).toMatch(/\snone\s/);
+        expect(row(text, 'unlimited.test')).toMatch(/\s3600s\s/);
       }
     });
   });

@@ -29,7 +29,9 @@ subsets:
 ${replicas.map((r) => `- addresses: [{ip: 127.0.0.1, targetRef: {kind: Pod, name: ${r.name}}}]\n  ports: [{name: http, port: ${r.port}}]`).join('\n')}
 `;
     dir = await writeConfigDir(files);
-    gw = await startServe(['-c', dir, '--listen', '80=127.0.0.1:0', '--status-port', '0', '--admin-port', '0']);
+    // One worker: round robin in strict turn, as the walkthrough shows it (each of several workers
+    // would balance on its own, as Envoy's worker threads do).
+    gw = await startServe(['-c', dir, '--workers', '1', '--listen', '80=127.0.0.1:0', '--status-port', '0', '--admin-port', '0']);
   });
 
   afterAll(async () => {

@@ -31,9 +31,13 @@ function errorsFor(http: object): string[] {
 }
 
 describe('route timeout', () => {
-  it('defaults to 15 s, `0s` disables it, and a duration is kept as written', () => {
+  it('defaults to 15 s, and a duration is kept as written', () => {
     expect(DEFAULT_ROUTE_TIMEOUT_MS).toBe(15_000);
-    expect(routes({}, { timeout: '0s' }, { timeout: '250ms' }, { timeout: '1.5s' }, { timeout: '1m' }).map((r) => r.timeoutMs)).toEqual([15_000, 0, 250, 1500, 60_000]);
+    expect(routes({}, { timeout: '250ms' }, { timeout: '1.5s' }, { timeout: '1m' }).map((r) => r.timeoutMs)).toEqual([15_000, 250, 1500, 60_000]);
+  });
+
+  it('refuses 0s, as Istio does (a duration under 1ms)', () => {
+    expect(errorsFor({ timeout: '0s' })).not.toEqual([]);
   });
 
   it('refuses a timeout that is not a duration', () => {

@@ -83,7 +83,11 @@ spec:
   const problems = (timeout: string) => parseConfigTexts([{ file: 'vs.yaml', text: vs(timeout) }], { defaultNamespace: 'default' }).problems.map(formatProblem);
 
   it('accepts the Go forms Istio documents use', () => {
-    for (const t of ['10s', '1.5s', '250ms', '1h30m', '0s', '"3m"']) expect(problems(t), t).toEqual([]);
+    for (const t of ['10s', '1.5s', '250ms', '1h30m', '"3m"']) expect(problems(t), t).toEqual([]);
+  });
+
+  it('refuses 0s as Istio does (its CRD and webhook: a duration must be at least 1ms)', () => {
+    expect(problems('0s')).toEqual(['vs.yaml:8:5: error: VirtualService shop/vs: spec.http[0].timeout: must be a valid duration greater than 1ms']);
   });
 
   it('refuses a number without unit and a misspelt unit, naming the field line', () => {

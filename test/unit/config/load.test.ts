@@ -191,7 +191,7 @@ items:
   it('reads JSON files: one object, a List, and JSON indented with tabs', () => {
     const one = JSON.stringify({ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'dr', namespace: 'x' }, spec: { host: 'a.example.com' } }, null, 2);
     const list = JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [{ apiVersion: 'v1', kind: 'Service', metadata: { name: 's1' }, spec: { ports: [{ port: 80 }] } }] });
-    const tabs = JSON.stringify({ apiVersion: 'networking.istio.io/v1alpha3', kind: 'Gateway', metadata: { name: 'tabbed' }, spec: { servers: [{ port: { number: 80, protocol: 'HTTP' }, hosts: ['*'] }] } }, null, '\t');
+    const tabs = JSON.stringify({ apiVersion: 'networking.istio.io/v1alpha3', kind: 'Gateway', metadata: { name: 'tabbed' }, spec: { servers: [{ port: { number: 80, name: 'http', protocol: 'HTTP' }, hosts: ['*'] }] } }, null, '\t');
     const r = parseConfigTexts(
       [
         { file: 'one.json', text: one },
@@ -209,8 +209,8 @@ items:
     const text = JSON.stringify({ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'dr' }, spec: { host: 'a', subsets: [{ nam: 'v1' }] } }, null, 2);
     const r = parse(text, 'dr.json');
     expect(lines(r.problems)).toEqual([
-      'dr.json:11:9: error: DestinationRule default/dr: spec.subsets[0].nam: unknown field (did you mean "name"?); known fields here: name, labels, trafficPolicy',
       'dr.json:10:7: error: DestinationRule default/dr: spec.subsets[0].name: required field is missing',
+      'dr.json:11:9: error: DestinationRule default/dr: spec.subsets[0].nam: unknown field (did you mean "name"?); known fields here: name, labels, trafficPolicy',
     ]);
   });
 

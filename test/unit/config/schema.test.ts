@@ -251,8 +251,8 @@ spec:
     redirect: {uri: /c}
   - redirect: {port: 8080, derivePort: FROM_REQUEST_PORT}
 `))).toEqual([
-      'vs.yaml:10:7: error: VirtualService shop/reviews: spec.http[0].match[0].uri: only one of exact, prefix, regex may be set, found exact and prefix',
       'vs.yaml:9:5: error: VirtualService shop/reviews: spec.http[0]: only one of route, redirect, directResponse, delegate may be set, found route and redirect',
+      'vs.yaml:10:7: error: VirtualService shop/reviews: spec.http[0].match[0].uri: only one of exact, prefix, regex may be set, found exact and prefix',
       'vs.yaml:13:5: error: VirtualService shop/reviews: spec.http[1].redirect: only one of port, derivePort may be set, found port and derivePort',
     ]);
     expect(errorsOf(`apiVersion: networking.istio.io/v1
@@ -333,8 +333,8 @@ metadata: {name: web-1, namespace: shop, labels: {kubernetes.io/service-name: we
 endpoints:
 - addresses: []
 `, 'eps.yaml')).toEqual([
-      'eps.yaml:5:3: error: EndpointSlice shop/web-1: endpoints[0].addresses: needs at least 1 item',
       'eps.yaml:1:1: error: EndpointSlice shop/web-1: addressType: required field is missing',
+      'eps.yaml:5:3: error: EndpointSlice shop/web-1: endpoints[0].addresses: needs at least 1 item',
     ]);
   });
 });
