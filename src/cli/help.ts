@@ -54,8 +54,10 @@ SIGHUP reloads too; SIGTERM drains and stops.
 
 export const VALIDATE_HELP = `Usage: meshgate validate [-c PATH]...
 
-Check config files without serving them. Prints one line per problem:
-  FILE:LINE:COL: error|warning: KIND NAMESPACE/NAME: FIELD: what is wrong
+Check config files without serving them, as strictly as Istio's API server and admission
+webhook, with the cross-object checks of istioctl analyze. Prints one line per problem:
+  FILE:LINE:COL: error|warning: KIND NAMESPACE/NAME: FIELD: what is wrong [ISTxxxx]
+An object with errors is left out; the others are still checked, together.
 Exit 0 when valid (warnings allowed), 1 when there are errors, 2 on a usage mistake.
 
 Options:
@@ -64,6 +66,9 @@ Options:
       --labels k=v[,k=v]      check as the gateway with these labels would serve
       --tls-dir DIR           where credentialName certificates are looked up (default ./tls)
   -q, --quiet                 print only errors and warnings, not skipped kinds
+  -o, --output text|json      json: one object per problem (level, code, file, line, column,
+                              object, field, message, documentation) for CI annotations
+      --fail-on error|warning warning: warnings fail too (exit 1) (default error)
   -h, --help                  this help
 `;
 

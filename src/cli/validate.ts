@@ -2,7 +2,8 @@ import { compile } from '../compile/compile.js';
 import { renderRoutes } from '../compile/describe.js';
 import { loadConfig } from '../config/load.js';
 import { loadCredentials } from '../tls/credentials.js';
-import { formatProblem, hasErrors } from '../config/problems.js';
+import { formatProblem, hasErrors, problemToJSON } from '../config/problems.js';
+import { crossChecks } from '../config/cross-checks.js';
 import { explain } from '../compile/explain.js';
 import { parse, parseLabels, parsePort, UsageError } from './args.js';
 import { EXPLAIN_HELP, ROUTES_HELP, VALIDATE_HELP } from './help.js';
@@ -20,22 +21,30 @@ async function tlsInputs(objects: Parameters<typeof loadCredentials>[0], values:
 }
 
 export async function validateCommand(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
-  const { values } = parse('validate', argv, { ...configOptions, quiet: { type: 'boolean', short: 'q' } });
+  const { values } = parse('validate', argv, { ...configOptions, quiet: { type: 'boolean', short: 'q' }, output: { type: 'string', short: 'o' }, 'fail-on': { type: 'string' } });
   if (values.help) {
     out(VALIDATE_HELP);
     return 0;
   }
+  const output = (values.output as string | undefined) ?? 'text';
+  if (output !== 'text' && output !== 'json') throw new UsageError(`--output: ${JSON.stringify(output)} must be text or json`);
+  const failOn = (values['fail-on'] as string | undefined) ?? 'error';
+  if (failOn !== 'error' && failOn !== 'warning') throw new UsageError(`--fail-on: ${JSON.stringify(failOn)} must be error or warning`);
   const loaded = await loadConfig((values.config as string[] | undefined) ?? ['./gateways'], { defaultNamespace: (values['default-namespace'] as string | undefined) ?? 'default' });
-  const problems = [...loaded.problems];
-  if (!hasErrors(problems)) {
-    const labels = values.labels !== undefined ? parseLabels(values.labels as string) : undefined;
-    problems.push(...compile(loaded.objects, { labels, tls: await tlsInputs(loaded.objects, values) }).problems);
-  }
-  for (const p of problems) if (!(values.quiet && p.severity === 'info')) out(formatProblem(p) + '\n');
+  const labels = values.labels !== undefined ? parseLabels(values.labels as string) : undefined;
+  // A refused object is left out; every other one is still compiled and cross-checked.
+  const problems = [...loaded.problems, ...compile(loaded.objects, { labels, tls: await tlsInputs(loaded.objects, values) }).problems, ...crossChecks(loaded.objects)];
+  const shown = problems.filter((p) => !(values.quiet && p.severity === 'info'));
   const errors = problems.filter((p) => p.severity === 'error').length;
   const warnings = problems.filter((p) => p.severity === 'warning').length;
-  if (errors > 0) {
-    out(`invalid: ${errors} error(s), ${warnings} warning(s) in ${loaded.files.length} file(s)\n`);
+  const failed = errors > 0 || (failOn === 'warning' && warnings > 0);
+  if (output === 'json') {
+    out(JSON.stringify(shown.map(problemToJSON), null, 2) + '\n');
+    return failed ? 1 : 0;
+  }
+  for (const p of shown) out(formatProblem(p) + '\n');
+  if (failed) {
+    out(`invalid: ${errors} error(s), ${warnings} warning(s) in ${loaded.files.length} file(s)${errors === 0 ? ' (--fail-on warning)' : ''}\n`);
     return 1;
   }
   out(`valid: ${loaded.objects.length} object(s) in ${loaded.files.length} file(s)${warnings ? `, ${warnings} warning(s)` : ''}\n`);

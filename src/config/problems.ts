@@ -11,6 +11,8 @@ export interface Problem {
   /** Field path inside the object, e.g. `spec.http[0].match[0].uri`. */
   field?: string;
   message: string;
+  /** `istioctl analyze`'s code for it (`IST0101`), when Istio has one. */
+  code?: string;
   /**
    * An error that takes only its own Gateway server out of service (a bad certificate): the
    * gateway serves the rest of the config; `validate` still fails on it.
@@ -33,7 +35,8 @@ function render(p: Problem, withSeverity: boolean): string {
   if (p.file) where = p.line ? `${p.file}:${p.line}:${p.col ?? 1}: ` : `${p.file}: `;
   const obj = p.object ? `${p.object}: ` : '';
   const field = p.field ? `${p.field}: ` : '';
-  return `${where}${withSeverity ? `${p.severity}: ` : ''}${obj}${field}${p.message}`;
+  const code = p.code ? ` [${p.code}]` : '';
+  return `${where}${withSeverity ? `${p.severity}: ` : ''}${obj}${field}${p.message}${code}`;
 }
 
 export function hasErrors(problems: readonly Problem[]): boolean {
@@ -43,4 +46,24 @@ export function hasErrors(problems: readonly Problem[]): boolean {
 /** Errors that stop a config from being served (isolated ones only disable their server). */
 export function hasBlockingErrors(problems: readonly Problem[]): boolean {
   return problems.some((p) => p.severity === 'error' && p.isolated !== true);
+}
+
+/** Istio's page for an analyzer code: https://istio.io/latest/docs/reference/config/analysis/ist0101/. */
+export function codeUrl(code: string): string {
+  return `https://istio.io/latest/docs/reference/config/analysis/${code.toLowerCase()}/`;
+}
+
+/** One problem as `validate --output json` writes it, for CI annotations. */
+export function problemToJSON(p: Problem): Record<string, unknown> {
+  return {
+    level: p.severity,
+    code: p.code ?? null,
+    file: p.file ?? null,
+    line: p.line ?? null,
+    column: p.col ?? null,
+    object: p.object ?? null,
+    field: p.field ?? null,
+    message: p.message,
+    documentation: p.code ? codeUrl(p.code) : null,
+  };
 }

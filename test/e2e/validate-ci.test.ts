@@ -1,0 +1,74 @@
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { writeConfigDir } from '../helpers/gateway.js';
+import { runCli } from '../helpers/process.js';
+
+// `meshgate validate` in CI: machine-readable output, warnings that fail the build on request,
+// and a bad object that does not hide the warnings of the others.
+
+const INVALID = path.join('test/fixtures/config/invalid');
+const WARNINGS = path.join('test/fixtures/config/warnings');
+
+describe('meshgate validate for CI', () => {
+  it('--output json: one object per problem with level, code, file, line, column, object, field and message', async () => {
+    const r = await runCli(['validate', '-o', 'json', '-c', INVALID]);
+    expect(r.code).toBe(1);
+    const list = JSON.parse(r.stdout) as Record<string, unknown>[];
+    expect(list.length).toBeGreaterThan(0);
+    const typo = list.find((p) => p.field === 'spec.http[0].match[0].uri.prefx')!;
+    expect(typo).toMatchObject({ level: 'error', file: `${INVALID}/shop.yaml`, line: 22, column: 9, object: 'VirtualService shop/shop' });
+    expect(typo.message).toMatch(/unknown field \(did you mean "prefix"\?\)/);
+    for (const p of list) expect(Object.keys(p).sort()).toEqual(['code', 'column', 'documentation', 'field', 'file', 'level', 'line', 'message', 'object']);
+  });
+
+  it('--output json on a valid config prints [] and exits 0', async () => {
+    const r = await runCli(['validate', '-q', '-o', 'json', '-c', 'gateways']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual([]);
+  });
+
+  it('--fail-on warning: warnings alone fail (exit 1), and say why', async () => {
+    const plain = await runCli(['validate', '-c', WARNINGS]);
+    expect(plain.code).toBe(0);
+    const strict = await runCli(['validate', '--fail-on', 'warning', '-c', WARNINGS]);
+    expect(strict.code).toBe(1);
+    expect(strict.stdout.trim().split('\n').at(-1)).toMatch(/^invalid: 0 error\(s\), \d+ warning\(s\) in 1 file\(s\) \(--fail-on warning\)$/);
+  });
+
+  it('bad values for --output and --fail-on are usage errors (exit 2)', async () => {
+    for (const args of [['-o', 'yaml'], ['--fail-on', 'info']]) {
+      const r = await runCli(['validate', ...args, '-c', 'gateways']);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(/must be/);
+    }
+  });
+
+  it('a file with one refused object still gets the cross-object warnings of the others', async () => {
+    const dir = await writeConfigDir({
+      'all.yaml': `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: bad, namespace: default}
+spec:
+  hosts: ["*"]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: vs, namespace: default}
+spec:
+  hosts: [app.example.com]
+  gateways: [missing-gateway]
+  http: [{route: [{destination: {host: nowhere.example.com}}]}]
+`,
+    });
+    try {
+      const r = await runCli(['validate', '-c', dir]);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toMatch(/error: ServiceEntry default\/bad: spec\.hosts\[0\]: hostname cannot be wildcard/);
+      expect(r.stdout).toMatch(/warning: VirtualService default\/vs: spec\.gateways\[0\]: .*missing-gateway/);
+      expect(r.stdout).toMatch(/warning: VirtualService default\/vs: spec\.http\[0\]\.route\[0\]\.destination\.host: .*nowhere\.example\.com/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
