@@ -2,8 +2,8 @@ import { compile } from '../compile/compile.js';
 import { renderRoutes } from '../compile/describe.js';
 import { loadConfig } from '../config/load.js';
 import { loadCredentials } from '../tls/credentials.js';
-import { formatProblem, hasErrors, problemToJSON } from '../config/problems.js';
-import { crossChecks } from '../config/cross-checks.js';
+import { formatProblem, hasErrors, problemToJSON, type Problem } from '../config/problems.js';
+import { crossChecks, mergeFindings } from '../config/cross-checks.js';
 import { explain } from '../compile/explain.js';
 import { parse, parseLabels, parsePort, UsageError } from './args.js';
 import { EXPLAIN_HELP, ROUTES_HELP, VALIDATE_HELP } from './help.js';
@@ -33,7 +33,9 @@ export async function validateCommand(argv: string[], out: (s: string) => void =
   const loaded = await loadConfig((values.config as string[] | undefined) ?? ['./gateways'], { defaultNamespace: (values['default-namespace'] as string | undefined) ?? 'default' });
   const labels = values.labels !== undefined ? parseLabels(values.labels as string) : undefined;
   // A refused object is left out; every other one is still compiled and cross-checked.
-  const problems = [...loaded.problems, ...compile(loaded.objects, { labels, tls: await tlsInputs(loaded.objects, values) }).problems, ...crossChecks(loaded.objects)];
+  const ns = (values['default-namespace'] as string | undefined) ?? 'default';
+  const compiled = compile(loaded.objects, { labels, tls: await tlsInputs(loaded.objects, values) }).problems;
+  const problems = [...loaded.problems, ...inFileOrder(mergeFindings(compiled, crossChecks(loaded.objects, ns)), loaded.files)];
   const shown = problems.filter((p) => !(values.quiet && p.severity === 'info'));
   const errors = problems.filter((p) => p.severity === 'error').length;
   const warnings = problems.filter((p) => p.severity === 'warning').length;
@@ -49,6 +51,15 @@ export async function validateCommand(argv: string[], out: (s: string) => void =
   }
   out(`valid: ${loaded.objects.length} object(s) in ${loaded.files.length} file(s)${warnings ? `, ${warnings} warning(s)` : ''}\n`);
   return 0;
+}
+
+/** Stable: by file (in the order read), then line and column; problems without a place last. */
+function inFileOrder(problems: Problem[], files: readonly string[]): Problem[] {
+  const rank = (p: Problem) => (p.file === undefined ? files.length : files.indexOf(p.file));
+  return problems
+    .map((p, i) => ({ p, i }))
+    .sort((a, b) => rank(a.p) - rank(b.p) || (a.p.line ?? 0) - (b.p.line ?? 0) || (a.p.col ?? 0) - (b.p.col ?? 0) || a.i - b.i)
+    .map((x) => x.p);
 }
 
 export async function routesCommand(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {

@@ -64,10 +64,11 @@ describe('meshgate validate', () => {
     const r = await runCli(['validate', '-c', WARNINGS]);
     expect(r.code).toBe(0);
     expect(outLines(r.stdout)).toEqual([
-      `${WARNINGS}/shop.yaml:39:5: warning: VirtualService shop/shop: spec.gateways[1]: gateway shop/missing-gateway does not exist, so these routes are not served on it`,
+      `${WARNINGS}/shop.yaml:39:5: warning: VirtualService shop/shop: spec.gateways[1]: gateway shop/missing-gateway does not exist, so these routes are not served on it [IST0101]`,
+      `${WARNINGS}/shop.yaml:39:5: warning: VirtualService shop/shop: spec.gateways[1]: one or more host [shop.example.com] defined in VirtualService shop/shop not found in Gateway shop/missing-gateway. [IST0132]`,
       `${WARNINGS}/shop.yaml:43:5: warning: VirtualService shop/shop: spec.http[0].route: weights add up to 90, not 100; traffic is split in proportion to them`,
-      `${WARNINGS}/shop.yaml:50:9: warning: VirtualService shop/shop: spec.http[1].route[0].destination.host: catalog.shop.svc.cluster.local is not in the service registry (no Service or ServiceEntry declares it); requests get 503`,
-      'valid: 4 object(s) in 1 file(s), 3 warning(s)',
+      `${WARNINGS}/shop.yaml:50:9: warning: VirtualService shop/shop: spec.http[1].route[0].destination.host: catalog.shop.svc.cluster.local is not in the service registry (no Service or ServiceEntry declares it); requests get 503 [IST0101]`,
+      'valid: 4 object(s) in 1 file(s), 4 warning(s)',
     ]);
   });
 
@@ -99,7 +100,7 @@ spec:
       const r = await runCli(['validate', '-c', dir]);
       expect(r.code).toBe(0);
       expect(outLines(r.stdout)).toEqual([
-        `${path.join(dir, 'vs.yaml')}:20:33: warning: VirtualService shop/cart: spec.http[0].route[0].destination.subset: subset v9 is not defined by any DestinationRule for cart.shop.svc.cluster.local; requests get 503`,
+        `${path.join(dir, 'vs.yaml')}:20:33: warning: VirtualService shop/cart: spec.http[0].route[0].destination.subset: subset v9 is not defined by any DestinationRule for cart.shop.svc.cluster.local; requests get 503 [IST0101]`,
         'valid: 3 object(s) in 1 file(s), 1 warning(s)',
       ]);
     } finally {
@@ -125,7 +126,7 @@ spec:
       const r = await runCli(['validate', '-c', dir]);
       expect(r.code).toBe(0);
       expect(outLines(r.stdout)).toEqual([
-        `${path.join(dir, 'vs.yaml')}:8:21: warning: VirtualService shop/cart: spec.http[0].route[0].destination.host: cart.shop.svc.cluster.local is not in the service registry (no Service or ServiceEntry declares it); requests get 503`,
+        `${path.join(dir, 'vs.yaml')}:8:21: warning: VirtualService shop/cart: spec.http[0].route[0].destination.host: cart.shop.svc.cluster.local is not in the service registry (no Service or ServiceEntry declares it); requests get 503 [IST0101]`,
         'valid: 1 object(s) in 1 file(s), 1 warning(s)',
       ]);
     } finally {
@@ -136,7 +137,7 @@ spec:
   it('reads several -c paths together', async () => {
     const r = await runCli(['validate', '-q', '-c', 'gateways', '-c', WARNINGS]);
     expect(r.code).toBe(0);
-    expect(outLines(r.stdout).at(-1)).toBe('valid: 8 object(s) in 6 file(s), 3 warning(s)');
+    expect(outLines(r.stdout).at(-1)).toBe('valid: 8 object(s) in 6 file(s), 4 warning(s)');
   });
 });
 

@@ -22,6 +22,15 @@ describe('meshgate validate for CI', () => {
     for (const p of list) expect(Object.keys(p).sort()).toEqual(['code', 'column', 'documentation', 'field', 'file', 'level', 'line', 'message', 'object']);
   });
 
+  it("--output json gives istioctl analyze's code and its documentation page", async () => {
+    const r = await runCli(['validate', '-o', 'json', '-c', WARNINGS]);
+    expect(r.code).toBe(0);
+    const list = JSON.parse(r.stdout) as Record<string, unknown>[];
+    const gw = list.find((p) => p.field === 'spec.gateways[1]' && p.code === 'IST0101')!;
+    expect(gw).toMatchObject({ level: 'warning', object: 'VirtualService shop/shop', documentation: 'https://istio.io/latest/docs/reference/config/analysis/ist0101/' });
+    expect(list.some((p) => p.code === 'IST0132')).toBe(true);
+  });
+
   it('--output json on a valid config prints [] and exits 0', async () => {
     const r = await runCli(['validate', '-q', '-o', 'json', '-c', 'gateways']);
     expect(r.code).toBe(0);
@@ -65,7 +74,7 @@ spec:
       const r = await runCli(['validate', '-c', dir]);
       expect(r.code).toBe(1);
       expect(r.stdout).toMatch(/error: ServiceEntry default\/bad: spec\.hosts\[0\]: hostname cannot be wildcard/);
-      expect(r.stdout).toMatch(/warning: VirtualService default\/vs: spec\.gateways\[0\]: .*missing-gateway/);
+      expect(r.stdout).toMatch(/warning: VirtualService default\/vs: spec\.gateways\[0\]: .*missing-gateway.* \[IST0101\]/);
       expect(r.stdout).toMatch(/warning: VirtualService default\/vs: spec\.http\[0\]\.route\[0\]\.destination\.host: .*nowhere\.example\.com/);
     } finally {
       await rm(dir, { recursive: true, force: true });

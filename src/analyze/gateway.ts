@@ -1,0 +1,177 @@
+// Gateway analyzers: TLS credentials (IST0101, IST0161), servers that conflict with another
+// Gateway on the same workload and port (IST0145), certificates shared between Gateways (IST0138).
+import { X509Certificate } from 'node:crypto';
+import type { ConfigObject } from '../config/types.js';
+import {
+  arr,
+  at,
+  byString,
+  fullName,
+  goList,
+  goQuote,
+  labelsOf,
+  num,
+  obj,
+  selectorString,
+  shortOrFullName,
+  specOf,
+  str,
+  strs,
+  type Context,
+  type Obj,
+} from './common.js';
+
+interface Server {
+  index: number;
+  port: number | undefined;
+  bind: string;
+  hosts: string[];
+  tls: Obj | undefined;
+}
+
+function servers(gw: ConfigObject): Server[] {
+  const out: Server[] = [];
+  arr(specOf(gw).servers).forEach((raw, index) => {
+    const s = obj(raw);
+    if (!s) return;
+    out.push({ index, port: num(obj(s.port)?.number), bind: str(s.bind), hosts: strs(s.hosts), tls: obj(s.tls) });
+  });
+  return out;
+}
+
+// ---- credentials -----------------------------------------------------------------------------
+
+/** The Secret's entries as text: `data` decoded from base64, `stringData` as written (and winning). */
+function secretEntries(secret: ConfigObject): Map<string, string> {
+  const out = new Map<string, string>();
+  const body = specOf(secret);
+  const data = obj(body.data);
+  if (data) {
+    for (const [k, v] of Object.entries(data)) {
+      if (typeof v === 'string') out.set(k, Buffer.from(v, 'base64').toString('utf8'));
+    }
+  }
+  const stringData = obj(body.stringData);
+  if (stringData) for (const [k, v] of Object.entries(stringData)) if (typeof v === 'string') out.set(k, v);
+  return out;
+}
+
+/** Istio's check of a gateway credential: a cert/key pair, and a certificate that parses and is current. */
+export function isValidCredential(secret: ConfigObject, nowMs: number = Date.now()): boolean {
+  const e = secretEntries(secret);
+  let cert: string | undefined;
+  if (e.get('cert') && e.get('key')) cert = e.get('cert');
+  else if (e.get('tls.crt') && e.get('tls.key')) cert = e.get('tls.crt');
+  if (!cert) return false;
+  const block = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/.exec(cert);
+  if (!block) return false;
+  try {
+    const x = new X509Certificate(block[0]);
+    const from = Date.parse(x.validFrom);
+    const to = Date.parse(x.validTo);
+    if (Number.isFinite(from) && nowMs < from) return false;
+    if (Number.isFinite(to) && nowMs > to) return false;
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function analyzeGatewaySecrets(ctx: Context): void {
+  for (const gw of ctx.ofKind('Gateway')) {
+    for (const s of servers(gw)) {
+      const cn = str(s.tls?.credentialName);
+      if (cn === '') continue;
+      const path = at(gw, 'servers', s.index, 'tls', 'credentialName');
+      const ref = shortOrFullName(gw.namespace, cn);
+      const secret = ctx.find('Secret', ref.namespace, ref.name);
+      if (!secret) {
+        ctx.report('IST0101', gw, path, `Referenced credentialName not found: ${goQuote(cn)}`);
+        continue;
+      }
+      if (!isValidCredential(secret)) {
+        ctx.report(
+          'IST0161',
+          gw,
+          path,
+          `The credential referenced by the Gateway ${gw.name} in namespace ${gw.namespace} is invalid, which can cause the traffic not to work as expected.`,
+        );
+      }
+    }
+  }
+}
+
+// ---- conflicting servers -------------------------------------------------------------------
+
+export function analyzeConflictingGateways(ctx: Context): void {
+  const gateways = ctx.ofKind('Gateway');
+  // Without pods, two Gateways select the same workload when their selectors are identical.
+  const info = gateways.map((gw) => ({ gw, selector: selectorString(labelsOf(specOf(gw).selector)), servers: servers(gw) }));
+  for (const cur of info) {
+    for (const s of cur.servers) {
+      if (s.port === undefined) continue;
+      const names: string[] = [];
+      for (const other of info) {
+        if (other.gw === cur.gw || other.selector !== cur.selector) continue;
+        if (fullName(other.gw) === fullName(cur.gw)) continue;
+        const clash = other.servers.some(
+          (o) => o.port === s.port && o.bind === s.bind && o.hosts.some((h) => s.hosts.includes(h)),
+        );
+        if (clash && !names.includes(fullName(other.gw))) names.push(fullName(other.gw));
+      }
+      if (names.length === 0) continue;
+      names.sort(byString);
+      ctx.report(
+        'IST0145',
+        cur.gw,
+        at(cur.gw, 'servers', s.index),
+        `Conflict with gateways ${names.join(',')} (workload selector ${cur.selector}, port ${s.port}, hosts ${s.hosts.join(',')}).`,
+      );
+    }
+  }
+}
+
+// ---- duplicate certificates ----------------------------------------------------------------
+
+function sameCertificate(a: Obj, b: Obj): boolean {
+  const ac = str(a.credentialName);
+  const bc = str(b.credentialName);
+  if (ac !== '' && bc !== '') return ac === bc;
+  if (ac !== '' || bc !== '') return false;
+  const acert = str(a.serverCertificate);
+  const bcert = str(b.serverCertificate);
+  if (acert === '' || bcert === '' || acert !== bcert) return false;
+  const akey = str(a.privateKey);
+  const bkey = str(b.privateKey);
+  return akey !== '' && bkey !== '' && akey === bkey;
+}
+
+/** Every label of `x` is in `y` with the same value. */
+function selectorSubset(x: Record<string, string>, y: Record<string, string>): boolean {
+  return Object.entries(x).every(([k, v]) => y[k] === v);
+}
+
+export function analyzeDuplicateCertificates(ctx: Context): void {
+  const gateways = ctx.ofKind('Gateway');
+  for (const cur of gateways) {
+    const sel = labelsOf(specOf(cur).selector);
+    const curServers = servers(cur);
+    for (const other of gateways) {
+      if (other === cur || fullName(other) === fullName(cur)) continue;
+      if (Object.keys(sel).length > 0 && !selectorSubset(sel, labelsOf(specOf(other).selector))) continue;
+      const otherServers = servers(other);
+      for (const cs of curServers) {
+        if (!cs.tls) continue;
+        for (const os of otherServers) {
+          if (!os.tls || !sameCertificate(cs.tls, os.tls)) continue;
+          ctx.report(
+            'IST0138',
+            cur,
+            at(cur, 'servers', cs.index, 'tls'),
+            `Duplicate certificate in multiple gateways ${goList([fullName(cur), fullName(other)])} may cause 404s if clients re-use HTTP2 connections.`,
+          );
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,155 @@
+// VirtualService rules that can never be reached (IST0130) and matches that never take effect
+// because an earlier rule already takes the same (or a wider prefix) request (IST0131).
+import type { ConfigObject } from '../config/types.js';
+import { arr, at, byString, goQuote, num, obj, specOf, str, type Context, type Obj } from './common.js';
+
+/** A canonical serialisation of a match, without its name: equal strings mean equal matches. */
+function canonical(v: unknown, top = true): string | undefined {
+  if (v === null || v === undefined || v === false || v === 0 || v === '') return undefined;
+  if (Array.isArray(v)) {
+    if (v.length === 0) return undefined;
+    return `[${v.map((x) => canonical(x, false) ?? 'null').join(',')}]`;
+  }
+  if (typeof v === 'object') {
+    const parts: string[] = [];
+    for (const k of Object.keys(v as Obj).sort(byString)) {
+      if (top && k === 'name') continue;
+      const c = canonical((v as Obj)[k], false);
+      if (c !== undefined) parts.push(`${JSON.stringify(k)}:${c}`);
+    }
+    if (parts.length === 0 && !top && Object.keys(v as Obj).length === 0) return '{}';
+    return `{${parts.join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+function exactOrPrefix(m: unknown): string {
+  const o = obj(m);
+  if (!o) return '';
+  if (str(o.exact) !== '') return `exact:${str(o.exact)}`;
+  if (str(o.prefix) !== '') return `prefix:${str(o.prefix)}`;
+  return '';
+}
+
+function matchMap(m: unknown): Map<string, string> {
+  const out = new Map<string, string>();
+  const o = obj(m);
+  if (o) for (const [k, v] of Object.entries(o)) out.set(k, exactOrPrefix(v));
+  return out;
+}
+
+interface PrefixMatch {
+  rule: number;
+  match: number;
+  routeStr: string;
+  matchStr: string;
+  prefix: string;
+  port: number;
+  method: string;
+  authority: string;
+  headers: Map<string, string>;
+  queryParams: Map<string, string>;
+  withoutHeaders: Map<string, string>;
+}
+
+function prefixMatch(m: Obj, rule: number, match: number, routeStr: string, matchStr: string): PrefixMatch | undefined {
+  const prefix = str(obj(m.uri)?.prefix);
+  if (prefix === '') return undefined;
+  return {
+    rule,
+    match,
+    routeStr,
+    matchStr,
+    prefix,
+    port: num(m.port) ?? 0,
+    method: exactOrPrefix(m.method) || 'exact:GET',
+    authority: exactOrPrefix(m.authority),
+    headers: matchMap(m.headers),
+    queryParams: matchMap(m.queryParams),
+    withoutHeaders: matchMap(m.withoutHeaders),
+  };
+}
+
+function mapCovered(a: Map<string, string>, b: Map<string, string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [k, av] of a) {
+    const bv = b.get(k);
+    if (bv === undefined) return false;
+    if (av !== bv && !av.startsWith(bv)) return false;
+  }
+  return true;
+}
+
+/** Istio's overlap test: does the earlier prefix match `a` take every request the later `b` would? */
+function covered(a: PrefixMatch, b: PrefixMatch): boolean {
+  if (!b.prefix.startsWith(a.prefix)) return false;
+  if (a.port !== b.port) return false;
+  if (a.method !== b.method && !a.method.startsWith(b.method)) return false;
+  if (a.authority !== b.authority && !a.authority.startsWith(b.authority)) return false;
+  return mapCovered(a.headers, b.headers) && mapCovered(a.queryParams, b.queryParams) && mapCovered(a.withoutHeaders, b.withoutHeaders);
+}
+
+function analyzeSection(ctx: Context, vs: ConfigObject, section: 'http' | 'tcp' | 'tls'): void {
+  const rules = arr(specOf(vs)[section]);
+  const isHttp = section === 'http';
+  const routeName = (r: Obj, n: number) => (isHttp && str(r.name) !== '' ? goQuote(str(r.name)) : `#${n}`);
+  const matchName = (m: Obj, n: number) => (isHttp && str(m.name) !== '' ? goQuote(str(m.name)) : `#${n}`);
+  const unreachable = (n: number, name: string, reason: string) =>
+    ctx.report('IST0130', vs, at(vs, section, n), `VirtualService rule ${name} not used (${reason}).`);
+  const ineffective = (n: number, m: number, ruleno: string, matchno: string, dupno: string) =>
+    ctx.report('IST0131', vs, at(vs, section, n, 'match', m), `VirtualService rule ${ruleno} match ${matchno} is not used (duplicate/overlapping match in rule ${dupno}).`);
+
+  const seen = new Map<string, number>();
+  let emptyMatchAt = -1;
+  const prefixes: PrefixMatch[] = [];
+  rules.forEach((raw, n) => {
+    const rule = obj(raw);
+    if (!rule) return;
+    const matches = arr(rule.match);
+    const name = routeName(rule, n);
+    if (matches.length === 0) {
+      if (emptyMatchAt >= 0) unreachable(n, name, 'only the last rule can have no matches');
+      emptyMatchAt = n;
+      return;
+    }
+    let duplicates = 0;
+    matches.forEach((rawMatch, m) => {
+      if (emptyMatchAt >= 0) {
+        unreachable(n, name, 'route without matches defined before');
+        return;
+      }
+      const match = obj(rawMatch) ?? {};
+      const key = canonical(match) ?? '{}';
+      const dup = seen.get(key);
+      if (dup !== undefined) {
+        ineffective(n, m, name, matchName(match, m), routeName(obj(rules[dup]) ?? {}, dup));
+        duplicates++;
+        return;
+      }
+      seen.set(key, n);
+      if (isHttp) {
+        const p = prefixMatch(match, n, m, name, matchName(match, m));
+        if (p) prefixes.push(p);
+      }
+    });
+    if (duplicates === matches.length) unreachable(n, name, 'all matches used by prior rules');
+  });
+
+  for (let i = 0; i < prefixes.length; i++) {
+    const a = prefixes[i]!;
+    for (let j = i + 1; j < prefixes.length; j++) {
+      const b = prefixes[j]!;
+      if (a.prefix === b.prefix) continue;
+      if (!covered(a, b)) continue;
+      ineffective(b.rule, b.match, b.routeStr, `${b.matchStr} of prefix ${b.prefix}`, `${a.matchStr} of prefix ${a.prefix} on ${a.routeStr}`);
+    }
+  }
+}
+
+export function analyzeUnreachableRules(ctx: Context): void {
+  for (const vs of ctx.ofKind('VirtualService')) {
+    analyzeSection(ctx, vs, 'http');
+    analyzeSection(ctx, vs, 'tcp');
+    analyzeSection(ctx, vs, 'tls');
+  }
+}

@@ -1,0 +1,283 @@
+// VirtualService analyzers: referenced gateways (IST0101, IST0132), destination hosts and
+// ports (IST0101, IST0112), destination subsets (IST0101), hosts shared on the mesh gateway (IST0109).
+import type { ConfigObject } from '../config/types.js';
+import {
+  arr,
+  at,
+  byString,
+  EXPORT_ALL,
+  EXPORT_LOCAL,
+  exportScopes,
+  fullName,
+  goList,
+  goQuote,
+  hostMatches,
+  num,
+  obj,
+  resourceNameFromHost,
+  shortOrFullName,
+  specOf,
+  str,
+  strs,
+  toFqdn,
+  type Context,
+  type Path,
+} from './common.js';
+
+const MESH = 'mesh';
+
+// ---- gateways ------------------------------------------------------------------------------
+
+/** Gateway hosts with `./` and `*\/` namespace prefixes resolved the way Istio's analyzer does. */
+function gatewayHosts(gw: ConfigObject): string[] {
+  const out: string[] = [];
+  for (const server of arr(specOf(gw).servers)) {
+    const resolved: string[] = [];
+    for (const h of strs(obj(server)?.hosts)) {
+      const i = h.indexOf('/');
+      if (i < 0) {
+        resolved.push(h);
+        continue;
+      }
+      const ns = h.slice(0, i);
+      const rest = h.slice(i + 1);
+      if (ns === EXPORT_LOCAL) resolved.push(`${gw.namespace}/${rest}`);
+      else if (ns === EXPORT_ALL) {
+        if (rest === '*') {
+          // `*/*` opens the server to every host.
+          resolved.splice(0, resolved.length, '*');
+          break;
+        }
+        resolved.push(rest);
+      } else resolved.push(h);
+    }
+    out.push(...resolved);
+  }
+  return out;
+}
+
+/** Gateway hosts visible to a VirtualService in `namespace`: `ns/host` only when ns matches. */
+function namesForNamespace(hosts: readonly string[], namespace: string): string[] {
+  const out: string[] = [];
+  for (const h of hosts) {
+    const i = h.indexOf('/');
+    if (i >= 0) {
+      const ns = h.slice(0, i);
+      if (ns !== namespace && ns !== '*') continue;
+      out.push(h.slice(i + 1));
+    } else out.push(h);
+  }
+  return out;
+}
+
+export function analyzeGateways(ctx: Context): void {
+  for (const vs of ctx.ofKind('VirtualService')) {
+    const spec = specOf(vs);
+    const vsHosts = strs(spec.hosts);
+    arr(spec.gateways).forEach((g, i) => {
+      if (typeof g !== 'string' || g === '' || g === MESH) return;
+      const ref = shortOrFullName(vs.namespace, g);
+      const gw = ctx.find('Gateway', ref.namespace, ref.name);
+      const path = at(vs, 'gateways', i);
+      if (!gw) ctx.report('IST0101', vs, path, `Referenced gateway not found: ${goQuote(g)}`);
+      const ghosts = gw ? namesForNamespace(gatewayHosts(gw), vs.namespace) : [];
+      const matched = ghosts.some((gh) => vsHosts.some((vh) => hostMatches(gh, vh)));
+      if (!matched) {
+        ctx.report(
+          'IST0132',
+          vs,
+          path,
+          `one or more host ${goList(vsHosts)} defined in VirtualService ${fullName(vs)} not found in Gateway ${ref.namespace}/${ref.name}.`,
+        );
+      }
+    });
+  }
+}
+
+// ---- destinations ----------------------------------------------------------------------------
+
+interface Dest {
+  kind: 'route' | 'mirror';
+  host: string;
+  subset: string;
+  port: number | undefined;
+  hasPort: boolean;
+  /** Path from the object root to the destination object. */
+  path: Path;
+}
+
+function readDest(vs: ConfigObject, d: unknown, kind: Dest['kind'], path: Path): Dest | undefined {
+  const o = obj(d);
+  if (!o) return undefined;
+  const port = obj(o.port);
+  return { kind, host: str(o.host), subset: str(o.subset), port: num(port?.number), hasPort: port !== undefined, path: at(vs, ...path) };
+}
+
+/** Route destinations (tcp, tls, http) and HTTP mirrors, in that order. */
+function destinations(vs: ConfigObject): Dest[] {
+  const spec = specOf(vs);
+  const out: Dest[] = [];
+  for (const section of ['tcp', 'tls', 'http'] as const) {
+    arr(spec[section]).forEach((rule, i) => {
+      arr(obj(rule)?.route).forEach((rd, j) => {
+        const d = readDest(vs, obj(rd)?.destination, 'route', [section, i, 'route', j, 'destination']);
+        if (d) out.push(d);
+      });
+    });
+  }
+  arr(spec.http).forEach((rule, i) => {
+    const r = obj(rule);
+    if (!r) return;
+    const m = readDest(vs, r.mirror, 'mirror', ['http', i, 'mirror']);
+    if (m) out.push(m);
+    arr(r.mirrors).forEach((mp, j) => {
+      const d = readDest(vs, obj(mp)?.destination, 'mirror', ['http', i, 'mirrors', j, 'destination']);
+      if (d) out.push(d);
+    });
+  });
+  return out;
+}
+
+interface KnownService {
+  ports: number[];
+}
+
+/** Known hosts keyed `scope/fqdn`: ServiceEntry hosts per exportTo scope, then Services (visible everywhere). */
+function serviceHostMap(ctx: Context): Map<string, KnownService> {
+  const map = new Map<string, KnownService>();
+  for (const se of ctx.ofKind('ServiceEntry')) {
+    const spec = specOf(se);
+    const ports = arr(spec.ports)
+      .map((p) => num(obj(p)?.number))
+      .filter((n): n is number => n !== undefined);
+    const entry: KnownService = { ports };
+    const scopes = exportScopes(strs(spec.exportTo), se.namespace);
+    for (const h of strs(spec.hosts)) {
+      for (const scope of scopes) map.set(`${scope}/${toFqdn(se.namespace, h)}`, entry);
+    }
+  }
+  for (const svc of ctx.ofKind('Service')) {
+    const ports = arr(specOf(svc).ports)
+      .map((p) => num(obj(p)?.port))
+      .filter((n): n is number => n !== undefined);
+    map.set(`${EXPORT_ALL}/${toFqdn(svc.namespace, svc.name)}`, { ports });
+  }
+  return map;
+}
+
+function lookupHost(map: Map<string, KnownService>, sourceNs: string, exportTo: readonly string[], host: string): KnownService | undefined {
+  const fqdn = toFqdn(sourceNs, host);
+  const direct = map.get(`${EXPORT_ALL}/${fqdn}`);
+  if (direct) return direct;
+  const scopes = exportTo.length === 0 ? [sourceNs] : exportTo.map((e) => (e === EXPORT_LOCAL ? sourceNs : e));
+  for (const scope of scopes) {
+    const s = map.get(`${scope}/${fqdn}`);
+    if (s) return s;
+  }
+  const bare = host.startsWith('*') ? host.slice(1) : host;
+  for (const [key, s] of map) {
+    const slash = key.indexOf('/');
+    const scope = key.slice(0, slash);
+    const seHost = key.slice(slash + 1);
+    if (!seHost.startsWith('*')) continue;
+    if (scope !== EXPORT_ALL && scope !== sourceNs) continue;
+    if (bare.endsWith(seHost.slice(1))) return s;
+  }
+  return undefined;
+}
+
+export function analyzeDestinationHosts(ctx: Context): void {
+  const known = serviceHostMap(ctx);
+  for (const vs of ctx.ofKind('VirtualService')) {
+    const exportTo = strs(specOf(vs).exportTo);
+    for (const d of destinations(vs)) {
+      const hostPath = [...d.path, 'host'];
+      const svc = lookupHost(known, vs.namespace, exportTo, d.host);
+      if (!svc) {
+        const what = d.kind === 'mirror' ? 'mirror host' : 'host';
+        ctx.report('IST0101', vs, hostPath, `Referenced ${what} not found: ${goQuote(d.host)}`);
+        continue;
+      }
+      if (!d.hasPort) {
+        if (svc.ports.length > 1) {
+          ctx.report(
+            'IST0112',
+            vs,
+            hostPath,
+            `This VirtualService routes to a service ${goQuote(d.host)} that exposes multiple ports ${goList(svc.ports)}. Specifying a port in the destination is required to disambiguate.`,
+          );
+        }
+        continue;
+      }
+      const port = d.port ?? 0;
+      if (!svc.ports.includes(port)) {
+        ctx.report('IST0101', vs, [...d.path, 'port', 'number'], `Referenced host:port not found: ${goQuote(`${d.host}:${port}`)}`);
+      }
+    }
+  }
+}
+
+export function analyzeDestinationSubsets(ctx: Context): void {
+  const subsets = new Set<string>();
+  for (const dr of ctx.ofKind('DestinationRule')) {
+    const spec = specOf(dr);
+    const host = resourceNameFromHost(dr.namespace, str(spec.host));
+    for (const ss of arr(spec.subsets)) subsets.add(`${host}+${str(obj(ss)?.name)}`);
+  }
+  for (const vs of ctx.ofKind('VirtualService')) {
+    for (const d of destinations(vs)) {
+      if (d.subset === '') continue;
+      if (subsets.has(`${resourceNameFromHost(vs.namespace, d.host)}+${d.subset}`)) continue;
+      const what = d.kind === 'mirror' ? 'mirror+subset in destinationrule' : 'host+subset in destinationrule';
+      ctx.report('IST0101', vs, [...d.path, 'subset'], `Referenced ${what} not found: ${goQuote(`${d.host}+${d.subset}`)}`);
+    }
+  }
+}
+
+// ---- hosts shared on the mesh gateway ------------------------------------------------------
+
+export function analyzeMeshGatewayHosts(ctx: Context): void {
+  // scope/fqdn → VirtualServices bound to the mesh gateway that claim it.
+  const hosts = new Map<string, ConfigObject[]>();
+  for (const vs of ctx.ofKind('VirtualService')) {
+    const spec = specOf(vs);
+    const gateways = strs(spec.gateways);
+    if (Array.isArray(spec.gateways) && spec.gateways.length > 0 && !gateways.includes(MESH)) continue;
+    for (const scope of exportScopes(strs(spec.exportTo), vs.namespace)) {
+      for (const h of strs(spec.hosts)) {
+        const key = `${scope}/${toFqdn(vs.namespace, h)}`;
+        const list = hosts.get(key);
+        if (list) {
+          if (!list.includes(vs)) list.push(vs);
+        } else hosts.set(key, [vs]);
+      }
+    }
+  }
+  const reported = new Set<ConfigObject>();
+  for (const [key, own] of hosts) {
+    const slash = key.indexOf('/');
+    const scope = key.slice(0, slash);
+    const fqdn = key.slice(slash + 1);
+    let list = own;
+    if (scope !== EXPORT_ALL) {
+      list = [...own];
+      for (const [other, vss] of hosts) {
+        const os = other.indexOf('/');
+        if (other.slice(0, os) !== EXPORT_ALL || !hostMatches(fqdn, other.slice(os + 1))) continue;
+        for (const v of vss) if (!list.includes(v)) list.push(v);
+      }
+    }
+    if (list.length < 2) continue;
+    const names = list.map(fullName).sort(byString).join(',');
+    for (const vs of list) {
+      if (reported.has(vs)) continue;
+      reported.add(vs);
+      ctx.report(
+        'IST0109',
+        vs,
+        [],
+        `The VirtualServices ${names} associated with mesh gateway define the same host ${key} which can lead to undefined behavior. This can be fixed by merging the conflicting VirtualServices into a single resource.`,
+      );
+    }
+  }
+}

@@ -1,0 +1,258 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfigTexts } from '../../../src/config/load.js';
+import type { ConfigObject } from '../../../src/config/types.js';
+import { analyze, type AnalyzerMessage } from '../../../src/analyze/index.js';
+
+/** Objects from YAML text; fails the test if the loader found anything wrong with the input. */
+function load(text: string): ConfigObject[] {
+  const { objects, problems } = parseConfigTexts([{ file: 'x.yaml', text, mtimeMs: 0 }], { defaultNamespace: 'default' });
+  expect(problems.filter((p) => p.severity !== 'info')).toEqual([]);
+  return objects;
+}
+
+function run(text: string): AnalyzerMessage[] {
+  return analyze(load(text), { defaultNamespace: 'default' });
+}
+
+/** Messages with one code, in a compact form to compare. */
+function only(msgs: readonly AnalyzerMessage[], code: string) {
+  return msgs
+    .filter((m) => m.code === code)
+    .map((m) => ({ code: m.code, name: m.name, level: m.level, ref: m.object.ref, path: m.path, message: m.message }));
+}
+
+const SVC = `
+apiVersion: v1
+kind: Service
+metadata: { name: app, namespace: default }
+spec:
+  ports: [{ name: http, port: 80 }]
+`;
+
+function vs(http: string): string {
+  return `${SVC}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: v, namespace: default }
+spec:
+  hosts: [app]
+  http:
+${http}
+`;
+}
+
+const to = `route: [{ destination: { host: app } }]`;
+
+describe('unreachable rules and ineffective matches', () => {
+  it('IST0130 for a rule after a catch-all, IST0131 for a repeated match', () => {
+    const msgs = run(
+      vs(`
+  - name: first
+    match: [{ uri: { exact: /a } }]
+    ${to}
+  - match: [{ name: again, uri: { exact: /a } }]
+    ${to}
+  - ${to}
+  - match: [{ uri: { exact: /b } }]
+    ${to}`),
+    );
+    expect(only(msgs, 'IST0130')).toEqual([
+      { code: 'IST0130', name: 'VirtualServiceUnreachableRule', level: 'warning', ref: 'VirtualService default/v', path: ['spec', 'http', 1], message: 'VirtualService rule #1 not used (all matches used by prior rules).' },
+      { code: 'IST0130', name: 'VirtualServiceUnreachableRule', level: 'warning', ref: 'VirtualService default/v', path: ['spec', 'http', 3], message: 'VirtualService rule #3 not used (route without matches defined before).' },
+    ]);
+    expect(only(msgs, 'IST0131')).toEqual([
+      {
+        code: 'IST0131',
+        name: 'VirtualServiceIneffectiveMatch',
+        level: 'info',
+        ref: 'VirtualService default/v',
+        path: ['spec', 'http', 1, 'match', 0],
+        message: 'VirtualService rule #1 match "again" is not used (duplicate/overlapping match in rule "first").',
+      },
+    ]);
+  });
+
+  it('IST0131 when a shorter prefix earlier takes a longer one', () => {
+    const msgs = run(
+      vs(`
+  - match: [{ uri: { prefix: /api } }]
+    ${to}
+  - match: [{ uri: { prefix: /api/v2 } }]
+    ${to}`),
+    );
+    expect(only(msgs, 'IST0131').map((m) => [m.path, m.message])).toEqual([
+      [['spec', 'http', 1, 'match', 0], 'VirtualService rule #1 match #0 of prefix /api/v2 is not used (duplicate/overlapping match in rule #0 of prefix /api on #0).'],
+    ]);
+    expect(only(msgs, 'IST0130')).toEqual([]);
+  });
+
+  it('silent for distinct matches, a longer prefix first, and one catch-all last', () => {
+    const msgs = run(
+      vs(`
+  - match: [{ uri: { prefix: /api/v2 } }]
+    ${to}
+  - match: [{ uri: { prefix: /api }, headers: { x-env: { exact: test } } }]
+    ${to}
+  - match: [{ uri: { prefix: /api } }]
+    ${to}
+  - ${to}`),
+    );
+    expect(msgs.filter((m) => m.code === 'IST0130' || m.code === 'IST0131')).toEqual([]);
+  });
+});
+
+function dr(trafficPolicy: string): string {
+  return `
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: ext, namespace: default }
+spec:
+  host: api.example.com
+  trafficPolicy:
+${trafficPolicy}
+`;
+}
+
+describe('DestinationRule CA certificates', () => {
+  it('IST0128 and IST0129 for SIMPLE/MUTUAL TLS without caCertificates', () => {
+    const msgs = run(
+      dr(`    tls: { mode: SIMPLE }
+    portLevelSettings:
+    - port: { number: 443 }
+      tls: { mode: MUTUAL, clientCertificate: /c.pem, privateKey: /k.pem }`),
+    );
+    expect(only(msgs, 'IST0128')).toEqual([
+      {
+        code: 'IST0128',
+        name: 'NoServerCertificateVerificationDestinationLevel',
+        level: 'warning',
+        ref: 'DestinationRule default/ext',
+        path: ['spec', 'trafficPolicy', 'tls', 'mode'],
+        message: 'DestinationRule default/ext in namespace default has TLS mode set to SIMPLE but no caCertificates are set to validate server identity for host: api.example.com',
+      },
+    ]);
+    expect(only(msgs, 'IST0129')).toEqual([
+      {
+        code: 'IST0129',
+        name: 'NoServerCertificateVerificationPortLevel',
+        level: 'warning',
+        ref: 'DestinationRule default/ext',
+        path: ['spec', 'trafficPolicy', 'portLevelSettings', 0, 'tls', 'mode'],
+        message: 'DestinationRule default/ext in namespace default has TLS mode set to MUTUAL but no caCertificates are set to validate server identity for host: api.example.com at port number:443',
+      },
+    ]);
+  });
+
+  it('silent with caCertificates set, or for ISTIO_MUTUAL', () => {
+    const msgs = run(
+      dr(`    tls: { mode: SIMPLE, caCertificates: /ca.pem }
+    portLevelSettings:
+    - port: { number: 443 }
+      tls: { mode: ISTIO_MUTUAL }`),
+    );
+    expect(msgs.filter((m) => m.code === 'IST0128' || m.code === 'IST0129')).toEqual([]);
+  });
+});
+
+function se(name: string, spec: string, namespace = 'default'): string {
+  return `
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: ${name}, namespace: ${namespace} }
+spec:
+${spec}
+`;
+}
+
+describe('ServiceEntry', () => {
+  it('IST0134 for a TCP port without addresses', () => {
+    const msgs = run(se('db', `  hosts: [db.example.com]\n  resolution: DNS\n  ports: [{ number: 443, name: https, protocol: HTTPS }, { number: 5432, name: pg, protocol: TCP }]`));
+    expect(only(msgs, 'IST0134')).toEqual([
+      { code: 'IST0134', name: 'ServiceEntryAddressesRequired', level: 'warning', ref: 'ServiceEntry default/db', path: ['spec', 'ports', 1], message: 'ServiceEntry addresses are required for this protocol.' },
+    ]);
+  });
+
+  it('IST0134 silent with addresses or for HTTP ports', () => {
+    const msgs = run(
+      `${se('db', `  hosts: [db.example.com]\n  addresses: [10.0.0.5]\n  resolution: DNS\n  ports: [{ number: 5432, name: pg, protocol: TCP }]`)}
+---
+${se('web', `  hosts: [web.example.com]\n  resolution: DNS\n  ports: [{ number: 80, name: http, protocol: HTTP }]`)}`,
+    );
+    expect(only(msgs, 'IST0134')).toEqual([]);
+  });
+
+  it('IST0177 for one host and port with two protocols', () => {
+    const msgs = run(
+      `${se('a', `  hosts: [api.example.com]\n  resolution: DNS\n  ports: [{ number: 8443, name: h, protocol: HTTPS }]`)}
+---
+${se('b', `  hosts: [api.example.com]\n  resolution: DNS\n  ports: [{ number: 8443, name: t, protocol: TLS }]`, 'other')}`,
+    );
+    const message = 'Multiple ServiceEntries (default/a, other/b) define the same host "api.example.com" and port 8443 with conflicting protocols (HTTPS, TLS).';
+    expect(only(msgs, 'IST0177')).toEqual([
+      { code: 'IST0177', name: 'ConflictingServiceEntryProtocol', level: 'warning', ref: 'ServiceEntry default/a', path: [], message },
+      { code: 'IST0177', name: 'ConflictingServiceEntryProtocol', level: 'warning', ref: 'ServiceEntry other/b', path: [], message },
+    ]);
+  });
+
+  it('IST0177 silent for the same protocol, or when exportTo keeps them apart', () => {
+    const msgs = run(
+      `${se('a', `  hosts: [api.example.com]\n  resolution: DNS\n  ports: [{ number: 8443, name: h, protocol: HTTPS }]`)}
+---
+${se('b', `  hosts: [api.example.com]\n  resolution: DNS\n  ports: [{ number: 8443, name: h, protocol: https }]`, 'other')}
+---
+${se('c', `  hosts: [api.example.com]\n  exportTo: ["."]\n  resolution: DNS\n  ports: [{ number: 9443, name: h, protocol: HTTPS }]`, 'x')}
+---
+${se('d', `  hosts: [api.example.com]\n  exportTo: ["."]\n  resolution: DNS\n  ports: [{ number: 9443, name: t, protocol: TLS }]`, 'y')}`,
+    );
+    expect(only(msgs, 'IST0177')).toEqual([]);
+  });
+});
+
+function sidecar(name: string, extra = ''): string {
+  return `
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: { name: ${name}, namespace: default }
+spec:
+${extra}  egress: [{ hosts: ["./*"] }]
+`;
+}
+
+describe('Sidecar selectors', () => {
+  it('IST0111 for two Sidecars without workload selector in one namespace', () => {
+    const msgs = run(`${sidecar('b')}\n---\n${sidecar('a')}`);
+    const message = 'The Sidecars [a b] in namespace "default" have no workload selector, which can lead to undefined behavior.';
+    expect(only(msgs, 'IST0111')).toEqual([
+      { code: 'IST0111', name: 'MultipleSidecarsWithoutWorkloadSelectors', level: 'error', ref: 'Sidecar default/b', path: [], message },
+      { code: 'IST0111', name: 'MultipleSidecarsWithoutWorkloadSelectors', level: 'error', ref: 'Sidecar default/a', path: [], message },
+    ]);
+  });
+
+  it('silent when only one lacks a selector', () => {
+    const msgs = run(`${sidecar('b')}\n---\n${sidecar('a', '  workloadSelector: { labels: { app: x } }\n')}`);
+    expect(only(msgs, 'IST0111')).toEqual([]);
+  });
+});
+
+describe('analyze() as a whole', () => {
+  it('orders messages by object (input order), then path', () => {
+    const msgs = run(`${se('z', `  hosts: [z.example.com]\n  resolution: DNS\n  ports: [{ number: 2, name: b, protocol: TCP }, { number: 1, name: a, protocol: TCP }]`)}
+---
+${se('a', `  hosts: [a.example.com]\n  resolution: DNS\n  ports: [{ number: 3, name: c, protocol: TCP }]`)}`);
+    expect(msgs.map((m) => `${m.object.name} ${JSON.stringify(m.path)}`)).toEqual(['z ["spec","ports",0]', 'z ["spec","ports",1]', 'a ["spec","ports",0]']);
+  });
+
+  it('never throws on odd objects', () => {
+    const base = load(SVC)[0]!;
+    const odd = [
+      { ...base, kind: 'VirtualService', spec: { hosts: 'x', http: [null, { route: 'no', match: [null] }], gateways: [7, null] } },
+      { ...base, kind: 'Gateway', name: 'g', spec: { servers: [{ port: null, hosts: null, tls: 'x' }], selector: [] } },
+      { ...base, kind: 'DestinationRule', spec: { trafficPolicy: { portLevelSettings: [null, { tls: { mode: 'SIMPLE' } }] } } },
+      { ...base, kind: 'ServiceEntry', spec: null },
+      { ...base, kind: 'Sidecar', spec: undefined },
+      { ...base, kind: 'Secret', spec: { data: { 'tls.crt': 5 } } },
+    ] as unknown as Parameters<typeof analyze>[0];
+    expect(() => analyze(odd, { defaultNamespace: 'default' })).not.toThrow();
+  });
+});

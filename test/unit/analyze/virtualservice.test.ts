@@ -1,0 +1,317 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfigTexts } from '../../../src/config/load.js';
+import type { ConfigObject } from '../../../src/config/types.js';
+import { analyze, docsUrl, type AnalyzerMessage } from '../../../src/analyze/index.js';
+
+/** Objects from YAML text; fails the test if the loader found anything wrong with the input. */
+function load(text: string): ConfigObject[] {
+  const { objects, problems } = parseConfigTexts([{ file: 'x.yaml', text, mtimeMs: 0 }], { defaultNamespace: 'default' });
+  expect(problems.filter((p) => p.severity !== 'info')).toEqual([]);
+  return objects;
+}
+
+function run(text: string): AnalyzerMessage[] {
+  return analyze(load(text), { defaultNamespace: 'default' });
+}
+
+/** Messages with one code, in a compact form to compare. */
+function only(msgs: readonly AnalyzerMessage[], code: string) {
+  return msgs
+    .filter((m) => m.code === code)
+    .map((m) => ({ code: m.code, name: m.name, level: m.level, ref: m.object.ref, path: m.path, message: m.message }));
+}
+
+const GATEWAY = `
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: web, namespace: default }
+spec:
+  selector: { istio: ingressgateway }
+  servers:
+  - port: { number: 80, name: http, protocol: HTTP }
+    hosts: ["*.example.com"]
+`;
+
+const SERVICES = `
+apiVersion: v1
+kind: Service
+metadata: { name: reviews, namespace: default }
+spec:
+  ports: [{ name: http, port: 9080 }]
+---
+apiVersion: v1
+kind: Service
+metadata: { name: multi, namespace: default }
+spec:
+  ports: [{ name: http, port: 80 }, { name: admin, port: 8080 }]
+`;
+
+function vs(spec: string, name = 'v', namespace = 'default'): string {
+  return `
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: ${name}, namespace: ${namespace} }
+spec:
+${spec}`;
+}
+
+describe('docsUrl', () => {
+  it('points at the analysis reference page', () => {
+    expect(docsUrl('IST0101')).toBe('https://istio.io/latest/docs/reference/config/analysis/ist0101/');
+  });
+});
+
+describe('virtualservice gateways', () => {
+  it('IST0101 and IST0132 for a missing gateway', () => {
+    const msgs = run(`${GATEWAY}
+---
+${vs(`
+  hosts: [a.example.com]
+  gateways: [web, bogus-gateway]
+  http: [{ route: [{ destination: { host: reviews } }] }]`)}
+---
+${SERVICES}`);
+    expect(only(msgs, 'IST0101')).toEqual([
+      { code: 'IST0101', name: 'ReferencedResourceNotFound', level: 'error', ref: 'VirtualService default/v', path: ['spec', 'gateways', 1], message: 'Referenced gateway not found: "bogus-gateway"' },
+    ]);
+    expect(only(msgs, 'IST0132')).toEqual([
+      {
+        code: 'IST0132',
+        name: 'VirtualServiceHostNotFoundInGateway',
+        level: 'warning',
+        ref: 'VirtualService default/v',
+        path: ['spec', 'gateways', 1],
+        message: 'one or more host [a.example.com] defined in VirtualService default/v not found in Gateway default/bogus-gateway.',
+      },
+    ]);
+  });
+
+  it('IST0132 when the gateway does not serve the host', () => {
+    const msgs = run(`${GATEWAY}
+---
+${vs(`
+  hosts: [shop.other.org]
+  gateways: [default/web]
+  http: [{ route: [{ destination: { host: reviews } }] }]`)}
+---
+${SERVICES}`);
+    expect(only(msgs, 'IST0101')).toEqual([]);
+    expect(only(msgs, 'IST0132').map((m) => m.message)).toEqual([
+      'one or more host [shop.other.org] defined in VirtualService default/v not found in Gateway default/web.',
+    ]);
+  });
+
+  it('silent for an existing gateway (short or namespaced name) whose hosts match, and for mesh', () => {
+    const msgs = run(`${GATEWAY}
+---
+${vs(`
+  hosts: [a.example.com]
+  gateways: [web, default/web, mesh]
+  http: [{ route: [{ destination: { host: reviews } }] }]`)}
+---
+${SERVICES}`);
+    expect(msgs.filter((m) => m.code === 'IST0101' || m.code === 'IST0132')).toEqual([]);
+  });
+
+  it('honours namespace-scoped gateway hosts', () => {
+    const gw = `
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: gw, namespace: edge }
+spec:
+  servers:
+  - port: { number: 80, name: http, protocol: HTTP }
+    hosts: ["team/*"]
+`;
+    const route = `
+  hosts: [a.example.com]
+  gateways: [edge/gw]
+  http: [{ route: [{ destination: { host: a.example.com } }] }]`;
+    const se = `
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: a, namespace: edge }
+spec:
+  hosts: [a.example.com]
+  ports: [{ number: 80, name: http, protocol: HTTP }]
+`;
+    expect(only(run(`${gw}
+---
+${se}
+---
+${vs(route, 'v', 'team')}`), 'IST0132')).toEqual([]);
+    expect(only(run(`${gw}
+---
+${se}
+---
+${vs(route, 'v', 'other')}`), 'IST0132')).toHaveLength(1);
+  });
+});
+
+describe('virtualservice destination hosts', () => {
+  it('IST0101 for an unknown destination and mirror host', () => {
+    const msgs = run(`${vs(`
+  hosts: [reviews]
+  http:
+  - route:
+    - destination: { host: reviews }
+    - destination: { host: bogus }
+    mirror: { host: nowhere }`)}
+---
+${SERVICES}`);
+    expect(only(msgs, 'IST0101')).toEqual([
+      { code: 'IST0101', name: 'ReferencedResourceNotFound', level: 'error', ref: 'VirtualService default/v', path: ['spec', 'http', 0, 'mirror', 'host'], message: 'Referenced mirror host not found: "nowhere"' },
+      { code: 'IST0101', name: 'ReferencedResourceNotFound', level: 'error', ref: 'VirtualService default/v', path: ['spec', 'http', 0, 'route', 1, 'destination', 'host'], message: 'Referenced host not found: "bogus"' },
+    ]);
+  });
+
+  it('IST0101 for a port the service does not expose', () => {
+    const msgs = run(`${vs(`
+  hosts: [reviews]
+  http: [{ route: [{ destination: { host: reviews, port: { number: 9999 } } }] }]`)}
+---
+${SERVICES}`);
+    expect(only(msgs, 'IST0101').map((m) => [m.path, m.message])).toEqual([
+      [['spec', 'http', 0, 'route', 0, 'destination', 'port', 'number'], 'Referenced host:port not found: "reviews:9999"'],
+    ]);
+  });
+
+  it('IST0112 when a multi-port service is routed to without a port', () => {
+    const msgs = run(`${vs(`
+  hosts: [multi]
+  http: [{ route: [{ destination: { host: multi } }] }]`)}
+---
+${SERVICES}`);
+    expect(only(msgs, 'IST0112')).toEqual([
+      {
+        code: 'IST0112',
+        name: 'VirtualServiceDestinationPortSelectorRequired',
+        level: 'error',
+        ref: 'VirtualService default/v',
+        path: ['spec', 'http', 0, 'route', 0, 'destination', 'host'],
+        message: 'This VirtualService routes to a service "multi" that exposes multiple ports [80 8080]. Specifying a port in the destination is required to disambiguate.',
+      },
+    ]);
+  });
+
+  it('silent for known hosts: Services (short and FQDN), wildcard ServiceEntries, explicit ports', () => {
+    const msgs = run(`${vs(`
+  hosts: [reviews]
+  http:
+  - route:
+    - destination: { host: reviews }
+    - destination: { host: reviews.default.svc.cluster.local }
+    - destination: { host: multi, port: { number: 8080 } }
+    - destination: { host: api.example.com }
+  tcp:
+  - route: [{ destination: { host: reviews, port: { number: 9080 } } }]`)}
+---
+${SERVICES}
+---
+
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: ext, namespace: default }
+spec:
+  hosts: ["*.example.com"]
+  ports: [{ number: 443, name: https, protocol: HTTPS }]
+`);
+    expect(msgs.filter((m) => m.code === 'IST0101' || m.code === 'IST0112')).toEqual([]);
+  });
+
+  it("a ServiceEntry exported only to its own namespace is not visible from another", () => {
+    const se = `
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: ext, namespace: a }
+spec:
+  hosts: [api.example.com]
+  exportTo: ["."]
+  ports: [{ number: 443, name: https, protocol: HTTPS }]
+`;
+    const route = `
+  hosts: [x.example.org]
+  http: [{ route: [{ destination: { host: api.example.com } }] }]`;
+    expect(only(run(`${se}
+---
+${vs(route, 'v', 'a')}`), 'IST0101')).toEqual([]);
+    expect(only(run(`${se}
+---
+${vs(route, 'v', 'b')}`), 'IST0101').map((m) => m.message)).toEqual(['Referenced host not found: "api.example.com"']);
+  });
+});
+
+describe('virtualservice destination subsets', () => {
+  const DR = `
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: reviews, namespace: default }
+spec:
+  host: reviews
+  subsets: [{ name: v1, labels: { version: v1 } }]
+`;
+  it('IST0101 for a subset no DestinationRule defines', () => {
+    const msgs = run(`${DR}
+---
+${SERVICES}
+---
+${vs(`
+  hosts: [reviews]
+  http:
+  - route: [{ destination: { host: reviews, subset: v1 }, weight: 50 }, { destination: { host: reviews, subset: v9 }, weight: 50 }]`)}`);
+    expect(only(msgs, 'IST0101')).toEqual([
+      {
+        code: 'IST0101',
+        name: 'ReferencedResourceNotFound',
+        level: 'error',
+        ref: 'VirtualService default/v',
+        path: ['spec', 'http', 0, 'route', 1, 'destination', 'subset'],
+        message: 'Referenced host+subset in destinationrule not found: "reviews+v9"',
+      },
+    ]);
+  });
+
+  it('silent when the subset exists (short host against FQDN rule)', () => {
+    const msgs = run(`${DR}
+---
+${SERVICES}
+---
+${vs(`
+  hosts: [reviews]
+  http:
+  - route: [{ destination: { host: reviews.default.svc.cluster.local, subset: v1 } }]`)}`);
+    expect(only(msgs, 'IST0101')).toEqual([]);
+  });
+});
+
+describe('virtualservice hosts on the mesh gateway', () => {
+  const route = `
+  hosts: [reviews]
+  http: [{ route: [{ destination: { host: reviews } }] }]`;
+  it('IST0109 for two mesh VirtualServices with the same host', () => {
+    const msgs = run(`${SERVICES}
+---
+${vs(route, 'one')}
+---
+${vs(route, 'two')}`);
+    const expected = 'The VirtualServices default/one,default/two associated with mesh gateway define the same host */reviews.default.svc.cluster.local which can lead to undefined behavior. This can be fixed by merging the conflicting VirtualServices into a single resource.';
+    expect(only(msgs, 'IST0109')).toEqual([
+      { code: 'IST0109', name: 'ConflictingMeshGatewayVirtualServiceHosts', level: 'error', ref: 'VirtualService default/one', path: [], message: expected },
+      { code: 'IST0109', name: 'ConflictingMeshGatewayVirtualServiceHosts', level: 'error', ref: 'VirtualService default/two', path: [], message: expected },
+    ]);
+  });
+
+  it('silent when one of them is bound to an ingress gateway only', () => {
+    const msgs = run(`${SERVICES}
+---
+${GATEWAY}
+---
+${vs(route, 'one')}
+---
+${vs(`
+  hosts: [reviews]
+  gateways: [web]
+  http: [{ route: [{ destination: { host: reviews } }] }]`, 'two')}`);
+    expect(only(msgs, 'IST0109')).toEqual([]);
+  });
+});
