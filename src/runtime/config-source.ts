@@ -12,7 +12,8 @@ import { ConfigWatch, FolderWatch } from './file-watch.js';
 
 export class ConfigError extends Error {
   constructor(readonly problems: Problem[]) {
-    super(`the config has ${problems.filter((p) => p.severity === 'error').length} error(s)`);
+    const errors = problems.filter((p) => p.severity === 'error');
+    super(`the config has ${errors.length} error(s)${errors.length > 0 ? `, the first: ${formatProblemForLog(errors[0]!)}` : ''}`);
   }
 }
 
