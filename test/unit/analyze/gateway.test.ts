@@ -1,26 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { serverPem } from '../../helpers/certs.js';
-import { parseConfigTexts } from '../../../src/config/load.js';
-import type { ConfigObject } from '../../../src/config/types.js';
-import { analyze, type AnalyzerMessage } from '../../../src/analyze/index.js';
+import { analyzeYaml, withCode } from '../../helpers/analyze.js';
 
-/** Objects from YAML text; fails the test if the loader found anything wrong with the input. */
-function load(text: string): ConfigObject[] {
-  const { objects, problems } = parseConfigTexts([{ file: 'x.yaml', text, mtimeMs: 0 }], { defaultNamespace: 'default' });
-  expect(problems.filter((p) => p.severity !== 'info')).toEqual([]);
-  return objects;
-}
-
-function run(text: string): AnalyzerMessage[] {
-  return analyze(load(text), { defaultNamespace: 'default' });
-}
-
-/** Messages with one code, in a compact form to compare. */
-function only(msgs: readonly AnalyzerMessage[], code: string) {
-  return msgs
-    .filter((m) => m.code === code)
-    .map((m) => ({ code: m.code, name: m.name, level: m.level, ref: m.object.ref, path: m.path, message: m.message }));
-}
 
 function gateway(name: string, servers: string, selector = '{ istio: ingressgateway }', namespace = 'default'): string {
   return `
@@ -56,10 +37,10 @@ ${lines.join('\n')}
 describe('gateway credentials', () => {
   it('IST0101 when the credentialName Secret is missing from the Gateway namespace', () => {
     const pem = serverPem(['shop.example.com']);
-    const msgs = run(`${gateway('gw', httpsServer('shop-cert'))}
+    const msgs = analyzeYaml(`${gateway('gw', httpsServer('shop-cert'))}
 ---
 ${secret('shop-cert', { 'tls.crt': pem.cert, 'tls.key': pem.key }, 'elsewhere')}`);
-    expect(only(msgs, 'IST0101')).toEqual([
+    expect(withCode(msgs, 'IST0101')).toEqual([
       {
         code: 'IST0101',
         name: 'ReferencedResourceNotFound',
@@ -73,7 +54,7 @@ ${secret('shop-cert', { 'tls.crt': pem.cert, 'tls.key': pem.key }, 'elsewhere')}
 
   it('IST0161 when the Secret lacks tls.crt/tls.key or holds no certificate', () => {
     const pem = serverPem(['shop.example.com']);
-    const msgs = run(
+    const msgs = analyzeYaml(
       `${gateway('gw', httpsServer('only-cert') + httpsServer('garbage', 'b.example.com'))}
 ---
 ${secret('only-cert', { 'tls.crt': pem.cert })}
@@ -81,7 +62,7 @@ ${secret('only-cert', { 'tls.crt': pem.cert })}
 ${secret('garbage', { 'tls.crt': 'not a cert', 'tls.key': pem.key })}`,
     );
     const message = 'The credential referenced by the Gateway gw in namespace default is invalid, which can cause the traffic not to work as expected.';
-    expect(only(msgs, 'IST0161')).toEqual([
+    expect(withCode(msgs, 'IST0161')).toEqual([
       { code: 'IST0161', name: 'InvalidGatewayCredential', level: 'error', ref: 'Gateway default/gw', path: ['spec', 'servers', 0, 'tls', 'credentialName'], message },
       { code: 'IST0161', name: 'InvalidGatewayCredential', level: 'error', ref: 'Gateway default/gw', path: ['spec', 'servers', 1, 'tls', 'credentialName'], message },
     ]);
@@ -89,15 +70,15 @@ ${secret('garbage', { 'tls.crt': 'not a cert', 'tls.key': pem.key })}`,
 
   it('IST0161 for an expired certificate', () => {
     const pem = serverPem(['old.example.com'], { notBefore: new Date('2020-01-01T00:00:00Z'), notAfter: new Date('2021-01-01T00:00:00Z') });
-    const msgs = run(`${gateway('gw', httpsServer('old'))}
+    const msgs = analyzeYaml(`${gateway('gw', httpsServer('old'))}
 ---
 ${secret('old', { 'tls.crt': pem.cert, 'tls.key': pem.key })}`);
-    expect(only(msgs, 'IST0161')).toHaveLength(1);
+    expect(withCode(msgs, 'IST0161')).toHaveLength(1);
   });
 
   it('silent for a valid tls.crt/tls.key Secret (or cert/key) in the Gateway namespace', () => {
     const pem = serverPem(['shop.example.com']);
-    const msgs = run(
+    const msgs = analyzeYaml(
       `${gateway('gw', httpsServer('shop-cert') + httpsServer('generic', 'b.example.com'))}
 ---
 ${secret('shop-cert', { 'tls.crt': pem.cert, 'tls.key': pem.key })}
@@ -114,10 +95,10 @@ const http = (host: string, port = 80) => `
 
 describe('conflicting gateways', () => {
   it('IST0145 for the same selector, port and host in two Gateways', () => {
-    const msgs = run(`${gateway('a', http('shop.example.com'))}
+    const msgs = analyzeYaml(`${gateway('a', http('shop.example.com'))}
 ---
 ${gateway('b', http('shop.example.com') + http('other.example.com', 8080))}`);
-    expect(only(msgs, 'IST0145')).toEqual([
+    expect(withCode(msgs, 'IST0145')).toEqual([
       {
         code: 'IST0145',
         name: 'ConflictingGateways',
@@ -138,7 +119,7 @@ ${gateway('b', http('shop.example.com') + http('other.example.com', 8080))}`);
   });
 
   it('silent for different hosts, ports or selectors', () => {
-    const msgs = run(
+    const msgs = analyzeYaml(
       `${gateway('a', http('shop.example.com'))}
 ---
 ${gateway('b', http('blog.example.com'))}
@@ -147,16 +128,16 @@ ${gateway('c', http('shop.example.com', 8080))}
 ---
 ${gateway('d', http('shop.example.com'), '{ istio: egressgateway }')}`,
     );
-    expect(only(msgs, 'IST0145')).toEqual([]);
+    expect(withCode(msgs, 'IST0145')).toEqual([]);
   });
 });
 
 describe('duplicate gateway certificates', () => {
   it('IST0138 when two Gateways on the same workload share a credential', () => {
-    const msgs = run(`${gateway('a', httpsServer('shared', 'a.example.com'))}
+    const msgs = analyzeYaml(`${gateway('a', httpsServer('shared', 'a.example.com'))}
 ---
 ${gateway('b', httpsServer('shared', 'b.example.com'))}`);
-    expect(only(msgs, 'IST0138')).toEqual([
+    expect(withCode(msgs, 'IST0138')).toEqual([
       {
         code: 'IST0138',
         name: 'GatewayDuplicateCertificate',
@@ -177,13 +158,13 @@ ${gateway('b', httpsServer('shared', 'b.example.com'))}`);
   });
 
   it('silent for different credentials or different workloads', () => {
-    const msgs = run(
+    const msgs = analyzeYaml(
       `${gateway('a', httpsServer('one', 'a.example.com'))}
 ---
 ${gateway('b', httpsServer('two', 'b.example.com'))}
 ---
 ${gateway('c', httpsServer('one', 'c.example.com'), '{ istio: egressgateway }')}`,
     );
-    expect(only(msgs, 'IST0138')).toEqual([]);
+    expect(withCode(msgs, 'IST0138')).toEqual([]);
   });
 });

@@ -1,25 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfigTexts } from '../../../src/config/load.js';
-import type { ConfigObject } from '../../../src/config/types.js';
-import { analyze, type AnalyzerMessage } from '../../../src/analyze/index.js';
+import { analyze } from '../../../src/analyze/index.js';
+import { analyzeYaml, loadObjects, withCode } from '../../helpers/analyze.js';
 
-/** Objects from YAML text; fails the test if the loader found anything wrong with the input. */
-function load(text: string): ConfigObject[] {
-  const { objects, problems } = parseConfigTexts([{ file: 'x.yaml', text, mtimeMs: 0 }], { defaultNamespace: 'default' });
-  expect(problems.filter((p) => p.severity !== 'info')).toEqual([]);
-  return objects;
-}
-
-function run(text: string): AnalyzerMessage[] {
-  return analyze(load(text), { defaultNamespace: 'default' });
-}
-
-/** Messages with one code, in a compact form to compare. */
-function only(msgs: readonly AnalyzerMessage[], code: string) {
-  return msgs
-    .filter((m) => m.code === code)
-    .map((m) => ({ code: m.code, name: m.name, level: m.level, ref: m.object.ref, path: m.path, message: m.message }));
-}
 
 const SVC = `
 apiVersion: v1
@@ -46,7 +28,7 @@ const to = `route: [{ destination: { host: app } }]`;
 
 describe('unreachable rules and ineffective matches', () => {
   it('IST0130 for a rule after a catch-all, IST0131 for a repeated match', () => {
-    const msgs = run(
+    const msgs = analyzeYaml(
       vs(`
   - name: first
     match: [{ uri: { exact: /a } }]
@@ -57,11 +39,11 @@ describe('unreachable rules and ineffective matches', () => {
   - match: [{ uri: { exact: /b } }]
     ${to}`),
     );
-    expect(only(msgs, 'IST0130')).toEqual([
+    expect(withCode(msgs, 'IST0130')).toEqual([
       { code: 'IST0130', name: 'VirtualServiceUnreachableRule', level: 'warning', ref: 'VirtualService default/v', path: ['spec', 'http', 1], message: 'VirtualService rule #1 not used (all matches used by prior rules).' },
       { code: 'IST0130', name: 'VirtualServiceUnreachableRule', level: 'warning', ref: 'VirtualService default/v', path: ['spec', 'http', 3], message: 'VirtualService rule #3 not used (route without matches defined before).' },
     ]);
-    expect(only(msgs, 'IST0131')).toEqual([
+    expect(withCode(msgs, 'IST0131')).toEqual([
       {
         code: 'IST0131',
         name: 'VirtualServiceIneffectiveMatch',
@@ -74,21 +56,21 @@ describe('unreachable rules and ineffective matches', () => {
   });
 
   it('IST0131 when a shorter prefix earlier takes a longer one', () => {
-    const msgs = run(
+    const msgs = analyzeYaml(
       vs(`
   - match: [{ uri: { prefix: /api } }]
     ${to}
   - match: [{ uri: { prefix: /api/v2 } }]
     ${to}`),
     );
-    expect(only(msgs, 'IST0131').map((m) => [m.path, m.message])).toEqual([
+    expect(withCode(msgs, 'IST0131').map((m) => [m.path, m.message])).toEqual([
       [['spec', 'http', 1, 'match', 0], 'VirtualService rule #1 match #0 of prefix /api/v2 is not used (duplicate/overlapping match in rule #0 of prefix /api on #0).'],
     ]);
-    expect(only(msgs, 'IST0130')).toEqual([]);
+    expect(withCode(msgs, 'IST0130')).toEqual([]);
   });
 
   it('silent for distinct matches, a longer prefix first, and one catch-all last', () => {
-    const msgs = run(
+    const msgs = analyzeYaml(
       vs(`
   - match: [{ uri: { prefix: /api/v2 } }]
     ${to}
@@ -116,13 +98,13 @@ ${trafficPolicy}
 
 describe('DestinationRule CA certificates', () => {
   it('IST0128 and IST0129 for SIMPLE/MUTUAL TLS without caCertificates', () => {
-    const msgs = run(
+    const msgs = analyzeYaml(
       dr(`    tls: { mode: SIMPLE }
     portLevelSettings:
     - port: { number: 443 }
       tls: { mode: MUTUAL, clientCertificate: /c.pem, privateKey: /k.pem }`),
     );
-    expect(only(msgs, 'IST0128')).toEqual([
+    expect(withCode(msgs, 'IST0128')).toEqual([
       {
         code: 'IST0128',
         name: 'NoServerCertificateVerificationDestinationLevel',
@@ -132,7 +114,7 @@ describe('DestinationRule CA certificates', () => {
         message: 'DestinationRule default/ext in namespace default has TLS mode set to SIMPLE but no caCertificates are set to validate server identity for host: api.example.com',
       },
     ]);
-    expect(only(msgs, 'IST0129')).toEqual([
+    expect(withCode(msgs, 'IST0129')).toEqual([
       {
         code: 'IST0129',
         name: 'NoServerCertificateVerificationPortLevel',
@@ -145,7 +127,7 @@ describe('DestinationRule CA certificates', () => {
   });
 
   it('silent with caCertificates set, or for ISTIO_MUTUAL', () => {
-    const msgs = run(
+    const msgs = analyzeYaml(
       dr(`    tls: { mode: SIMPLE, caCertificates: /ca.pem }
     portLevelSettings:
     - port: { number: 443 }
@@ -167,36 +149,36 @@ ${spec}
 
 describe('ServiceEntry', () => {
   it('IST0134 for a TCP port without addresses', () => {
-    const msgs = run(se('db', `  hosts: [db.example.com]\n  resolution: DNS\n  ports: [{ number: 443, name: https, protocol: HTTPS }, { number: 5432, name: pg, protocol: TCP }]`));
-    expect(only(msgs, 'IST0134')).toEqual([
+    const msgs = analyzeYaml(se('db', `  hosts: [db.example.com]\n  resolution: DNS\n  ports: [{ number: 443, name: https, protocol: HTTPS }, { number: 5432, name: pg, protocol: TCP }]`));
+    expect(withCode(msgs, 'IST0134')).toEqual([
       { code: 'IST0134', name: 'ServiceEntryAddressesRequired', level: 'warning', ref: 'ServiceEntry default/db', path: ['spec', 'ports', 1], message: 'ServiceEntry addresses are required for this protocol.' },
     ]);
   });
 
   it('IST0134 silent with addresses or for HTTP ports', () => {
-    const msgs = run(
+    const msgs = analyzeYaml(
       `${se('db', `  hosts: [db.example.com]\n  addresses: [10.0.0.5]\n  resolution: DNS\n  ports: [{ number: 5432, name: pg, protocol: TCP }]`)}
 ---
 ${se('web', `  hosts: [web.example.com]\n  resolution: DNS\n  ports: [{ number: 80, name: http, protocol: HTTP }]`)}`,
     );
-    expect(only(msgs, 'IST0134')).toEqual([]);
+    expect(withCode(msgs, 'IST0134')).toEqual([]);
   });
 
   it('IST0177 for one host and port with two protocols', () => {
-    const msgs = run(
+    const msgs = analyzeYaml(
       `${se('a', `  hosts: [api.example.com]\n  resolution: DNS\n  ports: [{ number: 8443, name: h, protocol: HTTPS }]`)}
 ---
 ${se('b', `  hosts: [api.example.com]\n  resolution: DNS\n  ports: [{ number: 8443, name: t, protocol: TLS }]`, 'other')}`,
     );
     const message = 'Multiple ServiceEntries (default/a, other/b) define the same host "api.example.com" and port 8443 with conflicting protocols (HTTPS, TLS).';
-    expect(only(msgs, 'IST0177')).toEqual([
+    expect(withCode(msgs, 'IST0177')).toEqual([
       { code: 'IST0177', name: 'ConflictingServiceEntryProtocol', level: 'warning', ref: 'ServiceEntry default/a', path: [], message },
       { code: 'IST0177', name: 'ConflictingServiceEntryProtocol', level: 'warning', ref: 'ServiceEntry other/b', path: [], message },
     ]);
   });
 
   it('IST0177 silent for the same protocol, or when exportTo keeps them apart', () => {
-    const msgs = run(
+    const msgs = analyzeYaml(
       `${se('a', `  hosts: [api.example.com]\n  resolution: DNS\n  ports: [{ number: 8443, name: h, protocol: HTTPS }]`)}
 ---
 ${se('b', `  hosts: [api.example.com]\n  resolution: DNS\n  ports: [{ number: 8443, name: h, protocol: https }]`, 'other')}
@@ -205,7 +187,7 @@ ${se('c', `  hosts: [api.example.com]\n  exportTo: ["."]\n  resolution: DNS\n  p
 ---
 ${se('d', `  hosts: [api.example.com]\n  exportTo: ["."]\n  resolution: DNS\n  ports: [{ number: 9443, name: t, protocol: TLS }]`, 'y')}`,
     );
-    expect(only(msgs, 'IST0177')).toEqual([]);
+    expect(withCode(msgs, 'IST0177')).toEqual([]);
   });
 });
 
@@ -221,30 +203,30 @@ ${extra}  egress: [{ hosts: ["./*"] }]
 
 describe('Sidecar selectors', () => {
   it('IST0111 for two Sidecars without workload selector in one namespace', () => {
-    const msgs = run(`${sidecar('b')}\n---\n${sidecar('a')}`);
+    const msgs = analyzeYaml(`${sidecar('b')}\n---\n${sidecar('a')}`);
     const message = 'The Sidecars [a b] in namespace "default" have no workload selector, which can lead to undefined behavior.';
-    expect(only(msgs, 'IST0111')).toEqual([
+    expect(withCode(msgs, 'IST0111')).toEqual([
       { code: 'IST0111', name: 'MultipleSidecarsWithoutWorkloadSelectors', level: 'error', ref: 'Sidecar default/b', path: [], message },
       { code: 'IST0111', name: 'MultipleSidecarsWithoutWorkloadSelectors', level: 'error', ref: 'Sidecar default/a', path: [], message },
     ]);
   });
 
   it('silent when only one lacks a selector', () => {
-    const msgs = run(`${sidecar('b')}\n---\n${sidecar('a', '  workloadSelector: { labels: { app: x } }\n')}`);
-    expect(only(msgs, 'IST0111')).toEqual([]);
+    const msgs = analyzeYaml(`${sidecar('b')}\n---\n${sidecar('a', '  workloadSelector: { labels: { app: x } }\n')}`);
+    expect(withCode(msgs, 'IST0111')).toEqual([]);
   });
 });
 
 describe('analyze() as a whole', () => {
   it('orders messages by object (input order), then path', () => {
-    const msgs = run(`${se('z', `  hosts: [z.example.com]\n  resolution: DNS\n  ports: [{ number: 2, name: b, protocol: TCP }, { number: 1, name: a, protocol: TCP }]`)}
+    const msgs = analyzeYaml(`${se('z', `  hosts: [z.example.com]\n  resolution: DNS\n  ports: [{ number: 2, name: b, protocol: TCP }, { number: 1, name: a, protocol: TCP }]`)}
 ---
 ${se('a', `  hosts: [a.example.com]\n  resolution: DNS\n  ports: [{ number: 3, name: c, protocol: TCP }]`)}`);
     expect(msgs.map((m) => `${m.object.name} ${JSON.stringify(m.path)}`)).toEqual(['z ["spec","ports",0]', 'z ["spec","ports",1]', 'a ["spec","ports",0]']);
   });
 
   it('never throws on odd objects', () => {
-    const base = load(SVC)[0]!;
+    const base = loadObjects(SVC)[0]!;
     const odd = [
       { ...base, kind: 'VirtualService', spec: { hosts: 'x', http: [null, { route: 'no', match: [null] }], gateways: [7, null] } },
       { ...base, kind: 'Gateway', name: 'g', spec: { servers: [{ port: null, hosts: null, tls: 'x' }], selector: [] } },

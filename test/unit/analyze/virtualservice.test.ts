@@ -1,25 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfigTexts } from '../../../src/config/load.js';
-import type { ConfigObject } from '../../../src/config/types.js';
-import { analyze, docsUrl, type AnalyzerMessage } from '../../../src/analyze/index.js';
+import { docsUrl } from '../../../src/analyze/index.js';
+import { analyzeYaml, withCode } from '../../helpers/analyze.js';
 
-/** Objects from YAML text; fails the test if the loader found anything wrong with the input. */
-function load(text: string): ConfigObject[] {
-  const { objects, problems } = parseConfigTexts([{ file: 'x.yaml', text, mtimeMs: 0 }], { defaultNamespace: 'default' });
-  expect(problems.filter((p) => p.severity !== 'info')).toEqual([]);
-  return objects;
-}
-
-function run(text: string): AnalyzerMessage[] {
-  return analyze(load(text), { defaultNamespace: 'default' });
-}
-
-/** Messages with one code, in a compact form to compare. */
-function only(msgs: readonly AnalyzerMessage[], code: string) {
-  return msgs
-    .filter((m) => m.code === code)
-    .map((m) => ({ code: m.code, name: m.name, level: m.level, ref: m.object.ref, path: m.path, message: m.message }));
-}
 
 const GATEWAY = `
 apiVersion: networking.istio.io/v1
@@ -63,7 +45,7 @@ describe('docsUrl', () => {
 
 describe('virtualservice gateways', () => {
   it('IST0101 and IST0132 for a missing gateway', () => {
-    const msgs = run(`${GATEWAY}
+    const msgs = analyzeYaml(`${GATEWAY}
 ---
 ${vs(`
   hosts: [a.example.com]
@@ -71,10 +53,10 @@ ${vs(`
   http: [{ route: [{ destination: { host: reviews } }] }]`)}
 ---
 ${SERVICES}`);
-    expect(only(msgs, 'IST0101')).toEqual([
+    expect(withCode(msgs, 'IST0101')).toEqual([
       { code: 'IST0101', name: 'ReferencedResourceNotFound', level: 'error', ref: 'VirtualService default/v', path: ['spec', 'gateways', 1], message: 'Referenced gateway not found: "bogus-gateway"' },
     ]);
-    expect(only(msgs, 'IST0132')).toEqual([
+    expect(withCode(msgs, 'IST0132')).toEqual([
       {
         code: 'IST0132',
         name: 'VirtualServiceHostNotFoundInGateway',
@@ -87,7 +69,7 @@ ${SERVICES}`);
   });
 
   it('IST0132 when the gateway does not serve the host', () => {
-    const msgs = run(`${GATEWAY}
+    const msgs = analyzeYaml(`${GATEWAY}
 ---
 ${vs(`
   hosts: [shop.other.org]
@@ -95,14 +77,14 @@ ${vs(`
   http: [{ route: [{ destination: { host: reviews } }] }]`)}
 ---
 ${SERVICES}`);
-    expect(only(msgs, 'IST0101')).toEqual([]);
-    expect(only(msgs, 'IST0132').map((m) => m.message)).toEqual([
+    expect(withCode(msgs, 'IST0101')).toEqual([]);
+    expect(withCode(msgs, 'IST0132').map((m) => m.message)).toEqual([
       'one or more host [shop.other.org] defined in VirtualService default/v not found in Gateway default/web.',
     ]);
   });
 
   it('silent for an existing gateway (short or namespaced name) whose hosts match, and for mesh', () => {
-    const msgs = run(`${GATEWAY}
+    const msgs = analyzeYaml(`${GATEWAY}
 ---
 ${vs(`
   hosts: [a.example.com]
@@ -135,12 +117,12 @@ spec:
   hosts: [a.example.com]
   ports: [{ number: 80, name: http, protocol: HTTP }]
 `;
-    expect(only(run(`${gw}
+    expect(withCode(analyzeYaml(`${gw}
 ---
 ${se}
 ---
 ${vs(route, 'v', 'team')}`), 'IST0132')).toEqual([]);
-    expect(only(run(`${gw}
+    expect(withCode(analyzeYaml(`${gw}
 ---
 ${se}
 ---
@@ -150,7 +132,7 @@ ${vs(route, 'v', 'other')}`), 'IST0132')).toHaveLength(1);
 
 describe('virtualservice destination hosts', () => {
   it('IST0101 for an unknown destination and mirror host', () => {
-    const msgs = run(`${vs(`
+    const msgs = analyzeYaml(`${vs(`
   hosts: [reviews]
   http:
   - route:
@@ -159,30 +141,30 @@ describe('virtualservice destination hosts', () => {
     mirror: { host: nowhere }`)}
 ---
 ${SERVICES}`);
-    expect(only(msgs, 'IST0101')).toEqual([
+    expect(withCode(msgs, 'IST0101')).toEqual([
       { code: 'IST0101', name: 'ReferencedResourceNotFound', level: 'error', ref: 'VirtualService default/v', path: ['spec', 'http', 0, 'mirror', 'host'], message: 'Referenced mirror host not found: "nowhere"' },
       { code: 'IST0101', name: 'ReferencedResourceNotFound', level: 'error', ref: 'VirtualService default/v', path: ['spec', 'http', 0, 'route', 1, 'destination', 'host'], message: 'Referenced host not found: "bogus"' },
     ]);
   });
 
   it('IST0101 for a port the service does not expose', () => {
-    const msgs = run(`${vs(`
+    const msgs = analyzeYaml(`${vs(`
   hosts: [reviews]
   http: [{ route: [{ destination: { host: reviews, port: { number: 9999 } } }] }]`)}
 ---
 ${SERVICES}`);
-    expect(only(msgs, 'IST0101').map((m) => [m.path, m.message])).toEqual([
+    expect(withCode(msgs, 'IST0101').map((m) => [m.path, m.message])).toEqual([
       [['spec', 'http', 0, 'route', 0, 'destination', 'port', 'number'], 'Referenced host:port not found: "reviews:9999"'],
     ]);
   });
 
   it('IST0112 when a multi-port service is routed to without a port', () => {
-    const msgs = run(`${vs(`
+    const msgs = analyzeYaml(`${vs(`
   hosts: [multi]
   http: [{ route: [{ destination: { host: multi } }] }]`)}
 ---
 ${SERVICES}`);
-    expect(only(msgs, 'IST0112')).toEqual([
+    expect(withCode(msgs, 'IST0112')).toEqual([
       {
         code: 'IST0112',
         name: 'VirtualServiceDestinationPortSelectorRequired',
@@ -195,7 +177,7 @@ ${SERVICES}`);
   });
 
   it('silent for known hosts: Services (short and FQDN), wildcard ServiceEntries, explicit ports', () => {
-    const msgs = run(`${vs(`
+    const msgs = analyzeYaml(`${vs(`
   hosts: [reviews]
   http:
   - route:
@@ -232,10 +214,10 @@ spec:
     const route = `
   hosts: [x.example.org]
   http: [{ route: [{ destination: { host: api.example.com } }] }]`;
-    expect(only(run(`${se}
+    expect(withCode(analyzeYaml(`${se}
 ---
 ${vs(route, 'v', 'a')}`), 'IST0101')).toEqual([]);
-    expect(only(run(`${se}
+    expect(withCode(analyzeYaml(`${se}
 ---
 ${vs(route, 'v', 'b')}`), 'IST0101').map((m) => m.message)).toEqual(['Referenced host not found: "api.example.com"']);
   });
@@ -251,7 +233,7 @@ spec:
   subsets: [{ name: v1, labels: { version: v1 } }]
 `;
   it('IST0101 for a subset no DestinationRule defines', () => {
-    const msgs = run(`${DR}
+    const msgs = analyzeYaml(`${DR}
 ---
 ${SERVICES}
 ---
@@ -259,7 +241,7 @@ ${vs(`
   hosts: [reviews]
   http:
   - route: [{ destination: { host: reviews, subset: v1 }, weight: 50 }, { destination: { host: reviews, subset: v9 }, weight: 50 }]`)}`);
-    expect(only(msgs, 'IST0101')).toEqual([
+    expect(withCode(msgs, 'IST0101')).toEqual([
       {
         code: 'IST0101',
         name: 'ReferencedResourceNotFound',
@@ -272,7 +254,7 @@ ${vs(`
   });
 
   it('silent when the subset exists (short host against FQDN rule)', () => {
-    const msgs = run(`${DR}
+    const msgs = analyzeYaml(`${DR}
 ---
 ${SERVICES}
 ---
@@ -280,7 +262,7 @@ ${vs(`
   hosts: [reviews]
   http:
   - route: [{ destination: { host: reviews.default.svc.cluster.local, subset: v1 } }]`)}`);
-    expect(only(msgs, 'IST0101')).toEqual([]);
+    expect(withCode(msgs, 'IST0101')).toEqual([]);
   });
 });
 
@@ -289,20 +271,20 @@ describe('virtualservice hosts on the mesh gateway', () => {
   hosts: [reviews]
   http: [{ route: [{ destination: { host: reviews } }] }]`;
   it('IST0109 for two mesh VirtualServices with the same host', () => {
-    const msgs = run(`${SERVICES}
+    const msgs = analyzeYaml(`${SERVICES}
 ---
 ${vs(route, 'one')}
 ---
 ${vs(route, 'two')}`);
     const expected = 'The VirtualServices default/one,default/two associated with mesh gateway define the same host */reviews.default.svc.cluster.local which can lead to undefined behavior. This can be fixed by merging the conflicting VirtualServices into a single resource.';
-    expect(only(msgs, 'IST0109')).toEqual([
+    expect(withCode(msgs, 'IST0109')).toEqual([
       { code: 'IST0109', name: 'ConflictingMeshGatewayVirtualServiceHosts', level: 'error', ref: 'VirtualService default/one', path: [], message: expected },
       { code: 'IST0109', name: 'ConflictingMeshGatewayVirtualServiceHosts', level: 'error', ref: 'VirtualService default/two', path: [], message: expected },
     ]);
   });
 
   it('silent when one of them is bound to an ingress gateway only', () => {
-    const msgs = run(`${SERVICES}
+    const msgs = analyzeYaml(`${SERVICES}
 ---
 ${GATEWAY}
 ---
@@ -312,6 +294,6 @@ ${vs(`
   hosts: [reviews]
   gateways: [web]
   http: [{ route: [{ destination: { host: reviews } }] }]`, 'two')}`);
-    expect(only(msgs, 'IST0109')).toEqual([]);
+    expect(withCode(msgs, 'IST0109')).toEqual([]);
   });
 });

@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfigTexts } from '../../../src/config/load.js';
 import { formatProblem } from '../../../src/config/problems.js';
-import { findVirtualHost } from '../../../src/http/route-lookup.js';
-import { compileYaml } from '../../helpers/compile.js';
 
 // Yes exactly where Istio says yes: fields Istio's API added lately are accepted (the field
 // tables come from its CRDs), and what its API server and CRD rules refuse is refused.
@@ -109,30 +107,5 @@ spec: {host: reviews}
 `);
     expect(r.objects.map((o) => o.ref)).toEqual(['DestinationRule default/fine']);
     expect(r.problems.filter((p) => p.severity === 'error')).toHaveLength(1);
-  });
-});
-
-describe('partial wildcard hosts route as Envoy matches them', () => {
-  it('*-api.example.com takes shop-api.example.com, not shop.example.com', () => {
-    const snap = compileYaml(`apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: default}
-spec:
-  servers:
-  - port: {number: 80, name: http, protocol: HTTP}
-    hosts: ["*"]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: vs, namespace: default}
-spec:
-  hosts: ["*-api.example.com"]
-  gateways: [gw]
-  http: [{route: [{destination: {host: backend.test}}]}]
-`);
-    const table = snap.listeners[0]!.chains[0]!;
-    const routes = (table as unknown as { routes: Parameters<typeof findVirtualHost>[0] }).routes;
-    expect(findVirtualHost(routes, 'shop-api.example.com')?.domain).toBe('*-api.example.com');
-    expect(findVirtualHost(routes, 'shop.example.com')).toBeNull();
   });
 });
