@@ -232,25 +232,23 @@ export class Primary {
     });
   }
 
+  /** Every worker is asked at once: one slow to answer delays a scrape by its own timeout, not the sum. */
   private async counts(): Promise<DataPlaneCounts[]> {
+    const slots = [...this.slots.values()];
+    const answers = await Promise.all(slots.map((s) => this.ask(s, 'counts')));
     const live: DataPlaneCounts[] = [];
-    for (const s of this.slots.values()) {
-      const a = await this.ask(s, 'counts');
-      if (a?.counts !== undefined) {
-        s.lastCounts = a.counts;
-        live.push(a.counts);
-      }
-    }
+    answers.forEach((a, i) => {
+      if (a?.counts === undefined) return;
+      slots[i]!.lastCounts = a.counts;
+      live.push(a.counts);
+    });
     return [...live, ...this.retired];
   }
 
   private async clusters(): Promise<unknown[]> {
-    const out: unknown[] = [];
-    for (const s of [...this.slots.values()].sort((a, b) => a.slot - b.slot)) {
-      const a = await this.ask(s, 'clusters');
-      for (const c of a?.clusters ?? []) out.push({ worker: s.slot, ...(c as object) });
-    }
-    return out;
+    const slots = [...this.slots.values()].sort((a, b) => a.slot - b.slot);
+    const answers = await Promise.all(slots.map((s) => this.ask(s, 'clusters')));
+    return slots.flatMap((s, i) => (answers[i]?.clusters ?? []).map((c) => ({ worker: s.slot, ...(c as object) })));
   }
 
   /** The status port's metrics: Istio's counters summed over the workers, dead ones included. */
