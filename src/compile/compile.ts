@@ -4,6 +4,7 @@ import { buildRegistry, CLUSTER_DOMAIN, resolveHost, type RegistryService } from
 import { warn, type CompileContext } from './context.js';
 import { covers, intersect, namespaceAllows, parseGatewayHost } from './hosts.js';
 import { destinationRuleFor } from './policy.js';
+import { ROOT_NAMESPACE } from '../config/visibility.js';
 import { declaredAddresses, egressPolicy, sidecarReach } from './egress.js';
 import { addVirtualHost, boundGateways, gatewayListener, gatewayPorts, newTable, type TlsInputs } from './gateway-listener.js';
 import { compileHttpRoutes, directRoute, ensureCluster, qualifyGateway } from './routes.js';
@@ -23,13 +24,30 @@ export interface CompileOptions {
   meshNamespace?: string;
   /** Certificates for terminating servers; without them every such server is reported and left out. */
   tls?: TlsInputs;
+  /**
+   * The namespace this gateway's proxy runs in: exportTo of Services, ServiceEntries and
+   * DestinationRules is judged against it. Default: the namespace the served Gateways share,
+   * else the mesh listener's, else istio-system.
+   */
+  proxyNamespace?: string;
+}
+
+function defaultProxyNamespace(served: readonly ConfigObject[], opts: CompileOptions): string {
+  if (opts.proxyNamespace !== undefined) return opts.proxyNamespace;
+  const namespaces = new Set(served.map((g) => g.namespace));
+  if (namespaces.size === 1) return [...namespaces][0]!;
+  return opts.meshNamespace ?? ROOT_NAMESPACE;
 }
 
 /** Validated objects in, the data plane's immutable Snapshot out. Pure: no sockets, no clock but `builtAt`. */
 export function compile(objects: readonly ConfigObject[], opts: CompileOptions = {}): Snapshot {
   const virtualServices = byCreation(objects.filter((o) => o.kind === 'VirtualService')) as ConfigObject<VirtualServiceSpec>[];
+  const gateways = objects.filter((o) => o.kind === 'Gateway') as ConfigObject<GatewaySpec>[];
+  const served = gateways.filter((g) => opts.labels === undefined || selects(g.spec.selector, opts.labels));
+  const proxyNamespace = defaultProxyNamespace(served, opts);
   const ctx: CompileContext = {
-    registry: buildRegistry(objects),
+    registry: buildRegistry(objects, proxyNamespace),
+    proxyNamespace,
     problems: [],
     clusters: new Map(),
     destinationRules: byCreation(objects.filter((o) => o.kind === 'DestinationRule')) as ConfigObject<DestinationRuleSpec>[],
@@ -39,9 +57,7 @@ export function compile(objects: readonly ConfigObject[], opts: CompileOptions =
     credentials: opts.tls?.credentials,
     declaredAddresses: declaredAddresses(objects),
   };
-  const gateways = objects.filter((o) => o.kind === 'Gateway') as ConfigObject<GatewaySpec>[];
   const gatewayIndex = new Map(gateways.map((g) => [`${g.namespace}/${g.name}`, g]));
-  const served = gateways.filter((g) => opts.labels === undefined || selects(g.spec.selector, opts.labels));
   // Delegates are compiled inside their root's routes, never on their own.
   const delegates = new Set(virtualServices.flatMap((vs) => (vs.spec.http ?? []).filter((h) => h.delegate).map((h) => `${h.delegate!.namespace ?? vs.namespace}/${h.delegate!.name}`)));
   const roots = virtualServices.filter((vs) => !delegates.has(`${vs.namespace}/${vs.name}`));
@@ -161,7 +177,16 @@ function checkDestinationRules(ctx: CompileContext): void {
   for (const dr of ctx.destinationRules) {
     const host = resolveHost(ctx.registry, dr.spec.host, dr.namespace);
     const known = host.includes('*') ? [...ctx.registry.services.keys()].some((h) => covers(host, h)) : ctx.registry.services.has(host);
-    if (!known) warn(ctx, dr, ['host'], `${host} is not in the service registry (no Service or ServiceEntry declares it), so this rule applies to nothing`);
-    else if (destinationRuleFor(ctx, host) !== dr && !host.includes('*')) warn(ctx, dr, ['host'], `another DestinationRule for ${host} takes precedence; this one is ignored`);
+    const hiddenBy = ctx.registry.hidden.get(host);
+    if (!known && hiddenBy !== undefined) warn(ctx, dr, ['host'], `${host} is declared by ${hiddenBy}, which is not exported to namespace ${ctx.proxyNamespace} where this gateway runs, so this rule applies to nothing`);
+    else if (!known) warn(ctx, dr, ['host'], `${host} is not in the service registry (no Service or ServiceEntry declares it), so this rule applies to nothing`);
+    else if (host.includes('*')) continue;
+    else {
+      const chosen = destinationRuleFor(ctx, host);
+      if (chosen === undefined) {
+        const svcNs = ctx.registry.services.get(host)!.namespace;
+        warn(ctx, dr, ['exportTo'], `this rule does not apply to this gateway (namespace ${ctx.proxyNamespace}): Istio takes a gateway's DestinationRules from its own namespace, or exported to it from the service's namespace (${svcNs}) or ${ROOT_NAMESPACE}`);
+      } else if (chosen !== dr) warn(ctx, dr, ['host'], `another DestinationRule for ${host} takes precedence (${chosen.ref}); this one is ignored`);
+    }
   }
 }

@@ -9,6 +9,8 @@ import type { ClusterConfig } from './snapshot.js';
 /** What the compile steps share while one Snapshot is built. */
 export interface CompileContext {
   registry: Registry;
+  /** Where this gateway's proxy runs: what is exported elsewhere is not seen. */
+  proxyNamespace: string;
   problems: Problem[];
   clusters: Map<string, ClusterConfig>;
   destinationRules: ConfigObject<DestinationRuleSpec>[];

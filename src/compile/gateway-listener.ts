@@ -1,3 +1,4 @@
+import { isExportedTo } from '../config/visibility.js';
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import type { ConfigObject, GatewaySpec, Labels, ServerSpec, VirtualServiceSpec } from '../config/types.js';
 import { selects } from '../registry/labels.js';
@@ -81,9 +82,7 @@ export function boundGateways(vs: ConfigObject<VirtualServiceSpec>): string[] {
 }
 
 export function exportedTo(vs: ConfigObject<VirtualServiceSpec>, namespace: string): boolean {
-  const to = vs.spec.exportTo;
-  if (!to || to.length === 0) return true;
-  return to.some((e) => e === '*' || (e === '.' && vs.namespace === namespace) || e === namespace);
+  return isExportedTo(vs.spec.exportTo, vs.namespace, namespace);
 }
 
 export function newTable(name: string): RouteTable {

@@ -1,18 +1,44 @@
 import { parseDuration } from '../config/duration.js';
 import type { ClientTLSSettings, ConfigObject, DestinationRuleSpec, Labels, TrafficPolicy } from '../config/types.js';
 import { resolveHost, type Registry } from '../registry/registry.js';
+import { isExportedTo, isNamespacePrivate, ROOT_NAMESPACE } from '../config/visibility.js';
 import { covers } from './hosts.js';
 import { wire } from './wire.js';
 import type { HashKey, LbPolicy, OutlierPolicy, PoolLimits } from './snapshot.js';
 
-/** The DestinationRule that governs a host: an exact host first, then the most specific wildcard. */
-export function destinationRuleFor(
-  ctx: { registry: Registry; destinationRules: ConfigObject<DestinationRuleSpec>[] },
-  host: string,
-): ConfigObject<DestinationRuleSpec> | undefined {
+type DrLookup = { registry: Registry; destinationRules: ConfigObject<DestinationRuleSpec>[]; proxyNamespace?: string };
+
+/**
+ * The DestinationRule that governs a host for this proxy, found as Istio finds it
+ * (PushContext.destinationRule): the proxy's own namespace first, then rules exported to it from
+ * the service's namespace, then from the root namespace. Rules elsewhere do not apply. Within a
+ * namespace an exact host wins over the most specific wildcard; same hosts go by creation time.
+ */
+export function destinationRuleFor(ctx: DrLookup, host: string): ConfigObject<DestinationRuleSpec> | undefined {
+  const proxyNs = ctx.proxyNamespace;
+  if (proxyNs === undefined) return mostSpecific(ctx, ctx.destinationRules, host);
+  const svcNs = ctx.registry.services.get(host)?.namespace;
+  const local = (dr: ConfigObject<DestinationRuleSpec>) => isNamespacePrivate(dr.spec.exportTo, dr.namespace);
+  const exported = (ns: string) => (dr: ConfigObject<DestinationRuleSpec>) =>
+    dr.namespace === ns && !local(dr) && isExportedTo(dr.spec.exportTo, dr.namespace, proxyNs);
+  const steps: ((dr: ConfigObject<DestinationRuleSpec>) => boolean)[] = [
+    proxyNs !== ROOT_NAMESPACE
+      ? (dr) => dr.namespace === proxyNs && isExportedTo(dr.spec.exportTo, dr.namespace, dr.namespace)
+      : (dr) => dr.namespace === ROOT_NAMESPACE && local(dr),
+  ];
+  if (svcNs !== undefined) steps.push(exported(svcNs));
+  steps.push(exported(ROOT_NAMESPACE));
+  for (const step of steps) {
+    const hit = mostSpecific(ctx, ctx.destinationRules.filter(step), host);
+    if (hit) return hit;
+  }
+  return undefined;
+}
+
+function mostSpecific(ctx: DrLookup, rules: readonly ConfigObject<DestinationRuleSpec>[], host: string): ConfigObject<DestinationRuleSpec> | undefined {
   let best: ConfigObject<DestinationRuleSpec> | undefined;
   let bestLen = -1;
-  for (const dr of ctx.destinationRules) {
+  for (const dr of rules) {
     const drHost = resolveHost(ctx.registry, dr.spec.host, dr.namespace);
     if (drHost === host) return dr;
     if (covers(drHost, host) && drHost.length > bestLen) {

@@ -9,6 +9,7 @@ import { resolveHost } from '../registry/registry.js';
 import { warn, type CompileContext } from './context.js';
 import { compileMatch, mergeDelegateMatches, stringMatcher } from './match.js';
 import { clusterPolicy, destinationRuleFor } from './policy.js';
+import { isExportedTo } from '../config/visibility.js';
 import { compileRe2Search } from './regex.js';
 import { wire } from './wire.js';
 import type {
@@ -69,8 +70,7 @@ function compileDelegate(ctx: CompileContext, root: ConfigObject<VirtualServiceS
   if (del.spec.hosts && del.spec.hosts.length > 0) {
     warn(ctx, del, ['hosts'], 'a delegate VirtualService must not set hosts; they are ignored when it is used as a delegate');
   }
-  const exportTo = del.spec.exportTo;
-  if (exportTo && exportTo.length > 0 && !exportTo.some((e) => e === '*' || e === root.namespace || (e === '.' && del.namespace === root.namespace))) {
+  if (!isExportedTo(del.spec.exportTo, del.namespace, root.namespace)) {
     warn(ctx, root, ['http', index, 'delegate'], `delegate VirtualService ${ns}/${del.name} is not exported to namespace ${root.namespace}; this route is skipped`);
     return [];
   }
@@ -253,7 +253,10 @@ export function ensureCluster(ctx: CompileContext, host: string, portNumber: num
   const existing = ctx.clusters.get(name);
   if (existing) return existing;
 
-  if (!svc) {
+  const hiddenBy = svc ? undefined : ctx.registry.hidden.get(host);
+  if (hiddenBy !== undefined) {
+    report('host', `${host} is declared by ${hiddenBy}, which is not exported to namespace ${ctx.proxyNamespace} where this gateway runs; requests get 503`);
+  } else if (!svc) {
     report('host', `${host} is not in the service registry (no Service or ServiceEntry declares it); requests get 503`);
   } else if (!svc.endpoints.has(port)) {
     report('port', `${host} has no port ${port} (its ports: ${svc.ports.map((p) => p.number).join(', ') || 'none'})`);

@@ -157,6 +157,7 @@ function readDocument(
     return;
   }
   const labels = isPlainObject(meta.labels) ? (meta.labels as Record<string, string>) : {};
+  const annotations = isPlainObject(meta.annotations) ? (meta.annotations as Record<string, string>) : undefined;
   const created = typeof meta.creationTimestamp === 'string' ? Date.parse(meta.creationTimestamp) : NaN;
   const obj: ConfigObject = {
     apiVersion,
@@ -164,6 +165,7 @@ function readDocument(
     name,
     namespace,
     labels,
+    ...(annotations ? { annotations } : {}),
     spec: body,
     source: doc,
     docPath,

@@ -7,6 +7,8 @@ export interface ConfigObject<Spec = unknown> {
   name: string;
   namespace: string;
   labels: Readonly<Record<string, string>>;
+  /** metadata.annotations (read for Services' `networking.istio.io/exportTo`). */
+  annotations?: Readonly<Record<string, string>>;
   /** The object's payload: `spec` for Istio kinds and Service, the top level for Endpoints and friends. */
   spec: Spec;
   source: SourceDoc;

@@ -1,3 +1,4 @@
+import { exportToOf, isExportedTo } from '../config/visibility.js';
 import type {
   ConfigObject,
   EndpointPort,
@@ -49,6 +50,8 @@ export interface RegistryService {
 
 export interface Registry {
   services: Map<string, RegistryService>;
+  /** Hosts declared but not exported to the proxy's namespace: `host` → the object that declares it. */
+  hidden: Map<string, string>;
 }
 
 /** `reviews` → `reviews.NS.svc.cluster.local`; `reviews.other` → `reviews.other.svc.cluster.local` when that is known. */
@@ -65,8 +68,19 @@ export function resolveHost(registry: Registry, host: string, namespace: string)
   return h;
 }
 
-export function buildRegistry(objects: readonly ConfigObject[]): Registry {
+/**
+ * The services a proxy in `proxyNamespace` sees (every one when it is undefined): Services and
+ * ServiceEntries not exported to that namespace are left out, as Istio leaves them out of the
+ * proxy's config.
+ */
+export function buildRegistry(objects: readonly ConfigObject[], proxyNamespace?: string): Registry {
   const services = new Map<string, RegistryService>();
+  const hidden = new Map<string, string>();
+  const visible = (o: ConfigObject, hosts: readonly string[]) => {
+    if (proxyNamespace === undefined || isExportedTo(exportToOf(o), o.namespace, proxyNamespace)) return true;
+    for (const h of hosts) if (!hidden.has(h)) hidden.set(h, o.ref);
+    return false;
+  };
   const byKind = (k: string) => objects.filter((o) => o.kind === k);
   const workloadEntries = byKind('WorkloadEntry') as ConfigObject<WorkloadEntrySpec>[];
   const endpointsObjs = byKind('Endpoints') as ConfigObject<EndpointsBody>[];
@@ -74,6 +88,7 @@ export function buildRegistry(objects: readonly ConfigObject[]): Registry {
 
   for (const svc of byKind('Service') as ConfigObject<KubeServiceSpec>[]) {
     const hostname = `${svc.name}.${svc.namespace}.${CLUSTER_DOMAIN}`;
+    if (!visible(svc, [hostname])) continue;
     const spec = svc.spec;
     const ports: ServicePortInfo[] = (spec.ports ?? []).map((p) => ({ number: p.port, name: p.name, protocol: protocolOf(p.name, p.appProtocol) }));
     const endpoints = new Map<number, Endpoint[]>();
@@ -124,6 +139,7 @@ export function buildRegistry(objects: readonly ConfigObject[]): Registry {
 
   for (const se of byKind('ServiceEntry') as ConfigObject<ServiceEntrySpec>[]) {
     const spec = se.spec;
+    if (!visible(se, spec.hosts.map((h) => h.toLowerCase()))) continue;
     const resolution = spec.resolution ?? 'NONE';
     const ports: ServicePortInfo[] = (spec.ports ?? []).map((p) => ({ number: p.number, name: p.name, protocol: (p.protocol ?? 'TCP').toUpperCase() }));
     const wes = spec.workloadSelector
@@ -166,7 +182,8 @@ export function buildRegistry(objects: readonly ConfigObject[]): Registry {
       });
     }
   }
-  return { services };
+  for (const h of services.keys()) hidden.delete(h);
+  return { services, hidden };
 }
 
 function weLabels(w: ConfigObject<WorkloadEntrySpec>): Labels {
