@@ -36,9 +36,13 @@ export type CredentialLookup = ReadonlyMap<string, MaterialResult>;
 
 /** A server's TLS settings name their material one of three ways; this is the lookup key of each. */
 export function credentialKey(gatewayNamespace: string, tls: Record<string, unknown>): string | null {
-  if (typeof tls.credentialName === 'string' && tls.credentialName !== '') return `credential:${gatewayNamespace}/${tls.credentialName}`;
   const names = tls.credentialNames;
-  if (Array.isArray(names) && typeof names[0] === 'string') return `credential:${gatewayNamespace}/${names[0]}`;
+  const credential = typeof tls.credentialName === 'string' && tls.credentialName !== '' ? tls.credentialName : Array.isArray(names) && typeof names[0] === 'string' ? names[0] : undefined;
+  if (credential !== undefined) {
+    // The client-certificate CA comes from caCertCredentialName when given, for the verifying modes only.
+    const caName = caCredentialOf(tls);
+    return `credential:${gatewayNamespace}/${credential}${caName === undefined ? '' : `${CA_SEP}${caName}`}`;
+  }
   if (typeof tls.serverCertificate === 'string' && typeof tls.privateKey === 'string') {
     return `files:${tls.serverCertificate}|${tls.privateKey}|${typeof tls.caCertificates === 'string' ? tls.caCertificates : ''}`;
   }
@@ -46,6 +50,13 @@ export function credentialKey(gatewayNamespace: string, tls: Record<string, unkn
 }
 
 const TERMINATING = new Set(['SIMPLE', 'MUTUAL', 'OPTIONAL_MUTUAL']);
+const CA_SEP = '|ca:';
+
+function caCredentialOf(tls: Record<string, unknown>): string | undefined {
+  const name = tls.caCertCredentialName;
+  const verifying = tls.mode === 'MUTUAL' || tls.mode === 'OPTIONAL_MUTUAL';
+  return verifying && typeof name === 'string' && name !== '' ? name : undefined;
+}
 
 /** Every credential the served Gateways reference, read from Secrets in the config or from files. */
 export async function loadCredentials(objects: readonly ConfigObject[], tlsDir: string): Promise<Map<string, MaterialResult>> {
@@ -58,8 +69,10 @@ export async function loadCredentials(objects: readonly ConfigObject[], tlsDir: 
       const key = credentialKey(gw.namespace, tls);
       if (key === null || out.has(key)) continue;
       if (key.startsWith('credential:')) {
-        const name = key.slice(key.indexOf('/') + 1);
-        out.set(key, fromSecret(secrets, gw.namespace, name) ?? (await fromTlsDir(tlsDir, name)));
+        const caName = caCredentialOf(tls);
+        const name = key.slice(key.indexOf('/') + 1, caName === undefined ? undefined : key.lastIndexOf(CA_SEP));
+        const material = fromSecret(secrets, gw.namespace, name) ?? (await fromTlsDir(tlsDir, name));
+        out.set(key, caName === undefined ? material : await withCaCredential(material, secrets, gw.namespace, caName, tlsDir));
       } else {
         out.set(key, await fromPaths(tls.serverCertificate as string, tls.privateKey as string, typeof tls.caCertificates === 'string' ? tls.caCertificates : null));
       }
@@ -164,6 +177,31 @@ function fromSecret(secrets: ConfigObject<SecretBody>[], namespace: string, name
   const caSecret = findSecret(secrets, s.namespace, `${name}-cacert`);
   const ca = caSecret ? secretField(caSecret, ['ca.crt', 'cacert']) : secretField(s, ['ca.crt', 'cacert']);
   return { cert, key, ca, source: caSecret ? `${where} (+ Secret ${caSecret.namespace}/${caSecret.name})` : where, files: [] };
+}
+
+/**
+ * A server's material with its client-certificate CA taken from caCertCredentialName instead: a
+ * Secret with ca.crt (or cacert); for a name ending in -cacert, also the ca.crt of the Secret
+ * without the suffix, as Istio's SDS reads such names; else NAME.crt, NAME.ca.crt or NAME/ca.crt
+ * in --tls-dir.
+ */
+async function withCaCredential(material: MaterialResult, secrets: ConfigObject<SecretBody>[], namespace: string, caName: string, tlsDir: string): Promise<MaterialResult> {
+  if (!isMaterial(material)) return material;
+  const candidates = [caName, ...(caName.endsWith('-cacert') ? [caName.slice(0, -'-cacert'.length)] : [])];
+  for (const n of candidates) {
+    const s = findSecret(secrets, namespace, n);
+    const ca = s ? secretField(s, ['ca.crt', 'cacert']) : null;
+    if (s && ca !== null) return { ...material, ca, source: `${material.source} (CA: Secret ${s.namespace}/${s.name})` };
+  }
+  if (!/[/\\]/.test(caName) && caName !== '.' && caName !== '..') {
+    const files = [path.join(tlsDir, `${caName}.crt`), path.join(tlsDir, `${caName}.ca.crt`), path.join(tlsDir, caName, 'ca.crt')];
+    for (const f of files) {
+      const text = await readIfExists(f);
+      if (present(text)) return { ...material, ca: text, source: `${material.source} (CA: ${f})`, files: [...material.files, f] };
+    }
+    return { error: `caCertCredentialName ${caName}: no Secret ${namespace}/${caName} with ca.crt in the config and no ${files.join(' or ')}`, files: [...material.files, ...files] };
+  }
+  return { error: `caCertCredentialName ${caName}: no Secret ${namespace}/${caName} with ca.crt in the config`, files: material.files };
 }
 
 async function readIfExists(file: string): Promise<string | null> {

@@ -634,6 +634,15 @@ type: kubernetes.io/tls
 data:
   tls.crt: ${pemBase64(server.cert)}
   tls.key: ${pemBase64(server.key)}
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: client-ca
+  namespace: istio-system
+type: Opaque
+data:
+  ca.crt: ${pemBase64(ca)}
 `;
     const gatewayYaml = `apiVersion: networking.istio.io/v1
 kind: Gateway
@@ -700,6 +709,16 @@ spec:
       credentialName: simple-k8s-cred
     hosts:
     - simple.example.com
+  - port:
+      number: 443
+      name: https-ca-credential
+      protocol: HTTPS
+    tls:
+      mode: MUTUAL
+      credentialName: simple-k8s-cred
+      caCertCredentialName: client-ca
+    hosts:
+    - caname.example.com
 `;
     gw = await startLogged(
       {
@@ -725,6 +744,7 @@ spec:
     ['a generic Secret with cert/key/cacert', 'generic.example.com'],
     ['a Secret with stringData tls.crt/tls.key/ca.crt', 'string.example.com'],
     ['serverCertificate/privateKey/caCertificates file paths', 'files.example.com'],
+    ['a CA-less credentialName whose client CA comes from the Secret named by caCertCredentialName', 'caname.example.com'],
   ];
 
   for (const [what, host] of cases) {
