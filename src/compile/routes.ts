@@ -132,9 +132,6 @@ function compileRoute(
   const scoped = prefiltered ? rawMatches : filterScope(rawMatches, vs.namespace, scope);
   if (scoped === null) return undefined;
   const matches: CompiledMatch[] | null = scoped && scoped.length > 0 ? scoped.map(compileMatch) : null;
-  if (http.fault?.delay?.exponentialDelay !== undefined) {
-    warn(ctx, vs, ['http', index, 'fault', 'delay', 'exponentialDelay'], 'Istio does not support exponentialDelay; this delay is not applied (use fixedDelay)');
-  }
   const action = compileAction(ctx, vs, http, index, scope);
   if (!action) return undefined;
   return withFilters({
@@ -391,7 +388,6 @@ function compileRetry(http: HTTPRoute): RetryPolicy | null {
 function compileFault(http: HTTPRoute): FaultPolicy | null {
   const f = http.fault;
   if (!f) return null;
-  // Istio does not support exponentialDelay (validation warns and the delay is dropped).
   const delayMs = f.delay?.fixedDelay !== undefined ? parseDuration(f.delay.fixedDelay) ?? 0 : 0;
   const grpc = f.abort?.grpcStatus !== undefined ? grpcCode(f.abort.grpcStatus) : null;
   const policy: FaultPolicy = {

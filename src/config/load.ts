@@ -3,6 +3,7 @@ import path from 'node:path';
 import { kindInfo, knownVersionsOf } from './kinds.js';
 import type { Problem } from './problems.js';
 import { validateCrd } from './crd.js';
+import { webhookCheck } from './webhook/index.js';
 import { fieldsAt, isPlainObject, validate } from './schema.js';
 import { parseSource, type FieldPath, type SourceDoc } from './source.js';
 import type { ConfigObject } from './types.js';
@@ -150,14 +151,21 @@ function readDocument(
       if (!reported.has(formatPath([...specPath, ...p]))) report(p, message);
     }, (p) => fieldsAt(info.schema, p));
   }
-  if (found.length > 0) {
-    // Two passes found them: in the order they are written.
-    found.sort((a, b) => a.line! - b.line! || a.col! - b.col!);
-    problems.push(...found);
-    return;
-  }
   const labels = isPlainObject(meta.labels) ? (meta.labels as Record<string, string>) : {};
   const annotations = isPlainObject(meta.annotations) ? (meta.annotations as Record<string, string>) : undefined;
+  // Istio's webhook runs only on what its schema admitted, as the API server orders them.
+  if (found.length === 0 && info.crd !== undefined && isPlainObject(body)) {
+    for (const f of webhookCheck(info.kind, body, { name, namespace, labels, annotations: annotations ?? {} })) {
+      const field = f.inMetadata ? ['metadata', ...f.path] : [...specPath, ...f.path];
+      found.push({ severity: f.severity, ...at(field), object: ref, field: formatPath(field), message: f.message });
+    }
+  }
+  if (found.length > 0) {
+    // Several passes found them: in the order they are written.
+    found.sort((a, b) => a.line! - b.line! || a.col! - b.col!);
+    problems.push(...found);
+    if (found.some((p) => p.severity === 'error')) return;
+  }
   const created = typeof meta.creationTimestamp === 'string' ? Date.parse(meta.creationTimestamp) : NaN;
   const obj: ConfigObject = {
     apiVersion,

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfigTexts } from '../../src/config/load.js';
 import { createDevCa, issueServerCert, type Pem } from '../../src/tls/dev-certs.js';
 import { clientPem, serverPem, testCa } from '../helpers/certs.js';
 import { GATEWAY_ANY_HOST, startGateway, type TestGateway } from '../helpers/gateway.js';
@@ -409,7 +410,6 @@ describe('verifying the upstream certificate', () => {
     { host: 'right-san.external.test', to: 'trusted', tls: () => simple({ sni: HOST, subjectAltNames: [HOST] }) },
     { host: 'one-san.external.test', to: 'trusted', tls: () => simple({ sni: HOST, subjectAltNames: ['other.test', HOST] }) },
     { host: 'skip.external.test', to: 'untrusted', tls: () => ({ mode: 'SIMPLE', sni: HOST, insecureSkipVerify: true }) },
-    { host: 'skip-ca.external.test', to: 'untrusted', tls: () => simple({ sni: HOST, insecureSkipVerify: true }) },
     // No caCertificates: Envoy verifies against the system's roots, which do not include a test CA.
     { host: 'system-roots.external.test', to: 'trusted', tls: () => ({ mode: 'SIMPLE', sni: HOST }) },
     // The ServiceEntry's subjectAltNames are checked when the rule names none, and the rule's replace them.
@@ -473,9 +473,11 @@ describe('verifying the upstream certificate', () => {
     expectServedOverTls(a, untrusted, '/verify/skip');
   });
 
-  it('insecureSkipVerify wins over caCertificates', async () => {
-    const a = await gw.get('skip-ca.external.test', '/verify/skip-ca');
-    expectServedOverTls(a, untrusted, '/verify/skip-ca');
+  it('insecureSkipVerify with caCertificates is refused, as Istio\'s webhook refuses it', () => {
+    const text = JSON.stringify({ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'skip-ca', namespace: 'default' }, spec: { host: 'skip-ca.external.test', trafficPolicy: { tls: simple({ sni: HOST, insecureSkipVerify: true }) } } });
+    const { objects, problems } = parseConfigTexts([{ file: 'dr.yaml', text }], { defaultNamespace: 'default' });
+    expect(objects).toEqual([]);
+    expect(problems.map((p) => `${p.severity} ${p.field}: ${p.message}`)).toEqual(['error spec.trafficPolicy.tls.insecureSkipVerify: cannot specify CaCertificates or CredentialName or SubjectAltNames when InsecureSkipVerify is set true']);
   });
 
   it('without caCertificates the system roots decide: a test-CA certificate is refused (503)', async () => {

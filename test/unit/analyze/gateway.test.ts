@@ -15,8 +15,9 @@ ${servers}
 `;
 }
 
+// Istio refuses two servers with one port name: each is named after its host and credential.
 const httpsServer = (credential: string, host = 'shop.example.com') => `
-  - port: { number: 443, name: https, protocol: HTTPS }
+  - port: { number: 443, name: https-${host.replace(/[^a-z0-9]/g, '-')}-${credential}, protocol: HTTPS }
     hosts: ["${host}"]
     tls: { mode: SIMPLE, credentialName: ${credential} }`;
 

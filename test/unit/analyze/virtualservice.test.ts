@@ -137,7 +137,9 @@ describe('virtualservice destination hosts', () => {
   http:
   - route:
     - destination: { host: reviews }
+      weight: 50
     - destination: { host: bogus }
+      weight: 50
     mirror: { host: nowhere }`)}
 ---
 ${SERVICES}`);
@@ -182,9 +184,13 @@ ${SERVICES}`);
   http:
   - route:
     - destination: { host: reviews }
+      weight: 25
     - destination: { host: reviews.default.svc.cluster.local }
+      weight: 25
     - destination: { host: multi, port: { number: 8080 } }
+      weight: 25
     - destination: { host: api.example.com }
+      weight: 25
   tcp:
   - route: [{ destination: { host: reviews, port: { number: 9080 } } }]`)}
 ---

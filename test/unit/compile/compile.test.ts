@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { compile, type CompileOptions } from '../../../src/compile/compile.js';
 import type { ListenerConfig, RouteTable, Snapshot } from '../../../src/compile/snapshot.js';
 import { compileYaml, httpRoutes } from '../../helpers/compile.js';
+import { parseConfigTexts } from '../../../src/config/load.js';
 import type { Problem } from '../../../src/config/problems.js';
 
 const build = compileYaml;
@@ -350,8 +351,8 @@ subsets:
   - name: even
     match: [{uri: {prefix: /even}}]
     route:
-    - {destination: {host: svc.example.com, subset: v1}}
-    - {destination: {host: svc.example.com, subset: v2}}
+    - {destination: {host: svc.example.com, subset: v1}, weight: 50}
+    - {destination: {host: svc.example.com, subset: v2}, weight: 50}
   - name: missing
     match: [{uri: {prefix: /missing}}]
     route: [{destination: {host: missing.example.com}}]
@@ -397,11 +398,18 @@ subsets:
     expect(warningFor('spec.http[1].route')).toEqual([expect.stringMatching(/add up to 90, not 100/)]);
   });
 
-  it('splits evenly between destinations without weights, with a warning', () => {
+  it('splits 50/50 weights evenly, without a warning', () => {
     const ds = fwd('even').destinations;
-    expect(ds[0]!.weight).toBe(ds[1]!.weight);
-    expect(ds[0]!.weight).toBeGreaterThan(0);
-    expect(warningFor('spec.http[2].route')).toEqual([expect.stringMatching(/evenly/)]);
+    expect(ds.map((d) => d.weight)).toEqual([50, 50]);
+    expect(warningFor('spec.http[2].route')).toEqual([]);
+  });
+
+  it('refuses several destinations without weights, as Istio does (total destination weight 0)', () => {
+    const { objects, problems } = parseConfigTexts([{ file: 'w.yaml', text: vs('w', 'default', ['w.example.com'], ['gw'], `  - route:
+    - {destination: {host: svc.example.com, subset: v1}}
+    - {destination: {host: svc.example.com, subset: v2}}`) }], { defaultNamespace: 'default' });
+    expect(objects).toEqual([]);
+    expect(problems.filter((p) => p.severity === 'error').map((p) => `${p.field}: ${p.message}`)).toEqual([expect.stringMatching(/^spec\.http\[0\]\.route: .*total destination weight = 0/)]);
   });
 
   it('a subset cluster keeps only the endpoints whose labels the DestinationRule subset selects', () => {

@@ -50,9 +50,15 @@ describe('retries', () => {
     expect(one({}).retry).toBeNull();
   });
 
-  it('has no retry policy for `attempts: 0` (Istio: explicitly disabled), nor for retries without attempts', () => {
-    expect(one({ retries: { attempts: 0, retryOn: '5xx' } }).retry).toBeNull();
-    expect(one({ retries: { perTryTimeout: '1s' } }).retry).toBeNull();
+  it('has no retry policy for `attempts: 0` (Istio: explicitly disabled), nor for an empty retries block', () => {
+    expect(one({ retries: { attempts: 0 } }).retry).toBeNull();
+    expect(one({ retries: {} }).retry).toBeNull();
+  });
+
+  it('refuses retryOn or perTryTimeout with `attempts: 0` (or none), as Istio\'s webhook does', () => {
+    for (const retries of [{ attempts: 0, retryOn: '5xx' }, { perTryTimeout: '1s' }]) {
+      expect(errorsFor({ retries })).toEqual(['spec.http[0].retries.attempts: http retry policy configured when attempts are set to 0 (disabled)']);
+    }
   });
 
   it('takes `attempts` as the number of retries after the first try', () => {
@@ -87,8 +93,12 @@ describe('retries', () => {
     expect(one({ retries: { attempts: 1, retryOn: 'refused-stream' } }).retry).toMatchObject({ onRefusedStream: true, onConnectFailure: false });
   });
 
-  it('reads a list of conditions, spaces around commas included', () => {
-    expect(one({ retries: { attempts: 3, retryOn: 'gateway-error, connect-failure ,refused-stream' } }).retry).toMatchObject({
+  it('refuses spaces around the commas of retryOn, as Istio does', () => {
+    expect(errorsFor({ retries: { attempts: 3, retryOn: 'gateway-error, connect-failure' } })).toEqual(['spec.http[0].retries.retryOn: " connect-failure" is not a valid retryOn policy']);
+  });
+
+  it('reads a list of conditions', () => {
+    expect(one({ retries: { attempts: 3, retryOn: 'gateway-error,connect-failure,refused-stream' } }).retry).toMatchObject({
       onGatewayError: true,
       onConnectFailure: true,
       onRefusedStream: true,

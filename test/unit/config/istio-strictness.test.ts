@@ -24,7 +24,7 @@ spec:
   host: reviews
   trafficPolicy:
     connectionPool:
-      http: {http2KeepAlive: {}}
+      http: {http2KeepAlive: {interval: 30s, timeout: 10s}}
     loadBalancer:
       simple: ROUND_ROBIN
       zoneAwareLbSetting: {}
@@ -64,8 +64,16 @@ spec:
     ).toEqual([]);
   });
 
-  it('accepts resolution DYNAMIC_DNS, protocol HTTP_PROXY and an empty protocol (sniffed)', () => {
-    expect(errors(se(`  hosts: [a.example.com]\n  resolution: DYNAMIC_DNS\n  ports: [{number: 80, name: http, protocol: HTTP_PROXY}, {number: 81, name: any, protocol: ""}]\n`))).toEqual([]);
+  it('accepts resolution DYNAMIC_DNS (for a wildcard host and HTTP/TLS/GRPC/HTTP2 ports), protocol HTTP_PROXY and an empty protocol (sniffed)', () => {
+    expect(errors(se(`  hosts: ["*.a.example.com"]\n  resolution: DYNAMIC_DNS\n  ports: [{number: 80, name: http, protocol: HTTP}, {number: 443, name: tls, protocol: TLS}]\n`))).toEqual([]);
+    expect(errors(se(`  hosts: [a.example.com]\n  resolution: DNS\n  ports: [{number: 80, name: http, protocol: HTTP_PROXY}, {number: 81, name: any, protocol: ""}]\n`))).toEqual([]);
+  });
+
+  it('refuses DYNAMIC_DNS for a plain host or a TCP port, as Istio\'s webhook does', () => {
+    expect(errors(se(`  hosts: [a.example.com]\n  resolution: DYNAMIC_DNS\n  ports: [{number: 80, name: tcp, protocol: TCP}]\n`)).map((l) => l.replace(/^c\.yaml:\d+:\d+: /, ''))).toEqual([
+      'error: ServiceEntry default/ext: spec.hosts[0]: host must be wildcarded for resolution mode DYNAMIC_DNS',
+      'error: ServiceEntry default/ext: spec.ports[0].protocol: only HTTP, TLS, GRPC, and HTTP2 protocols are supported for resolution type DYNAMIC_DNS',
+    ]);
   });
 
   it('reads YAML as kubectl does: 001:db8:: in a flow list is an address, not a map', () => {

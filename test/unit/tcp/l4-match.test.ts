@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { TcpChainConfig, TcpRoute } from '../../../src/compile/snapshot.js';
 import { selectTcpRoute } from '../../../src/tcp/tcp-proxy.js';
 import { compileYaml } from '../../helpers/compile.js';
+import { parseConfigTexts } from '../../../src/config/load.js';
 
 // VirtualService tcp/tls route matches compiled for a gateway port, then chosen per connection.
 
@@ -13,17 +14,17 @@ spec:
   servers:
   - port: {number: 31400, name: tcp, protocol: TCP}
     hosts: ["*"]
----
+${['a', 'b', 'c'].map((h) => `---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
-metadata: {name: backends, namespace: default}
+metadata: {name: backend-${h}, namespace: default}
 spec:
-  hosts: [a.internal, b.internal, c.internal]
+  hosts: [${h}.internal]
   location: MESH_INTERNAL
   resolution: STATIC
   ports: [{number: 9000, name: tcp, protocol: TCP}]
   endpoints: [{address: 127.0.0.1}]
-`;
+`).join('')}`;
 
 function routes(tcp: string, labels?: Record<string, string>): { routes: TcpRoute[]; warnings: string[] } {
   const snap = compileYaml(`${GATEWAY}---
@@ -64,12 +65,19 @@ ${to('b.internal')}
     expect(hostOf(selectTcpRoute(rs, null, '127.0.0.1', '127.0.0.1'))).toBe('c.internal');
   });
 
-  it('a bad CIDR is a warning naming the field, and that match never applies', () => {
-    const { routes: bad, warnings } = routes(`  - match: [{destinationSubnets: [10.0.0.0/33]}]
+  it('a bad CIDR is refused, as Istio\'s webhook refuses it, naming the field', () => {
+    const { objects, problems } = parseConfigTexts([{ file: 'cidr.yaml', text: `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: vs, namespace: default}
+spec:
+  hosts: ["*"]
+  gateways: [gw]
+  tcp:
+  - match: [{destinationSubnets: [10.0.0.0/33]}]
 ${to('a.internal')}
-`);
-    expect(warnings).toEqual(['spec.tcp[0].match[0].destinationSubnets: "10.0.0.0/33" is not an IP address or CIDR block; this match never applies']);
-    expect(bad).toEqual([]);
+` }], { defaultNamespace: 'default' });
+    expect(objects).toEqual([]);
+    expect(problems.map((p) => `${p.severity} ${p.field}: ${p.message}`)).toEqual(['error spec.tcp[0].match[0].destinationSubnets[0]: 10.0.0.0/33 is not a valid CIDR block']);
   });
 
   it('sourceLabels select the gateway itself, as in Istio: kept when --labels carry them, dropped when not', () => {

@@ -1,0 +1,32 @@
+/**
+ * What Istio's admission webhook (pkg/config/validation) says about one object: errors refuse it,
+ * warnings are printed and the object is kept. Paths are relative to `spec`.
+ */
+export type SpecPath = ReadonlyArray<string | number>;
+
+export interface WebhookFinding {
+  severity: 'error' | 'warning';
+  path: SpecPath;
+  message: string;
+  /** Set when `path` is inside `metadata` rather than `spec`. */
+  inMetadata?: true;
+}
+
+/** Who the object is: Istio's rules look at the namespace (exportTo, `./host`) and the name. */
+export interface WebhookContext {
+  name: string;
+  namespace: string;
+  labels: Readonly<Record<string, string>>;
+  annotations: Readonly<Record<string, string>>;
+}
+
+/** Collects findings in the order the rules run. */
+export class Findings {
+  readonly list: WebhookFinding[] = [];
+  error(path: SpecPath, message: string): void {
+    this.list.push({ severity: 'error', path, message });
+  }
+  warn(path: SpecPath, message: string): void {
+    this.list.push({ severity: 'warning', path, message });
+  }
+}
