@@ -1,3 +1,4 @@
+import { readFast } from './yaml-fast.js';
 import { LineCounter, parseAllDocuments, isMap, isSeq, isPair, isScalar, Scalar, visit, type Document, type Node, type Tags } from 'yaml';
 
 export type FieldPath = ReadonlyArray<string | number>;
@@ -24,11 +25,62 @@ export interface ParseFailure {
   message: string;
 }
 
-// The `yaml` package keeps a source range on every node, so an error deep inside a document
-// can name its own line; js-yaml only reports positions of syntax errors.
+const YAML_OPTIONS = { uniqueKeys: true, prettyErrors: false, version: '1.1', customTags: asKubectlReads } as const;
+
+/**
+ * The documents of a config file. Values come from js-yaml where it reads the text as the `yaml`
+ * package would (yaml-fast.ts); positions, needed only for messages, are found when first asked
+ * for by reading that one document again with `yaml`, which keeps a source range on every node.
+ */
 export function parseSource(file: string, text: string): { docs: SourceDoc[]; failures: ParseFailure[] } {
+  const fast = readFast(text);
+  if (fast === undefined) return parseSourceFully(file, text);
+  const docs = fast.map((d, index): SourceDoc => {
+    let locator: ((path: FieldPath) => Position) | undefined;
+    return {
+      file,
+      index,
+      value: d.value,
+      // The document's own line is asked for every object (where it came from): no parse for it.
+      locate: (path) => (path.length === 0 ? documentStart(d.text, d.firstLine) : (locator ??= locatorFor(d.text, d.firstLine))(path)),
+    };
+  });
+  return { docs, failures: [] };
+}
+
+const SKIPPED_LINE = /^(?:---(?:[ \t][^\n]*)?|[ \t]*(?:#[^\n]*)?)\r?$/;
+
+/** Where a document's content starts: its first line that is not a marker, blank or a comment. */
+function documentStart(text: string, firstLine: number): Position {
+  let line = firstLine;
+  for (let from = 0; from < text.length; line++) {
+    const nl = text.indexOf('\n', from);
+    const end = nl === -1 ? text.length : nl;
+    const content = text.slice(from, end);
+    if (!SKIPPED_LINE.test(content)) return { line: line + 1, col: content.length - content.trimStart().length + 1 };
+    if (nl === -1) break;
+    from = nl + 1;
+  }
+  return { line: firstLine + 1, col: 1 };
+}
+
+/** Positions in one document's text, shifted to the file's lines. */
+function locatorFor(text: string, firstLine: number): (path: FieldPath) => Position {
   const lineCounter = new LineCounter();
-  const parsed = parseAllDocuments(text, { lineCounter, uniqueKeys: true, prettyErrors: false, version: '1.1', customTags: asKubectlReads });
+  const doc = parseAllDocuments(text, { ...YAML_OPTIONS, lineCounter });
+  const first = Array.isArray(doc) ? doc.find((d) => d.contents !== null) ?? doc[0] : undefined;
+  if (first === undefined) return () => ({ line: firstLine + 1, col: 1 });
+  const toPos = (offset: number): Position => {
+    const p = lineCounter.linePos(offset);
+    return { line: p.line + firstLine, col: p.col };
+  };
+  return (path) => locateIn(first, path, toPos);
+}
+
+/** Values and positions with the `yaml` package, which also reports every syntax error. */
+export function parseSourceFully(file: string, text: string): { docs: SourceDoc[]; failures: ParseFailure[] } {
+  const lineCounter = new LineCounter();
+  const parsed = parseAllDocuments(text, { ...YAML_OPTIONS, lineCounter });
   const docs: SourceDoc[] = [];
   const failures: ParseFailure[] = [];
   const list = Array.isArray(parsed) ? parsed : [];
