@@ -173,3 +173,76 @@ export function writeHttpsConfig(srcDir, dir, upstreamPort, { host, credentialNa
   fs.writeFileSync(path.join(dir, 'zz-bench-https.yml'), '# Written by bench/run.mjs: the HTTPS case.\n' + docs.map((d) => d.join('\n')).join('\n---\n') + '\n');
   return seed;
 }
+
+/**
+ * A large config for the scale case: one Gateway for `*.scale.example` on port 80 and `vs`
+ * VirtualServices of 4 uri-prefix routes (the last `prefix: /`), in files of `perFile`; each file
+ * also holds the ServiceEntry (STATIC, 127.0.0.1:`upstreamPort`) and DestinationRule (round
+ * robin, a connection pool) of the service its VirtualServices route to. Returns the files and
+ * the request that takes the last route of the VirtualService in the middle.
+ */
+export function writeScaleConfig(dir, upstreamPort, { vs, perFile = 100 }) {
+  fs.mkdirSync(dir, { recursive: true });
+  const pad = (n) => String(n).padStart(5, '0');
+  fs.writeFileSync(path.join(dir, '00-gateway.yaml'), [
+    'apiVersion: networking.istio.io/v1',
+    'kind: Gateway',
+    'metadata: {name: scale, namespace: default}',
+    'spec:',
+    '  servers:',
+    '  - port: {number: 80, name: http, protocol: HTTP}',
+    '    hosts: ["*.scale.example"]',
+    '',
+  ].join('\n'));
+  const files = [];
+  for (let f = 0; f * perFile < vs; f++) {
+    const svc = `svc-${pad(f)}.scale.internal`;
+    const docs = [
+      [
+        'apiVersion: networking.istio.io/v1',
+        'kind: ServiceEntry',
+        `metadata: {name: svc-${pad(f)}, namespace: default}`,
+        'spec:',
+        `  hosts: [${svc}]`,
+        '  location: MESH_INTERNAL',
+        '  resolution: STATIC',
+        '  ports: [{number: 80, name: http, protocol: HTTP}]',
+        `  endpoints: [{address: 127.0.0.1, ports: {http: ${upstreamPort}}}]`,
+      ].join('\n'),
+      [
+        'apiVersion: networking.istio.io/v1',
+        'kind: DestinationRule',
+        `metadata: {name: svc-${pad(f)}, namespace: default}`,
+        'spec:',
+        `  host: ${svc}`,
+        '  trafficPolicy:',
+        '    loadBalancer: {simple: ROUND_ROBIN}',
+        '    connectionPool: {http: {http1MaxPendingRequests: 1024, maxRequestsPerConnection: 0}}',
+      ].join('\n'),
+    ];
+    for (let h = f * perFile; h < Math.min(vs, (f + 1) * perFile); h++) {
+      const lines = [
+        'apiVersion: networking.istio.io/v1',
+        'kind: VirtualService',
+        `metadata: {name: vs-${pad(h)}, namespace: default}`,
+        'spec:',
+        `  hosts: [h-${pad(h)}.scale.example]`,
+        '  gateways: [scale]',
+        '  http:',
+      ];
+      for (let r = 0; r < 4; r++) {
+        lines.push(
+          `  - name: r${r}`,
+          `    match: [{uri: {prefix: ${r === 3 ? '/' : `/app-${pad(h)}/r${r}/`}}}]`,
+          `    route: [{destination: {host: ${svc}, port: {number: 80}}}]`,
+        );
+      }
+      docs.push(lines.join('\n'));
+    }
+    const file = path.join(dir, `vs-${pad(f)}.yaml`);
+    fs.writeFileSync(file, docs.join('\n---\n') + '\n');
+    files.push(file);
+  }
+  const middle = Math.floor(vs / 2);
+  return { files, host: `h-${pad(middle)}.scale.example`, path: '/index.html' };
+}

@@ -4,6 +4,7 @@ import { buildRegistry, CLUSTER_DOMAIN, resolveHost, type RegistryService } from
 import { warn, type CompileContext } from './context.js';
 import { covers, intersect, namespaceAllows, parseGatewayHost } from './hosts.js';
 import { destinationRuleFor } from './policy.js';
+import type { CompileCache } from './compile-cache.js';
 import { ROOT_NAMESPACE } from '../config/visibility.js';
 import { declaredAddresses, egressPolicy, sidecarReach } from './egress.js';
 import { addVirtualHost, boundGateways, gatewayListener, gatewayPorts, newTable, type TlsInputs } from './gateway-listener.js';
@@ -30,6 +31,8 @@ export interface CompileOptions {
    * else the mesh listener's, else istio-system.
    */
   proxyNamespace?: string;
+  /** Routes kept from the previous compile with this cache, reused where nothing they depend on changed. */
+  cache?: CompileCache;
 }
 
 function defaultProxyNamespace(served: readonly ConfigObject[], opts: CompileOptions): string {
@@ -45,6 +48,7 @@ export function compile(objects: readonly ConfigObject[], opts: CompileOptions =
   const gateways = objects.filter((o) => o.kind === 'Gateway') as ConfigObject<GatewaySpec>[];
   const served = gateways.filter((g) => opts.labels === undefined || selects(g.spec.selector, opts.labels));
   const proxyNamespace = defaultProxyNamespace(served, opts);
+  opts.cache?.begin(objects, JSON.stringify([opts.labels ?? null, opts.meshNamespace ?? null, proxyNamespace]), opts.tls?.credentials);
   const ctx: CompileContext = {
     registry: buildRegistry(objects, proxyNamespace),
     proxyNamespace,
@@ -56,6 +60,7 @@ export function compile(objects: readonly ConfigObject[], opts: CompileOptions =
     compiled: new Set(),
     credentials: opts.tls?.credentials,
     declaredAddresses: declaredAddresses(objects),
+    cache: opts.cache,
   };
   const gatewayIndex = new Map(gateways.map((g) => [`${g.namespace}/${g.name}`, g]));
   // Delegates are compiled inside their root's routes, never on their own.

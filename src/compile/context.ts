@@ -4,6 +4,7 @@ import type { Problem } from '../config/problems.js';
 import type { FieldPath } from '../config/source.js';
 import type { ConfigObject, DestinationRuleSpec, VirtualServiceSpec } from '../config/types.js';
 import type { Registry } from '../registry/registry.js';
+import type { CompileCache } from './compile-cache.js';
 import type { ClusterConfig } from './snapshot.js';
 
 /** What the compile steps share while one Snapshot is built. */
@@ -23,6 +24,12 @@ export interface CompileContext {
   credentials?: CredentialLookup;
   /** Addresses each ServiceEntry declares itself (endpoints, addresses), by `ServiceEntry ns/name`. */
   declaredAddresses?: ReadonlyMap<string, ReadonlySet<string>>;
+  /** Routes kept from the previous compile (compile-cache.ts). */
+  cache?: CompileCache;
+  /** While one VirtualService is compiled for the cache: the clusters it names. */
+  clustersNamed?: Set<string>;
+  /** While one VirtualService is compiled for the cache: the keys of the problems it reports. */
+  reportedLog?: string[];
 }
 
 /** An error confined to one Gateway server: reported, and the server left out, the rest served. */
@@ -30,6 +37,7 @@ export function isolatedError(ctx: CompileContext, obj: ConfigObject, field: Fie
   const key = `${obj.ref}|${field.join('.')}|${message}`;
   if (ctx.reported.has(key)) return;
   ctx.reported.add(key);
+  ctx.reportedLog?.push(key);
   ctx.problems.push({ severity: 'error', isolated: true, ...locateField(obj, field), object: obj.ref, field: formatPath([...obj.specPath, ...field]), message });
 }
 
@@ -37,5 +45,6 @@ export function warn(ctx: CompileContext, obj: ConfigObject, field: FieldPath, m
   const key = `${obj.ref}|${field.join('.')}|${message}`;
   if (ctx.reported.has(key)) return;
   ctx.reported.add(key);
+  ctx.reportedLog?.push(key);
   ctx.problems.push({ severity: 'warning', ...locateField(obj, field), object: obj.ref, field: formatPath([...obj.specPath, ...field]), message });
 }

@@ -48,6 +48,36 @@ export function qualifyGateway(ref: string, namespace: string): string {
 
 export function compileHttpRoutes(ctx: CompileContext, vs: ConfigObject<VirtualServiceSpec>, scope: RouteScope): Route[] {
   ctx.compiled.add(vs);
+  // A root's routes depend on its delegates too: those are compiled afresh every time.
+  const cache = ctx.cache;
+  if (cache === undefined || ctx.clustersNamed !== undefined || (vs.spec.http ?? []).some((h) => h.delegate)) return compileHttpRoutesAfresh(ctx, vs, scope);
+  const key = `${scope.gateway}|${scope.port}`;
+  const hit = cache.get(vs, key);
+  if (hit) {
+    for (const c of hit.clusters) if (!ctx.clusters.has(c.name)) ctx.clusters.set(c.name, c);
+    hit.problems.forEach((p, i) => {
+      const k = hit.reportedKeys[i]!;
+      if (ctx.reported.has(k)) return;
+      ctx.reported.add(k);
+      ctx.problems.push(p);
+    });
+    return hit.routes;
+  }
+  const problemsBefore = ctx.problems.length;
+  ctx.clustersNamed = new Set();
+  ctx.reportedLog = [];
+  try {
+    const routes = compileHttpRoutesAfresh(ctx, vs, scope);
+    const clusters = [...ctx.clustersNamed].map((name) => ctx.clusters.get(name)!);
+    cache.set(vs, key, { routes, clusters, problems: ctx.problems.slice(problemsBefore), reportedKeys: ctx.reportedLog });
+    return routes;
+  } finally {
+    ctx.clustersNamed = undefined;
+    ctx.reportedLog = undefined;
+  }
+}
+
+function compileHttpRoutesAfresh(ctx: CompileContext, vs: ConfigObject<VirtualServiceSpec>, scope: RouteScope): Route[] {
   const out: Route[] = [];
   (vs.spec.http ?? []).forEach((http, index) => {
     if (http.delegate) {
@@ -247,6 +277,7 @@ export function ensureCluster(ctx: CompileContext, host: string, portNumber: num
     } else port = scope.port !== 0 ? scope.port : 80;
   }
   const name = `outbound|${port}|${subset ?? ''}|${host}`;
+  ctx.clustersNamed?.add(name);
   const existing = ctx.clusters.get(name);
   if (existing) return existing;
 

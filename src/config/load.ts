@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { kindInfo, knownVersionsOf } from './kinds.js';
@@ -54,14 +55,60 @@ async function walk(dir: string, out: string[]): Promise<void> {
   }
 }
 
-export async function loadConfig(paths: readonly string[], opts: LoadOptions): Promise<LoadResult> {
-  const files = await listConfigFiles(paths);
-  const sources: { file: string; text: string; mtimeMs: number }[] = [];
-  for (const file of files) {
-    const [text, st] = await Promise.all([readFile(file, 'utf8'), stat(file)]);
-    sources.push({ file, text, mtimeMs: st.mtimeMs });
+/**
+ * What a file gave the last time it was read: kept between loads so that an unchanged file is
+ * neither read nor checked again, and its objects stay the same objects (compiled pieces built
+ * from them can be reused).
+ */
+interface FileEntry {
+  size: number;
+  mtimeMs: number;
+  hash: string;
+  objects: ConfigObject[];
+  problems: Problem[];
+}
+
+/** Config files as last read, by path. */
+export class ConfigFileCache {
+  private readonly entries = new Map<string, FileEntry>();
+  /** Files whose text was read on the last load (unchanged size and mtime: not read). */
+  lastRead: string[] = [];
+  /** Files parsed and checked on the last load (the same text under a new mtime: not parsed). */
+  lastParsed: string[] = [];
+
+  /** The entry for a file as it is on disk now, reading and parsing only what changed. */
+  async entry(file: string, opts: LoadOptions): Promise<FileEntry> {
+    const st = await stat(file);
+    const cached = this.entries.get(file);
+    if (cached && cached.size === st.size && cached.mtimeMs === st.mtimeMs) return cached;
+    const text = await readFile(file, 'utf8');
+    this.lastRead.push(file);
+    const hash = createHash('sha256').update(text).digest('base64');
+    if (cached && cached.hash === hash) {
+      cached.size = st.size;
+      cached.mtimeMs = st.mtimeMs;
+      return cached;
+    }
+    this.lastParsed.push(file);
+    const entry = { size: st.size, mtimeMs: st.mtimeMs, hash, ...parseFile(file, text, st.mtimeMs, opts) };
+    this.entries.set(file, entry);
+    return entry;
   }
-  return { ...parseConfigTexts(sources, opts), files };
+
+  /** Forgets files that are no longer part of the config. */
+  keepOnly(files: readonly string[]): void {
+    const keep = new Set(files);
+    for (const f of this.entries.keys()) if (!keep.has(f)) this.entries.delete(f);
+  }
+}
+
+export async function loadConfig(paths: readonly string[], opts: LoadOptions, cache: ConfigFileCache = new ConfigFileCache()): Promise<LoadResult> {
+  const files = await listConfigFiles(paths);
+  cache.lastRead = [];
+  cache.lastParsed = [];
+  const entries = await Promise.all(files.map((f) => cache.entry(f, opts)));
+  cache.keepOnly(files);
+  return { ...mergeFiles(entries), files };
 }
 
 /** Pure part of loading: texts in, objects and problems out. */
@@ -69,12 +116,35 @@ export function parseConfigTexts(
   sources: readonly { file: string; text: string; mtimeMs?: number }[],
   opts: LoadOptions,
 ): { objects: ConfigObject[]; problems: Problem[] } {
+  return mergeFiles(sources.map((src) => parseFile(src.file, src.text, src.mtimeMs ?? Date.now(), opts)));
+}
+
+/** One file's objects and problems, in the order they are written. */
+function parseFile(file: string, text: string, mtimeMs: number, opts: LoadOptions): { objects: ConfigObject[]; problems: Problem[] } {
+  const problems: Problem[] = [];
+  const objects: ConfigObject[] = [];
+  const { docs, failures } = parseSource(file, text);
+  for (const f of failures) problems.push({ severity: 'error', file: f.file, line: f.line, col: f.col, message: `YAML syntax: ${f.message}` });
+  for (const doc of docs) readDocument(doc, doc.value, [], mtimeMs, opts, problems, objects);
+  return { objects, problems };
+}
+
+/** The files' objects together: a later definition of the same object replaces the earlier one. */
+function mergeFiles(parts: readonly { objects: ConfigObject[]; problems: Problem[] }[]): { objects: ConfigObject[]; problems: Problem[] } {
   const problems: Problem[] = [];
   const byRef = new Map<string, ConfigObject>();
-  for (const src of sources) {
-    const { docs, failures } = parseSource(src.file, src.text);
-    for (const f of failures) problems.push({ severity: 'error', file: f.file, line: f.line, col: f.col, message: `YAML syntax: ${f.message}` });
-    for (const doc of docs) readDocument(doc, doc.value, [], src.mtimeMs ?? Date.now(), opts, problems, byRef);
+  for (const part of parts) {
+    problems.push(...part.problems);
+    for (const obj of part.objects) {
+      const key = `${obj.kind}/${obj.namespace}/${obj.name}`;
+      const earlier = byRef.get(key);
+      if (earlier) {
+        const where = earlier.source.locate(earlier.docPath);
+        problems.push({ severity: 'warning', file: obj.source.file, ...obj.source.locate(obj.docPath), object: obj.ref, message: `defined again; this definition replaces the one at ${earlier.source.file}:${where.line}` });
+        byRef.delete(key);
+      }
+      byRef.set(key, obj);
+    }
   }
   return { objects: [...byRef.values()], problems };
 }
@@ -86,7 +156,7 @@ function readDocument(
   mtimeMs: number,
   opts: LoadOptions,
   problems: Problem[],
-  byRef: Map<string, ConfigObject>,
+  objects: ConfigObject[],
 ): void {
   const at = (p: FieldPath) => ({ file: doc.file, ...doc.locate([...docPath, ...p]) });
   if (value === null || value === undefined) return;
@@ -97,7 +167,7 @@ function readDocument(
   const kind = value.kind;
   const apiVersion = value.apiVersion;
   if (typeof kind === 'string' && kind.endsWith('List') && Array.isArray(value.items)) {
-    value.items.forEach((item, i) => readDocument(doc, item, [...docPath, 'items', i], mtimeMs, opts, problems, byRef));
+    value.items.forEach((item, i) => readDocument(doc, item, [...docPath, 'items', i], mtimeMs, opts, problems, objects));
     return;
   }
   if (typeof kind !== 'string' || kind === '') {
@@ -181,14 +251,7 @@ function readDocument(
     ref,
     createdMs: Number.isFinite(created) ? created : mtimeMs,
   };
-  const key = `${info.kind}/${namespace}/${name}`;
-  const earlier = byRef.get(key);
-  if (earlier) {
-    const where = earlier.source.locate(earlier.docPath);
-    problems.push({ severity: 'warning', ...at([]), object: ref, message: `defined again; this definition replaces the one at ${earlier.source.file}:${where.line}` });
-    byRef.delete(key);
-  }
-  byRef.set(key, obj);
+  objects.push(obj);
 }
 
 /** `spec.http[0].match[1].uri`, the way kubectl and istioctl print field paths. */

@@ -1,6 +1,7 @@
 import { compile } from '../compile/compile.js';
+import { CompileCache } from '../compile/compile-cache.js';
 import type { Snapshot } from '../compile/snapshot.js';
-import { loadConfig } from '../config/load.js';
+import { ConfigFileCache, loadConfig } from '../config/load.js';
 import { formatProblemForLog, hasBlockingErrors, hasErrors, type Problem } from '../config/problems.js';
 import type { Logger } from '../telemetry/log.js';
 import type { ServeOptions } from './options.js';
@@ -28,6 +29,8 @@ export interface LoadedConfig {
   problems: Problem[];
   /** Config files read. */
   files: string[];
+  /** Of those, the ones parsed and checked this time (the others were unchanged). */
+  filesParsed?: number;
   /** Certificate files read or looked for: a change to one reloads the config. */
   tlsFiles: string[];
   /** The version a primary assigned; absent: the next one after the serving config. */
@@ -41,6 +44,8 @@ export interface LoadedConfig {
 export interface ConfigSource {
   /** The config as it is now; throws ConfigError when it cannot be read into objects. */
   read(): Promise<LoadedConfig>;
+  /** Compiled routes kept from one compile of this source's config to the next. */
+  readonly compileCache: CompileCache;
   /** Calls `changed` (with what changed, in words) whenever the config may have changed, until close(). */
   watch(changed: (what: string) => void): void;
   close(): void;
@@ -56,6 +61,8 @@ export class FileConfigSource implements ConfigSource {
   private configWatch: ConfigWatch | null = null;
   private certWatch: FolderWatch | null = null;
   private lastTlsFiles: string[] = [];
+  private readonly fileCache = new ConfigFileCache();
+  readonly compileCache = new CompileCache();
 
   constructor(
     private readonly paths: readonly string[],
@@ -63,13 +70,13 @@ export class FileConfigSource implements ConfigSource {
   ) {}
 
   async read(): Promise<LoadedConfig> {
-    const loaded = await loadConfig(this.paths, { defaultNamespace: this.opts.defaultNamespace });
+    const loaded = await loadConfig(this.paths, { defaultNamespace: this.opts.defaultNamespace }, this.fileCache);
     if (hasErrors(loaded.problems)) throw new ConfigError(loaded.problems);
     const credentials = await loadCredentials(loaded.objects, this.opts.tlsDir ?? './tls');
     const tlsFiles = [...new Set([...credentials.values()].flatMap((m) => m.files))];
     this.lastTlsFiles = tlsFiles;
     this.certWatch?.set(tlsFiles);
-    return { objects: loaded.objects, credentials, problems: loaded.problems, files: loaded.files, tlsFiles };
+    return { objects: loaded.objects, credentials, problems: loaded.problems, files: loaded.files, filesParsed: this.fileCache.lastParsed.length, tlsFiles };
   }
 
   watch(changed: (what: string) => void): void {
@@ -87,6 +94,7 @@ export class FileConfigSource implements ConfigSource {
 /** A config handed over by someone else (a primary process to its workers): the latest one wins. */
 export class PushedConfigSource implements ConfigSource {
   private changed: (what: string) => void = () => undefined;
+  readonly compileCache = new CompileCache();
 
   constructor(private latest: LoadedConfig) {}
 
@@ -115,6 +123,8 @@ export interface CompileOptions {
   mesh?: boolean;
   /** The serving config's TLS servers by chain name: one whose credential broke keeps its certificate. */
   previousTls?: ReadonlyMap<string, ServerTlsConfig>;
+  /** Compiled routes kept between compiles of one source (compile/compile-cache.ts). */
+  cache?: CompileCache;
 }
 
 export interface BuildResult {
@@ -122,6 +132,8 @@ export interface BuildResult {
   problems: Problem[];
   files: string[];
   tlsFiles: string[];
+  /** `from 300 file(s), 1 changed`: what a reload log line says of the files. */
+  filesSummary: string;
 }
 
 /** Compile what a source read; throws ConfigError when an error blocks the whole config. */
@@ -131,10 +143,13 @@ export function compileLoaded(loaded: LoadedConfig, opts: CompileOptions): Build
     version: loaded.version ?? opts.version,
     meshNamespace: opts.mesh ? opts.defaultNamespace : undefined,
     tls: { credentials: loaded.credentials, previous: opts.previousTls ?? new Map(), now: Date.now() },
+    cache: opts.cache,
   });
   const problems = [...loaded.problems, ...snapshot.problems];
   if (hasBlockingErrors(problems)) throw new ConfigError(problems);
-  return { snapshot, problems, files: loaded.files, tlsFiles: loaded.tlsFiles };
+  const parsed = loaded.filesParsed;
+  const filesSummary = `from ${loaded.files.length} file(s)${parsed !== undefined && parsed < loaded.files.length ? `, ${parsed} changed` : ''}`;
+  return { snapshot, problems, files: loaded.files, tlsFiles: loaded.tlsFiles, filesSummary };
 }
 
 export interface BuildOptions extends CompileOptions {
@@ -181,7 +196,7 @@ export async function nextConfig(source: ConfigSource, opts: ServeOptions, curre
   let built: BuildResult;
   try {
     loaded = await source.read();
-    built = compileLoaded(loaded, serveCompileOptions(opts, current, current.version + 1));
+    built = compileLoaded(loaded, { ...serveCompileOptions(opts, current, current.version + 1), cache: source.compileCache });
   } catch (e) {
     const problems = e instanceof ConfigError ? e.problems.filter((p) => p.severity === 'error') : [];
     for (const p of problems) log.error(formatProblemForLog(p));

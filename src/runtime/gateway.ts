@@ -103,7 +103,7 @@ export class Gateway {
   }
 
   private async boot(): Promise<void> {
-    const { snapshot, problems, files } = compileLoaded(await this.source.read(), serveCompileOptions(this.opts, undefined, 1));
+    const { snapshot, problems, files } = compileLoaded(await this.source.read(), { ...serveCompileOptions(this.opts, undefined, 1), cache: this.source.compileCache });
     if (this.role === 'single') {
       for (const p of problems) logProblem(this.log, p);
       this.log.info(`config loaded from ${files.length} file(s): ${snapshot.listeners.length} listener(s), ${snapshot.clusters.size} cluster(s)`);
@@ -199,7 +199,7 @@ export class Gateway {
     const { runtimes, retired, kept } = this.clusters.sync(built.snapshot.clusters);
     this.state.active = new ActiveConfig(built.snapshot, runtimes);
     for (const c of retired) c.stop();
-    if (this.role === 'single') this.log.info(`config version ${built.snapshot.version} live: ${built.snapshot.clusters.size} cluster(s), ${kept} kept with their state, from ${built.files.length} file(s)`);
+    if (this.role === 'single') this.log.info(`config version ${built.snapshot.version} live: ${built.snapshot.clusters.size} cluster(s), ${kept} kept with their state, ${built.filesSummary}`);
     this.reloadsApplied++;
     return true;
   }

@@ -294,7 +294,7 @@ export class Primary {
       ),
     );
     const n = applied.filter(Boolean).length;
-    this.log.info(`config version ${version} live in ${n} of ${live.length} worker(s), from ${built.files.length} file(s)`);
+    this.log.info(`config version ${version} live in ${n} of ${live.length} worker(s), ${built.filesSummary}`);
     this.reloadsApplied++;
     return true;
   }

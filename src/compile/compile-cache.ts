@@ -1,0 +1,82 @@
+// Compiled routes kept from one compile to the next. A reload that changes one VirtualService
+// file should not compile the other 29,999 again: a VirtualService object that is the same
+// object as last time (its file did not change, config/load.ts keeps it) gets the routes it got
+// then, with the clusters they name and the warnings they raised, as long as nothing routes
+// depend on changed: Services, ServiceEntries, DestinationRules, endpoints, Gateways, options.
+import { createHash } from 'node:crypto';
+import type { Problem } from '../config/problems.js';
+import type { ConfigObject } from '../config/types.js';
+import { isMaterial, type MaterialResult } from '../tls/credentials.js';
+import type { ClusterConfig, Route } from './snapshot.js';
+
+/** What compiling one VirtualService for one scope gave, to give again. */
+export interface RouteMemoEntry {
+  routes: Route[];
+  clusters: ClusterConfig[];
+  problems: Problem[];
+  /** The keys the problems were reported under (CompileContext.reported). */
+  reportedKeys: string[];
+}
+
+export class CompileCache {
+  private depsKey = '';
+  private memo = new WeakMap<ConfigObject, Map<string, RouteMemoEntry>>();
+  private readonly contents = new WeakMap<ConfigObject, string>();
+  /** Hits and misses of the last compile, for tests and the reload log. */
+  hits = 0;
+  misses = 0;
+
+  /**
+   * Starts a compile: the memo is kept only if everything but the VirtualServices says the same
+   * as last time (an unchanged object in a file that changed is read again as a new object, so
+   * they are compared by what they say), under the same options and certificate material.
+   */
+  begin(objects: readonly ConfigObject[], options: string, credentials: ReadonlyMap<string, MaterialResult> | undefined): void {
+    const parts = [options, credentialsFingerprint(credentials)];
+    for (const o of objects) if (o.kind !== 'VirtualService') parts.push(this.contentOf(o));
+    // Creation time decides between same-host DestinationRules: their order is a dependency,
+    // not their times (a rewritten file gives its objects a new one).
+    const rules = objects.filter((o) => o.kind === 'DestinationRule');
+    rules.sort((a, b) => a.createdMs - b.createdMs || (a.namespace + '/' + a.name < b.namespace + '/' + b.name ? -1 : 1));
+    for (const r of rules) parts.push(this.contentOf(r));
+    const key = parts.join(',');
+    if (key !== this.depsKey) {
+      this.depsKey = key;
+      this.memo = new WeakMap();
+    }
+    this.hits = 0;
+    this.misses = 0;
+  }
+
+  get(vs: ConfigObject, scope: string): RouteMemoEntry | undefined {
+    const hit = this.memo.get(vs)?.get(scope);
+    if (hit) this.hits++;
+    else this.misses++;
+    return hit;
+  }
+
+  set(vs: ConfigObject, scope: string, entry: RouteMemoEntry): void {
+    let byScope = this.memo.get(vs);
+    if (!byScope) this.memo.set(vs, (byScope = new Map()));
+    byScope.set(scope, entry);
+  }
+
+  private contentOf(o: ConfigObject): string {
+    let c = this.contents.get(o);
+    if (c === undefined) {
+      const text = JSON.stringify([o.apiVersion, o.kind, o.namespace, o.name, o.labels, o.annotations ?? null, o.spec]);
+      this.contents.set(o, (c = createHash('sha256').update(text).digest('base64')));
+    }
+    return c;
+  }
+}
+
+function credentialsFingerprint(credentials: ReadonlyMap<string, MaterialResult> | undefined): string {
+  if (!credentials || credentials.size === 0) return '';
+  const h = createHash('sha256');
+  for (const [key, m] of [...credentials].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+    h.update(key);
+    h.update(isMaterial(m) ? `${m.cert}\0${m.key}\0${m.ca ?? ''}` : `!${m.error}`);
+  }
+  return h.digest('base64');
+}
