@@ -15,38 +15,78 @@ type DrLookup = { registry: Registry; destinationRules: ConfigObject<Destination
  * namespace an exact host wins over the most specific wildcard; same hosts go by creation time.
  */
 export function destinationRuleFor(ctx: DrLookup, host: string): ConfigObject<DestinationRuleSpec> | undefined {
-  const proxyNs = ctx.proxyNamespace;
-  if (proxyNs === undefined) return mostSpecific(ctx, ctx.destinationRules, host);
+  const index = indexOf(ctx);
+  if (ctx.proxyNamespace === undefined) return index.own.find(host);
   const svcNs = ctx.registry.services.get(host)?.namespace;
-  const local = (dr: ConfigObject<DestinationRuleSpec>) => isNamespacePrivate(dr.spec.exportTo, dr.namespace);
-  const exported = (ns: string) => (dr: ConfigObject<DestinationRuleSpec>) =>
-    dr.namespace === ns && !local(dr) && isExportedTo(dr.spec.exportTo, dr.namespace, proxyNs);
-  const steps: ((dr: ConfigObject<DestinationRuleSpec>) => boolean)[] = [
-    proxyNs !== ROOT_NAMESPACE
-      ? (dr) => dr.namespace === proxyNs && isExportedTo(dr.spec.exportTo, dr.namespace, dr.namespace)
-      : (dr) => dr.namespace === ROOT_NAMESPACE && local(dr),
-  ];
-  if (svcNs !== undefined) steps.push(exported(svcNs));
-  steps.push(exported(ROOT_NAMESPACE));
-  for (const step of steps) {
-    const hit = mostSpecific(ctx, ctx.destinationRules.filter(step), host);
-    if (hit) return hit;
-  }
-  return undefined;
+  return index.own.find(host) ?? (svcNs !== undefined ? index.exportedFrom.get(svcNs)?.find(host) : undefined) ?? index.exportedFrom.get(ROOT_NAMESPACE)?.find(host);
 }
 
-function mostSpecific(ctx: DrLookup, rules: readonly ConfigObject<DestinationRuleSpec>[], host: string): ConfigObject<DestinationRuleSpec> | undefined {
-  let best: ConfigObject<DestinationRuleSpec> | undefined;
-  let bestLen = -1;
-  for (const dr of rules) {
-    const drHost = resolveHost(ctx.registry, dr.spec.host, dr.namespace);
-    if (drHost === host) return dr;
-    if (covers(drHost, host) && drHost.length > bestLen) {
-      best = dr;
-      bestLen = drHost.length;
+type Rule = ConfigObject<DestinationRuleSpec>;
+
+/** Rules of one lookup step: exact hosts in a map, wildcards longest first (ties in creation order). */
+class RuleSet {
+  private readonly exact = new Map<string, Rule>();
+  private readonly wildcards: { host: string; rule: Rule }[] = [];
+
+  add(host: string, rule: Rule): void {
+    if (host.includes('*')) this.wildcards.push({ host, rule });
+    else if (!this.exact.has(host)) this.exact.set(host, rule);
+  }
+
+  done(): this {
+    this.wildcards.sort((a, b) => b.host.length - a.host.length);
+    return this;
+  }
+
+  find(host: string): Rule | undefined {
+    const hit = this.exact.get(host);
+    if (hit) return hit;
+    for (const w of this.wildcards) if (covers(w.host, host)) return w.rule;
+    return undefined;
+  }
+}
+
+interface RuleIndex {
+  /** The first step: the proxy namespace's own rules (every rule, when there is no proxy namespace). */
+  own: RuleSet;
+  /** Rules exported to the proxy, by the namespace they are in. */
+  exportedFrom: Map<string, RuleSet>;
+}
+
+// Built once per compile (per rule list), so a lookup does not scan every rule.
+const indexes = new WeakMap<readonly Rule[], Map<string, RuleIndex>>();
+
+function indexOf(ctx: DrLookup): RuleIndex {
+  let byProxy = indexes.get(ctx.destinationRules);
+  if (!byProxy) indexes.set(ctx.destinationRules, (byProxy = new Map()));
+  const key = ctx.proxyNamespace ?? '';
+  let index = byProxy.get(key);
+  if (!index) byProxy.set(key, (index = buildIndex(ctx)));
+  return index;
+}
+
+function buildIndex(ctx: DrLookup): RuleIndex {
+  const proxyNs = ctx.proxyNamespace;
+  const own = new RuleSet();
+  const exportedFrom = new Map<string, RuleSet>();
+  for (const dr of ctx.destinationRules) {
+    const host = resolveHost(ctx.registry, dr.spec.host, dr.namespace);
+    if (proxyNs === undefined) {
+      own.add(host, dr);
+      continue;
+    }
+    const local = isNamespacePrivate(dr.spec.exportTo, dr.namespace);
+    const first = proxyNs !== ROOT_NAMESPACE ? dr.namespace === proxyNs && isExportedTo(dr.spec.exportTo, dr.namespace, dr.namespace) : dr.namespace === ROOT_NAMESPACE && local;
+    if (first) own.add(host, dr);
+    if (!local && isExportedTo(dr.spec.exportTo, dr.namespace, proxyNs)) {
+      let set = exportedFrom.get(dr.namespace);
+      if (!set) exportedFrom.set(dr.namespace, (set = new RuleSet()));
+      set.add(host, dr);
     }
   }
-  return best;
+  own.done();
+  for (const set of exportedFrom.values()) set.done();
+  return { own, exportedFrom };
 }
 
 type PortPolicy = Omit<TrafficPolicy, 'portLevelSettings'>;
