@@ -13,8 +13,9 @@ const { Type, FAILSAFE_SCHEMA } = jsyaml;
 // js-yaml keeps one implicit type per tag, so each tag's forms are tried in the `yaml` order.
 type Form = [RegExp, (s: string) => unknown];
 
-function scalarType(tag: string, forms: readonly Form[]): InstanceType<typeof Type> {
-  const formOf = (s: string) => forms.find(([re]) => re.test(s));
+function scalarType(tag: string, firstChars: string, forms: readonly Form[]): InstanceType<typeof Type> {
+  // Most scalars are names and hosts: the first character rules them out without a pattern.
+  const formOf = (s: string) => (s.length > 0 && firstChars.includes(s[0]!) ? forms.find(([re]) => re.test(s)) : undefined);
   return new Type(`tag:yaml.org,2002:${tag}`, {
     kind: 'scalar',
     resolve: (s: string | null) => s !== null && formOf(s) !== undefined,
@@ -31,18 +32,18 @@ function intOf(s: string, offset: number, radix: number): number {
 
 const KUBECTL_SCHEMA = FAILSAFE_SCHEMA.extend({
   implicit: [
-    new Type('tag:yaml.org,2002:null', { kind: 'scalar', resolve: (s: string | null) => s === null || /^(?:~|[Nn]ull|NULL)?$/.test(s), construct: () => null }),
-    scalarType('bool', [
+    new Type('tag:yaml.org,2002:null', { kind: 'scalar', resolve: (s: string | null) => s === null || s === '' || s === '~' || s === 'null' || s === 'Null' || s === 'NULL', construct: () => null }),
+    scalarType('bool', 'YyNnTtFfOo', [
       [/^(?:Y|y|[Yy]es|YES|[Tt]rue|TRUE|[Oo]n|ON)$/, () => true],
       [/^(?:N|n|[Nn]o|NO|[Ff]alse|FALSE|[Oo]ff|OFF)$/, () => false],
     ]),
-    scalarType('int', [
+    scalarType('int', '+-0123456789', [
       [/^[-+]?0b[0-1_]+$/, (s) => intOf(s, 2, 2)],
       [/^[-+]?0[0-7_]+$/, (s) => intOf(s, 1, 8)],
       [/^[-+]?[0-9][0-9_]*$/, (s) => intOf(s, 0, 10)],
       [/^[-+]?0x[0-9a-fA-F_]+$/, (s) => intOf(s, 2, 16)],
     ]),
-    scalarType('float', [
+    scalarType('float', '+-.0123456789', [
       [/^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/, (s) => (s.slice(-3).toLowerCase() === 'nan' ? NaN : s[0] === '-' ? -Infinity : Infinity)],
       [/^[-+]?(?:[0-9][0-9_]*)?(?:\.[0-9_]*)?[eE][-+]?[0-9]+$/, (s) => parseFloat(s.replace(/_/g, ''))],
       [/^[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*$/, (s) => parseFloat(s.replace(/_/g, ''))],
