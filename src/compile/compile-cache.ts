@@ -34,11 +34,21 @@ export class CompileCache {
   begin(objects: readonly ConfigObject[], options: string, credentials: ReadonlyMap<string, MaterialResult> | undefined): void {
     const parts = [options, credentialsFingerprint(credentials)];
     for (const o of objects) if (o.kind !== 'VirtualService') parts.push(this.contentOf(o));
-    // Creation time decides between same-host DestinationRules: their order is a dependency,
-    // not their times (a rewritten file gives its objects a new one).
-    const rules = objects.filter((o) => o.kind === 'DestinationRule');
-    rules.sort((a, b) => a.createdMs - b.createdMs || (a.namespace + '/' + a.name < b.namespace + '/' + b.name ? -1 : 1));
-    for (const r of rules) parts.push(this.contentOf(r));
+    // Creation time decides between DestinationRules for one host: their order is a dependency,
+    // not their times (a rewritten file gives its objects new ones).
+    const byHost = new Map<string, ConfigObject[]>();
+    for (const o of objects) {
+      if (o.kind !== 'DestinationRule') continue;
+      const host = String((o.spec as { host?: unknown }).host);
+      const list = byHost.get(host);
+      if (list) list.push(o);
+      else byHost.set(host, [o]);
+    }
+    for (const rules of byHost.values()) {
+      if (rules.length < 2) continue;
+      rules.sort((a, b) => a.createdMs - b.createdMs || (a.namespace + '/' + a.name < b.namespace + '/' + b.name ? -1 : 1));
+      parts.push(rules.map((r) => this.contentOf(r)).join('<'));
+    }
     const key = parts.join(',');
     if (key !== this.depsKey) {
       this.depsKey = key;

@@ -190,6 +190,7 @@ export class Gateway {
 
   private async reloadOnce(): Promise<boolean> {
     if (this.draining) return false;
+    const started = performance.now();
     const next = await nextConfig(this.source, this.opts, this.snapshot, this.log, this.role === 'single');
     if (next === null) {
       this.reloadsRefused++;
@@ -199,7 +200,7 @@ export class Gateway {
     const { runtimes, retired, kept } = this.clusters.sync(built.snapshot.clusters);
     this.state.active = new ActiveConfig(built.snapshot, runtimes);
     for (const c of retired) c.stop();
-    if (this.role === 'single') this.log.info(`config version ${built.snapshot.version} live: ${built.snapshot.clusters.size} cluster(s), ${kept} kept with their state, ${built.filesSummary}`);
+    if (this.role === 'single') this.log.info(`config version ${built.snapshot.version} live in ${Math.round(performance.now() - started)} ms: ${built.snapshot.clusters.size} cluster(s), ${kept} kept with their state, ${built.filesSummary}`);
     this.reloadsApplied++;
     return true;
   }

@@ -46,8 +46,8 @@ spec:
     - {destination: {host: backend.test}, weight: ${weights[1]}}
 `;
 
-const parse = (file: string, text: string): ConfigObject[] => {
-  const r = parseConfigTexts([{ file, text, mtimeMs: 1_700_000_000_000 }], { defaultNamespace: 'default' });
+const parse = (file: string, text: string, mtimeMs = 1_700_000_000_000): ConfigObject[] => {
+  const r = parseConfigTexts([{ file, text, mtimeMs }], { defaultNamespace: 'default' });
   expect(r.problems.filter((p) => p.severity === 'error')).toEqual([]);
   return r.objects;
 };
@@ -88,6 +88,25 @@ describe('CompileCache', () => {
     compile([...base, ...a, ...b], { cache });
     compile([...parse('gw.yaml', GATEWAY), ...parse('svc.yaml', service()), ...a, ...b], { cache });
     expect([cache.hits, cache.misses]).toEqual([2, 0]);
+  });
+
+  it('an unchanged DestinationRule in a file written later (a newer creation time) still counts as unchanged', () => {
+    // A rule for another host created in between: the edited file's rule moves after it.
+    const elsewhere = parse('x.yaml', 'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: x, namespace: default}\nspec: {host: elsewhere.test}\n', 1_750_000_000_000);
+    const cache = new CompileCache();
+    compile([...base, ...elsewhere, ...a, ...b], { cache });
+    compile([...parse('gw.yaml', GATEWAY), ...parse('svc.yaml', service(), 1_800_000_000_000), ...elsewhere, ...a, ...b], { cache });
+    expect([cache.hits, cache.misses]).toEqual([2, 0]);
+  });
+
+  it('two DestinationRules for one host that swap their creation order compile every route again', () => {
+    const other = (mtimeMs: number) => parse('other.yaml', service('v2').split('---\n')[1]!.replace('name: backend,', 'name: backend-2,'), mtimeMs);
+    const cache = new CompileCache();
+    const first = compile([...base, ...other(1_800_000_000_000), ...a, ...b], { cache });
+    expect(endpointPorts(first)).toEqual([9001]);
+    const second = compile([...base, ...other(1_600_000_000_000), ...a, ...b], { cache });
+    expect(cache.hits).toBe(0);
+    expect(endpointPorts(second)).toEqual([9002]);
   });
 
   it('a changed DestinationRule compiles every route again, with what it now says', () => {
