@@ -16,7 +16,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { writeHttpsConfig, writeRouteTableConfig, writeSeedConfig } from './lib/config.mjs';
 import { pickH2LoadGenerator, pickLoadGenerator } from './lib/load.mjs';
 import {
@@ -748,4 +748,13 @@ try {
   process.stderr.write(`\nbench failed: ${e instanceof HarnessError || e instanceof UsageError ? e.message : (e?.stack ?? String(e))}\n`);
 }
 await cleanup();
+// Then the scale case (bench/scale.mjs), in its own process, unless BENCH_SCALE=0; its JSON goes next to this one's.
+if (code === 0 && process.env.BENCH_SCALE !== '0') {
+  const env = { ...process.env, ...(process.env.BENCH_JSON ? { BENCH_JSON: process.env.BENCH_JSON.replace(/(\.json)?$/i, '.scale.json') } : {}) };
+  log();
+  const scale = spawn(process.execPath, [path.join(HERE, 'scale.mjs')], { stdio: 'inherit', env });
+  process.on('exit', () => scale.kill('SIGTERM'));
+  const [scaleCode, scaleSignal] = await new Promise((resolve) => scale.on('exit', (c, s) => resolve([c, s])));
+  code = scaleCode ?? (scaleSignal === 'SIGINT' ? 130 : 143);
+}
 process.exit(code);
