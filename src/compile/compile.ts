@@ -163,11 +163,13 @@ function checkGatewayReferences(ctx: CompileContext, vss: ConfigObject<VirtualSe
 }
 
 function checkServedHosts(ctx: CompileContext, vss: ConfigObject<VirtualServiceSpec>[], gateways: Map<string, ConfigObject<GatewaySpec>>): void {
+  const hostsOf = new Map<ConfigObject<GatewaySpec>, ReturnType<typeof parseGatewayHost>[]>();
   for (const vs of vss) {
     for (const ref of boundGateways(vs)) {
       const gw = gateways.get(ref);
       if (!gw) continue;
-      const serverHosts = gw.spec.servers.flatMap((s) => s.hosts.map(parseGatewayHost));
+      let serverHosts = hostsOf.get(gw);
+      if (!serverHosts) hostsOf.set(gw, (serverHosts = gw.spec.servers.flatMap((s) => s.hosts.map(parseGatewayHost))));
       (vs.spec.hosts ?? []).forEach((h, i) => {
         const ok = serverHosts.some((sh) => intersect(h.toLowerCase(), sh.host) !== undefined && namespaceAllows(sh, vs.namespace, gw.namespace));
         if (!ok) {

@@ -1,4 +1,5 @@
 import { isExportedTo } from '../config/visibility.js';
+import type { RouteScope } from './routes.js';
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import type { ConfigObject, GatewaySpec, Labels, ServerSpec, VirtualServiceSpec } from '../config/types.js';
 import { selects } from '../registry/labels.js';
@@ -116,20 +117,28 @@ function bindings(roots: ConfigObject<VirtualServiceSpec>[], s: ServerRef): { vs
 
 /** The route table of some HTTP servers of one port: one per plain-text port (Istio's `http.80`), one per HTTPS server. */
 function httpTable(ctx: CompileContext, roots: ConfigObject<VirtualServiceSpec>[], name: string, port: number, servers: ServerRef[]): RouteTable {
-  const domains = new Map<string, { vs: ConfigObject<VirtualServiceSpec>; gateway: string; redirect: boolean }[]>();
+  const domains = new Map<string, { vs: ConfigObject<VirtualServiceSpec>; scope: RouteScope; redirect: boolean }[]>();
+  // One scope object per Gateway: compiled routes are kept per scope (compile-cache.ts).
+  const scopes = new Map<string, RouteScope>();
   for (const s of servers) {
     const redirect = s.kind === 'HTTP' && s.server.tls?.httpsRedirect === true;
+    const gateway = `${s.gw.namespace}/${s.gw.name}`;
+    let scope = scopes.get(gateway);
+    if (!scope) scopes.set(gateway, (scope = { gateway, port }));
     for (const { vs, domain } of bindings(roots, s)) {
-      const list = domains.get(domain) ?? [];
+      const list = domains.get(domain);
+      if (!list) {
+        domains.set(domain, [{ vs, scope, redirect }]);
+        continue;
+      }
       const seen = list.find((e) => e.vs === vs);
       if (seen) seen.redirect ||= redirect;
-      else list.push({ vs, gateway: `${s.gw.namespace}/${s.gw.name}`, redirect });
-      domains.set(domain, list);
+      else list.push({ vs, scope, redirect });
     }
   }
   const table = newTable(name);
   for (const [domain, list] of domains) {
-    const routes = list.flatMap(({ vs, gateway }) => compileHttpRoutes(ctx, vs, { gateway, port }));
+    const routes = list.length === 1 ? compileHttpRoutes(ctx, list[0]!.vs, list[0]!.scope) : list.flatMap(({ vs, scope }) => compileHttpRoutes(ctx, vs, scope));
     addVirtualHost(table, domain, routes, list.some((e) => e.redirect) ? { requireTls: true } : undefined);
   }
   table.wildcards.sort((a, b) => b.suffix.length - a.suffix.length);

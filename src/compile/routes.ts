@@ -33,6 +33,8 @@ export const DEFAULT_ROUTE_TIMEOUT_MS = 15_000;
 export interface RouteScope {
   gateway: string;
   port: number;
+  /** `gateway|port`, made once per scope object: the compile cache's key. */
+  key?: string;
 }
 
 export function qualifyGateway(ref: string, namespace: string): string {
@@ -51,7 +53,7 @@ export function compileHttpRoutes(ctx: CompileContext, vs: ConfigObject<VirtualS
   // A root's routes depend on its delegates too: those are compiled afresh every time.
   const cache = ctx.cache;
   if (cache === undefined || ctx.clustersNamed !== undefined || (vs.spec.http ?? []).some((h) => h.delegate)) return compileHttpRoutesAfresh(ctx, vs, scope);
-  const key = `${scope.gateway}|${scope.port}`;
+  const key = (scope.key ??= `${scope.gateway}|${scope.port}`);
   const hit = cache.get(vs, key);
   if (hit) {
     for (const c of hit.clusters) if (!ctx.clusters.has(c.name)) ctx.clusters.set(c.name, c);
