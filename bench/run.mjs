@@ -36,11 +36,11 @@ import {
   which,
 } from './lib/procs.mjs';
 import { checkNewConnections, httpsGet, makeCredential, writeNoTicketsConfig } from './lib/tls.mjs';
+import { BODY_BYTES, freePort, get, startUpstream, waitForHttp } from './lib/http.mjs';
 
 const HERE = path.dirname(new URL(import.meta.url).pathname);
 const ROOT = path.resolve(HERE, '..');
 const CLI = path.join(ROOT, 'dist/cli.js');
-const BODY_BYTES = 612;
 const PATH = '/index.html';
 const SEED_HOST = 'mynginx.example.com';
 const CREDENTIAL = 'bench-credential';
@@ -62,32 +62,6 @@ const median = (xs) => {
   return a.length % 2 ? a[m] : (a[m - 1] + a[m]) / 2;
 };
 const fmt = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** One GET with its own connection: { status, headers, bytes }. */
-function get(port, reqPath, host, timeoutMs = 5000) {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: reqPath, agent: false, headers: host ? { host } : {}, timeout: timeoutMs }, (res) => {
-      let bytes = 0;
-      res.on('data', (c) => (bytes += c.length));
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, bytes }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 /** One GET over h2c (HTTP/2 with prior knowledge), its own session: { status, headers, bytes }. */
 function h2get(port, reqPath, authority, timeoutMs = 5000) {
@@ -131,56 +105,6 @@ async function getJson(port, reqPath) {
   });
 }
 
-async function waitForHttp(child, port, what, timeoutMs = 10_000, probe = get) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new HarnessError(`${what} exited before answering\n${tail(child.output())}`);
-    try {
-      const r = await probe(port, PATH, null, 1000);
-      if (r.status === 200) return;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > deadline) throw new HarnessError(`${what} did not answer on 127.0.0.1:${port} within ${timeoutMs} ms\n${tail(child.output())}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Upstream: nginx as anchors.sh runs it, else a node:http server with the same 612-byte body.
-
-async function startUpstream(work, core) {
-  const useNginx = process.env.BENCH_UPSTREAM !== 'node' && which('nginx') !== null;
-  if (process.env.BENCH_UPSTREAM === 'nginx' && !useNginx) throw new HarnessError('BENCH_UPSTREAM=nginx but nginx is not installed');
-  if (useNginx) {
-    const dir = path.join(work, 'nginx');
-    const www = path.join(dir, 'www');
-    fs.mkdirSync(www, { recursive: true, mode: 0o755 });
-    fs.chmodSync(dir, 0o755);
-    fs.chmodSync(www, 0o755);
-    fs.writeFileSync(path.join(www, 'index.html'), 'x'.repeat(BODY_BYTES), { mode: 0o644 });
-    const port = await freePort();
-    const conf = path.join(dir, 'nginx.conf');
-    fs.writeFileSync(
-      conf,
-      `worker_processes 1; daemon off; master_process on; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
-events { worker_connections 4096; }
-http { access_log off; keepalive_requests 1000000;
-  server { listen 127.0.0.1:${port}; location / { root ${www}; index index.html; } } }
-`,
-    );
-    const child = startChild('nginx', 'nginx', ['-p', `${dir}/`, '-c', conf, '-e', `${dir}/error.log`], { core });
-    await waitForHttp(child, port, 'nginx upstream');
-    const v = spawnSync('nginx', ['-v'], { encoding: 'utf8' });
-    const version = `${v.stderr ?? ''}${v.stdout ?? ''}`.trim().replace(/^nginx version: /, '') || 'nginx';
-    return { port, child, description: `${version}, worker_processes 1, keepalive, ${BODY_BYTES}-byte index.html` };
-  }
-  const child = startChild('upstream', process.execPath, [path.join(HERE, 'lib/servers/upstream.mjs')], { core });
-  const m = await waitForOutput(child, /ready (\d+)/, 10_000, 'ready line');
-  const port = Number(m[1]);
-  await waitForHttp(child, port, 'node upstream');
-  return { port, child, description: `node:http ${process.version} answering ${BODY_BYTES} bytes (nginx not installed)` };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Proxies under test.

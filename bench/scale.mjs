@@ -19,6 +19,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { writeScaleConfig } from './lib/config.mjs';
 import { pickLoadGenerator } from './lib/load.mjs';
+import { BODY_BYTES, get, startUpstream } from './lib/http.mjs';
 import {
   HarnessError,
   allowedCpus,
@@ -39,7 +40,6 @@ import {
 const HERE = path.dirname(new URL(import.meta.url).pathname);
 const ROOT = path.resolve(HERE, '..');
 const CLI = path.join(ROOT, 'dist/cli.js');
-const BODY_BYTES = 612;
 const TIME = '/usr/bin/time';
 const MiB = 1048576;
 const READY_POLL_MS = 20;
@@ -79,21 +79,6 @@ async function freePorts(k) {
   }
 }
 
-/** One GET on its own connection: { status, headers, bytes }. */
-function get(port, reqPath, host, timeoutMs = 5000) {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: reqPath, agent: false, headers: host ? { host } : {}, timeout: timeoutMs }, (res) => {
-      let bytes = 0;
-      res.on('data', (c) => (bytes += c.length));
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, bytes }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 /** A field of /proc/PID/status in KiB (VmRSS, VmHWM), or NaN. */
 function procStatusKiB(pid, field) {
   try {
@@ -113,55 +98,6 @@ function isAlive(child) {
   return child.exitCode === null && child.signalCode === null;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Upstream: nginx when installed (as bench/run.mjs runs it), else lib/servers/upstream.mjs.
-
-async function waitForHttp(child, port, what, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (!isAlive(child)) throw new HarnessError(`${what} exited before answering\n${tail(child.output())}`);
-    try {
-      if ((await get(port, '/index.html', null, 1000)).status === 200) return;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > deadline) throw new HarnessError(`${what} did not answer on 127.0.0.1:${port} within ${timeoutMs} ms\n${tail(child.output())}`);
-    await sleep(100);
-  }
-}
-
-async function startUpstream(work, core) {
-  const useNginx = process.env.BENCH_UPSTREAM !== 'node' && which('nginx') !== null;
-  if (process.env.BENCH_UPSTREAM === 'nginx' && !useNginx) throw new HarnessError('BENCH_UPSTREAM=nginx but nginx is not installed');
-  if (useNginx) {
-    const dir = path.join(work, 'nginx');
-    const www = path.join(dir, 'www');
-    fs.mkdirSync(www, { recursive: true, mode: 0o755 });
-    fs.chmodSync(dir, 0o755);
-    fs.chmodSync(www, 0o755);
-    fs.writeFileSync(path.join(www, 'index.html'), 'x'.repeat(BODY_BYTES), { mode: 0o644 });
-    const [port] = await freePorts(1);
-    const conf = path.join(dir, 'nginx.conf');
-    fs.writeFileSync(
-      conf,
-      `worker_processes 1; daemon off; master_process on; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
-events { worker_connections 4096; }
-http { access_log off; keepalive_requests 1000000;
-  server { listen 127.0.0.1:${port}; location / { root ${www}; index index.html; } } }
-`,
-    );
-    const child = startChild('nginx', 'nginx', ['-p', `${dir}/`, '-c', conf, '-e', `${dir}/error.log`], { core });
-    await waitForHttp(child, port, 'nginx upstream');
-    const v = spawnSync('nginx', ['-v'], { encoding: 'utf8' });
-    const version = `${v.stderr ?? ''}${v.stdout ?? ''}`.trim().replace(/^nginx version: /, '') || 'nginx';
-    return { port, child, description: `${version}, worker_processes 1, keepalive, ${BODY_BYTES}-byte index.html` };
-  }
-  const child = startChild('upstream', process.execPath, [path.join(HERE, 'lib/servers/upstream.mjs')], { core });
-  const m = await waitForOutput(child, /ready (\d+)/, 10_000, 'ready line');
-  const port = Number(m[1]);
-  await waitForHttp(child, port, 'node upstream');
-  return { port, child, description: `node:http ${process.version} answering ${BODY_BYTES} bytes (nginx not installed)` };
-}
 
 // ---------------------------------------------------------------------------------------------
 // One size.
