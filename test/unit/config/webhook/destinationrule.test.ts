@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { validateCrd } from '../../../../src/config/crd.js';
-import { CRD_SPECS } from '../../../../src/config/crd-schema.gen.js';
 import { checkDestinationRule, localitiesError } from '../../../../src/config/webhook/destinationrule.js';
 import type { SpecPath, WebhookContext, WebhookFinding } from '../../../../src/config/webhook/types.js';
+import { crdErrorsFor, expectVerdict, webhookContext } from '../../../helpers/webhook.js';
 
 // The tables are Istio's own (pkg/config/validation/validation_test.go and agent/validation_test.go),
 // written as the YAML specs meshgate reads. Each case says where Istio's error (`err`) and warning
@@ -21,37 +20,13 @@ interface Case {
   crd?: true;
 }
 
-const ctx = (over: Partial<WebhookContext> = {}): WebhookContext => ({ name: 'foo', namespace: 'bar', labels: {}, annotations: {}, ...over });
+const ctx = webhookContext;
 
 function run(spec: Obj, context: WebhookContext = ctx()): WebhookFinding[] {
   return checkDestinationRule(spec, context);
 }
 
-const DR_CRD = CRD_SPECS.DestinationRule!.find((s) => s.versions.includes('networking.istio.io/v1'))!.spec;
-
-function crdErrors(spec: Obj): string[] {
-  const out: string[] = [];
-  validateCrd(spec, DR_CRD, [], (p, m) => out.push(`${p.join('.')}: ${m}`));
-  return out;
-}
-
-/** The findings match the case: an error exactly where it says (or none), a warning likewise. */
-function expectVerdict(findings: WebhookFinding[], c: { err?: SpecPath; msg?: string; warn?: SpecPath }): void {
-  const errors = findings.filter((f) => f.severity === 'error');
-  const warnings = findings.filter((f) => f.severity === 'warning');
-  if (c.err === undefined) {
-    expect(errors).toEqual([]);
-  } else {
-    const at = errors.filter((e) => JSON.stringify(e.path) === JSON.stringify(c.err));
-    expect(at, `an error at ${JSON.stringify(c.err)}, got ${JSON.stringify(errors)}`).not.toEqual([]);
-    if (c.msg !== undefined) expect(at.map((e) => e.message).join('\n')).toContain(c.msg);
-  }
-  if (c.warn === undefined) {
-    expect(warnings).toEqual([]);
-  } else {
-    expect(warnings.map((w) => w.path)).toContainEqual(c.warn);
-  }
-}
+const crdErrors = crdErrorsFor('DestinationRule');
 
 function checkCase(c: Case, context?: WebhookContext): void {
   if (c.crd) {

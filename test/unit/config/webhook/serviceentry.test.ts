@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { validateCrd } from '../../../../src/config/crd.js';
-import { CRD_SPECS } from '../../../../src/config/crd-schema.gen.js';
 import { checkServiceEntry } from '../../../../src/config/webhook/serviceentry.js';
-import type { SpecPath, WebhookContext, WebhookFinding } from '../../../../src/config/webhook/types.js';
+import type { SpecPath } from '../../../../src/config/webhook/types.js';
+import { crdErrorsFor, expectVerdict, webhookContext } from '../../../helpers/webhook.js';
 
 // TestValidateServiceEntries and Test_validateExportTo from Istio's
 // pkg/config/validation/validation_test.go, written as the YAML specs meshgate reads. Each case says
@@ -26,36 +25,9 @@ interface Case {
   alsoCrd?: true;
 }
 
-const ctx = (over: Partial<WebhookContext> = {}): WebhookContext => ({ name: 'foo', namespace: 'bar', labels: {}, annotations: {}, ...over });
+const ctx = webhookContext;
 
-const SE_CRD = CRD_SPECS.ServiceEntry!.find((s) => s.versions.includes('networking.istio.io/v1'))!.spec;
-
-function crdErrors(spec: Obj): string[] {
-  const out: string[] = [];
-  validateCrd(spec, SE_CRD, [], (p, m) => out.push(`${p.join('.')}: ${m}`));
-  return out;
-}
-
-const samePath = (a: SpecPath, b: SpecPath) => JSON.stringify(a) === JSON.stringify(b);
-
-function expectVerdict(findings: WebhookFinding[], c: Case): void {
-  const errors = findings.filter((f) => f.severity === 'error');
-  const warnings = findings.filter((f) => f.severity === 'warning');
-  if (c.err === undefined) {
-    expect(errors).toEqual([]);
-  } else {
-    const at = errors.filter((e) => samePath(e.path, c.err!));
-    expect(at, `an error at ${JSON.stringify(c.err)}, got ${JSON.stringify(errors)}`).not.toEqual([]);
-    if (c.msg !== undefined) expect(at.map((e) => e.message).join('\n')).toContain(c.msg);
-  }
-  if (c.warn === undefined) {
-    expect(warnings).toEqual([]);
-  } else {
-    const at = warnings.filter((w) => samePath(w.path, c.warn!));
-    expect(at, `a warning at ${JSON.stringify(c.warn)}, got ${JSON.stringify(warnings)}`).not.toEqual([]);
-    if (c.warnMsg !== undefined) expect(at.map((w) => w.message).join('\n')).toContain(c.warnMsg);
-  }
-}
+const crdErrors = crdErrorsFor('ServiceEntry');
 
 function checkCase(c: Case, namespace = 'bar'): void {
   const crd = crdErrors(c.spec);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkSidecar } from '../../../../src/config/webhook/sidecar.js';
-import { type SpecPath, type WebhookContext, type WebhookFinding } from '../../../../src/config/webhook/types.js';
+import { type SpecPath, type WebhookContext } from '../../../../src/config/webhook/types.js';
+import { expectFindings, webhookContext } from '../../../helpers/webhook.js';
 
 // Tables ported from Istio's pkg/config/validation/validation_test.go (TestValidateSidecar,
 // TestValidateConnectionPool). `error`/`warning` is the text Istio's test looks for (true: any);
@@ -14,27 +15,8 @@ interface Case {
   warningAt?: SpecPath;
 }
 
-const CTX: WebhookContext = { name: 'foo', namespace: 'bar', labels: {}, annotations: {} };
+const CTX: WebhookContext = webhookContext();
 
-function describeAll(found: readonly WebhookFinding[]): string {
-  return found.map((f) => `${f.severity} ${JSON.stringify(f.path)} ${f.message}`).join('\n') || '(nothing)';
-}
-
-/** Valid cases find no error (and no warning unless expected); invalid ones find the message at the path. */
-function expectFindings(found: readonly WebhookFinding[], c: Omit<Case, 'name' | 'spec'>): void {
-  for (const severity of ['error', 'warning'] as const) {
-    const want = severity === 'error' ? c.error : c.warning;
-    const at = severity === 'error' ? c.errorAt : c.warningAt;
-    const mine = found.filter((f) => f.severity === severity);
-    if (want === undefined) {
-      expect(mine, describeAll(found)).toEqual([]);
-      continue;
-    }
-    const hit = mine.find((f) => want === true || f.message.includes(want));
-    expect(hit, describeAll(found)).toBeDefined();
-    expect(hit!.path, describeAll(found)).toEqual(at);
-  }
-}
 
 
 const SIDECAR_CASES: Case[] = [
