@@ -1,6 +1,6 @@
 // Istio's admission webhook for ServiceEntry: ValidateServiceEntry in
-// pkg/config/validation/validation.go, with the part of validateWorkloadEntry it runs on STATIC
-// endpoints. The CRD schema has passed already, so field types are right; every field may still
+// pkg/config/validation/validation.go; STATIC endpoints go through validateWorkloadEntry
+// (workloadentry.ts). The CRD schema has passed already, so field types are right; every field may still
 // be missing.
 import {
   asArray,
@@ -8,7 +8,6 @@ import {
   asRecord,
   asString,
   reportSelectorLabelErrors,
-  UNIX_ADDRESS_PREFIX,
   exportToErrors,
   goQuote,
   isHTTPProtocol,
@@ -17,15 +16,14 @@ import {
   parseProtocol,
   validateFQDN,
   validateIPSubnet,
-  validateLabel,
   validatePartialWildcard,
   validatePort,
   validatePortName,
   validateProtocol,
-  validateUnixAddress,
   validateWildcardDomain,
   validateWorkloadSelector,
 } from './common.js';
+import { checkWorkload, checkWorkloadLabels, checkWorkloadPorts } from './workloadentry.js';
 import { Findings, type SpecPath, type WebhookContext, type WebhookFinding } from './types.js';
 
 type Obj = Record<string, unknown>;
@@ -174,7 +172,7 @@ function checkResolution(f: Findings, se: Entry): void {
       se.endpoints.forEach((raw, i) => {
         const endpoint = asRecord(raw);
         if (endpoint === undefined) f.error(['endpoints', i], 'endpoint cannot be nil');
-        else checkStaticEndpoint(f, ['endpoints', i], endpoint, se.portNames);
+        else checkWorkload(f, ['endpoints', i], endpoint, se.portNames, false);
       });
       return;
     case 'DNS':
@@ -230,8 +228,8 @@ function checkDnsEndpoint(f: Findings, path: SpecPath, endpoint: Obj, portNames:
   if (!isIP(address) && validateFQDN(address) !== undefined) {
     f.error([...path, 'address'], `endpoint address ${goQuote(address)} is not a valid FQDN or an IP address`);
   }
-  checkLabels(f, [...path, 'labels'], asRecord(endpoint.labels));
-  checkEndpointPorts(f, [...path, 'ports'], asRecord(endpoint.ports), portNames);
+  checkWorkloadLabels(f, [...path, 'labels'], asRecord(endpoint.labels));
+  checkWorkloadPorts(f, [...path, 'ports'], asRecord(endpoint.ports), portNames);
 }
 
 function checkDynamicDnsResolution(f: Findings, se: Entry): void {
@@ -287,50 +285,5 @@ function checkMultipleHosts(f: Findings, se: Entry): void {
       f.error(['ports', i, 'protocol'], 'multiple hosts provided with non-HTTP, non-TLS ports');
       break;
     }
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Endpoints (validateWorkloadEntry, for a STATIC ServiceEntry)
-// ---------------------------------------------------------------------------------------------
-
-/** validateWorkloadEntry(endpoint, servicePorts, allowFQDNAddresses=false). */
-function checkStaticEndpoint(f: Findings, path: SpecPath, endpoint: Obj, portNames: ReadonlySet<string>): void {
-  const address = asString(endpoint.address);
-  if (address === '') {
-    const network = asString(endpoint.network);
-    if (network === '') {
-      f.error([...path, 'address'], 'address is required');
-      return;
-    }
-    f.warn([...path, 'address'], `address is unset with network ${goQuote(network)}`);
-  }
-  const ports = asRecord(endpoint.ports);
-  const unix = address.startsWith(UNIX_ADDRESS_PREFIX);
-  if (unix) {
-    report(f, [...path, 'address'], validateUnixAddress(address.slice(UNIX_ADDRESS_PREFIX.length)));
-    if (Object.keys(ports ?? {}).length > 0) f.error([...path, 'ports'], `unix endpoint ${address} must not include ports`);
-  } else if (address !== '' && !isIP(address)) {
-    f.error([...path, 'address'], `endpoint address ${goQuote(address)} is not a valid IP address; resolution STATIC takes IP addresses, use DNS for host names`);
-  }
-  checkEndpointPorts(f, [...path, 'ports'], ports, portNames);
-  checkLabels(f, [...path, 'labels'], asRecord(endpoint.labels));
-  // A socket has no port: the one service port is the only one it can serve.
-  if (unix && portNames.size !== 1) f.error([...path, 'address'], 'exactly 1 service port required for unix endpoints');
-}
-
-function checkEndpointPorts(f: Findings, path: SpecPath, ports: Obj | undefined, portNames: ReadonlySet<string>): void {
-  for (const [name, raw] of Object.entries(ports ?? {})) {
-    const port = asNumber(raw);
-    if (!portNames.has(name)) f.error([...path, name], `endpoint port ${port} is not defined by the service entry`);
-    report(f, [...path, name], validatePortName(name));
-    report(f, [...path, name], validatePort(port));
-  }
-}
-
-/** labels.Instance.Validate, each mistake at its label. */
-function checkLabels(f: Findings, path: SpecPath, labels: Obj | undefined): void {
-  for (const [key, value] of Object.entries(labels ?? {})) {
-    for (const err of validateLabel(key, asString(value))) f.error([...path, key], err);
   }
 }

@@ -1,5 +1,5 @@
-// Istio's webhook rules for WorkloadEntry (pkg/config/validation/validation.go:
-// ValidateWorkloadEntry → validateWorkloadEntry with no service ports and FQDN addresses allowed).
+// Istio's webhook rules for a workload's address, ports and labels (pkg/config/validation:
+// validateWorkloadEntry): for a WorkloadEntry, and for each endpoint of a STATIC ServiceEntry.
 import {
   asNumber,
   asRecord,
@@ -13,56 +13,62 @@ import {
   validatePortName,
   validateUnixAddress,
 } from './common.js';
-import { Findings, type WebhookContext, type WebhookFinding } from './types.js';
+import { Findings, type SpecPath, type WebhookContext, type WebhookFinding } from './types.js';
 
-/**
- * The address: a Unix socket (unix://path, for STATIC), an IP (STATIC) or a DNS name (DNS); which
- * one is meant is unknown without the ServiceEntry, so any of them passes. Returns false when Istio
- * stops checking.
- */
-function checkAddress(spec: Record<string, unknown>, out: Findings): boolean {
-  const address = asString(spec.address);
-  const network = asString(spec.network);
-  if (address === '') {
-    if (network === '') {
-      out.error(['address'], 'address is required');
-      return false;
-    }
-    // An endpoint on another network is reached through that network's gateway.
-    out.warn(['address'], `address is unset with network ${goQuote(network)}`);
-    return true;
-  }
-  if (address.startsWith(UNIX_ADDRESS_PREFIX)) {
-    const invalid = validateUnixAddress(address.slice(UNIX_ADDRESS_PREFIX.length));
-    if (invalid) out.error(['address'], invalid);
-    if (Object.keys(asRecord(spec.ports) ?? {}).length !== 0) out.error(['ports'], `unix endpoint ${address} must not include ports`);
-  } else if (!isIP(address) && validateFQDN(address)) {
-    out.error(['address'], `endpoint address ${goQuote(address)} is not a valid FQDN or an IP address`);
-  }
-  return true;
-}
-
-function checkPorts(spec: Record<string, unknown>, out: Findings): void {
-  for (const [name, port] of Object.entries(asRecord(spec.ports) ?? {})) {
-    const badName = validatePortName(name);
-    if (badName) out.error(['ports', name], badName);
-    const badNumber = validatePort(asNumber(port));
-    if (badNumber) out.error(['ports', name], badNumber);
-  }
-}
-
-/** labels.Instance.Validate: Kubernetes label keys and values. */
-function checkLabels(spec: Record<string, unknown>, out: Findings): void {
-  for (const [key, value] of Object.entries(asRecord(spec.labels) ?? {})) {
-    for (const message of validateLabel(key, asString(value))) out.error(['labels', key], message);
-  }
-}
-
-/** ValidateWorkloadEntry */
+/** ValidateWorkloadEntry: no service ports to check against, and DNS names allowed. */
 export function checkWorkloadEntry(spec: Record<string, unknown>, _ctx: WebhookContext): WebhookFinding[] {
   const out = new Findings();
-  if (!checkAddress(spec, out)) return out.list;
-  checkPorts(spec, out);
-  checkLabels(spec, out);
+  checkWorkload(out, [], spec, undefined, true);
   return out.list;
+}
+
+/**
+ * validateWorkloadEntry(we, servicePorts, allowFQDNAddresses). The address may be a Unix socket
+ * (unix://path), an IP, or (allowFQDN) a DNS name; `servicePorts` are the port names of the
+ * ServiceEntry the workload serves, when there is one.
+ */
+export function checkWorkload(out: Findings, path: SpecPath, spec: Record<string, unknown>, servicePorts: ReadonlySet<string> | undefined, allowFQDN: boolean): void {
+  const address = asString(spec.address);
+  if (address === '') {
+    const network = asString(spec.network);
+    if (network === '') {
+      out.error([...path, 'address'], 'address is required');
+      return;
+    }
+    // An endpoint on another network is reached through that network's gateway.
+    out.warn([...path, 'address'], `address is unset with network ${goQuote(network)}`);
+  }
+  const ports = asRecord(spec.ports);
+  const unix = address.startsWith(UNIX_ADDRESS_PREFIX);
+  if (unix) {
+    const invalid = validateUnixAddress(address.slice(UNIX_ADDRESS_PREFIX.length));
+    if (invalid) out.error([...path, 'address'], invalid);
+    if (Object.keys(ports ?? {}).length !== 0) out.error([...path, 'ports'], `unix endpoint ${address} must not include ports`);
+  } else if (address !== '' && !isIP(address)) {
+    if (!allowFQDN) out.error([...path, 'address'], `endpoint address ${goQuote(address)} is not a valid IP address; resolution STATIC takes IP addresses, use DNS for host names`);
+    else if (validateFQDN(address)) out.error([...path, 'address'], `endpoint address ${goQuote(address)} is not a valid FQDN or an IP address`);
+  }
+  checkWorkloadPorts(out, [...path, 'ports'], ports, servicePorts);
+  checkWorkloadLabels(out, [...path, 'labels'], asRecord(spec.labels));
+  // A socket has no port: the one service port is the only one it can serve.
+  if (unix && servicePorts !== undefined && servicePorts.size !== 1) out.error([...path, 'address'], 'exactly 1 service port required for unix endpoints');
+}
+
+/** A workload's named ports: valid names and numbers, and (with `servicePorts`) ones the service declares. */
+export function checkWorkloadPorts(out: Findings, path: SpecPath, ports: Record<string, unknown> | undefined, servicePorts: ReadonlySet<string> | undefined): void {
+  for (const [name, raw] of Object.entries(ports ?? {})) {
+    const port = asNumber(raw);
+    if (servicePorts !== undefined && !servicePorts.has(name)) out.error([...path, name], `endpoint port ${port} is not defined by the service entry`);
+    const badName = validatePortName(name);
+    if (badName) out.error([...path, name], badName);
+    const badNumber = validatePort(port);
+    if (badNumber) out.error([...path, name], badNumber);
+  }
+}
+
+/** labels.Instance.Validate, each mistake at its label. */
+export function checkWorkloadLabels(out: Findings, path: SpecPath, labels: Record<string, unknown> | undefined): void {
+  for (const [key, value] of Object.entries(labels ?? {})) {
+    for (const message of validateLabel(key, asString(value))) out.error([...path, key], message);
+  }
 }
