@@ -773,6 +773,10 @@ export function validateMetadata(ctx: WebhookContext): string[] {
 // missing or null field reads as Go's zero value.
 // ---------------------------------------------------------------------------------------------
 
+/** A field present with a value (YAML `null` reads as Go's unset). */
+export function isSet(value: unknown): boolean {
+  return value !== undefined && value !== null;
+}
 export function asString(value: unknown): string {
   return typeof value === 'string' ? value : '';
 }

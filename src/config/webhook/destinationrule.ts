@@ -4,6 +4,7 @@
 // (ValidateTLS, ValidateLocalityLbSetting, ValidateZoneAwareLbSetting). The CRD schema has passed
 // already, so field types are right; every field may still be missing.
 import {
+  isSet,
   asArray,
   asNumber,
   asRecord,
@@ -50,9 +51,6 @@ export function checkDestinationRule(spec: Record<string, unknown>, ctx: Webhook
 }
 
 /** A message field is set when present, even empty (`tls: {}`); null reads as unset. */
-function isSet(v: unknown): boolean {
-  return v !== undefined && v !== null;
-}
 /** A repeated field is set when it holds items: Go reads `[]` as a nil list. */
 function hasItems(v: unknown): boolean {
   return Array.isArray(v) && v.length > 0;

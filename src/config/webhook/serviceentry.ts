@@ -143,20 +143,17 @@ function checkPorts(f: Findings, se: Entry): void {
     if (numbers.has(number)) f.error(['ports', i, 'number'], `service entry port ${number} already defined`);
     numbers.add(number);
     const targetPort = asNumber(port.targetPort);
-    if (targetPort !== 0) report(f, ['ports', i, 'targetPort'], validatePort(targetPort));
+    if (targetPort !== 0) f.errorIf(['ports', i, 'targetPort'], validatePort(targetPort));
     // Without an address, a TCP port can only be told apart by its number.
     if (se.addresses.length === 0 && !autoAllocation && (protocol === '' || protocol === 'TCP')) {
       f.warn(['ports', i], 'addresses are required for ports serving TCP (or unset) protocol when IP Autoallocation is not enabled');
     }
-    report(f, ['ports', i, 'name'], validatePortName(name));
-    report(f, ['ports', i, 'protocol'], validateProtocol(protocol));
-    report(f, ['ports', i, 'number'], validatePort(number));
+    f.errorIf(['ports', i, 'name'], validatePortName(name));
+    f.errorIf(['ports', i, 'protocol'], validateProtocol(protocol));
+    f.errorIf(['ports', i, 'number'], validatePort(number));
   });
 }
 
-function report(f: Findings, path: SpecPath, err: string | undefined): void {
-  if (err) f.error(path, err);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Resolution

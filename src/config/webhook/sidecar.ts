@@ -39,9 +39,6 @@ function errorOnce(out: Findings, path: SpecPath, message: string): void {
   out.error(path, message);
 }
 
-function errorIf(out: Findings, path: SpecPath, message: string | undefined): void {
-  if (message) out.error(path, message);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Go's net.SplitHostPort and strconv.Atoi, for defaultEndpoint
@@ -106,16 +103,16 @@ function checkWorkloadSelector(spec: Record<string, unknown>, out: Findings): bo
 function checkIngressPortAndBind(port: Record<string, unknown>, bind: string, path: SpecPath, out: Findings): void {
   const name = asString(port.name);
   // The port name is optional.
-  if (name !== '') errorIf(out, [...path, 'port', 'name'], validatePortName(name));
-  errorIf(out, [...path, 'port', 'protocol'], validateProtocol(asString(port.protocol)));
-  errorIf(out, [...path, 'port', 'number'], validatePort(asNumber(port.number)));
-  if (bind !== '') errorIf(out, [...path, 'bind'], validateIPAddress(bind));
+  if (name !== '') out.errorIf([...path, 'port', 'name'], validatePortName(name));
+  out.errorIf([...path, 'port', 'protocol'], validateProtocol(asString(port.protocol)));
+  out.errorIf([...path, 'port', 'number'], validatePort(asNumber(port.number)));
+  if (bind !== '') out.errorIf([...path, 'bind'], validateIPAddress(bind));
 }
 
 /** defaultEndpoint: 127.0.0.1:<port>, 0.0.0.0:<port>, [::1]:<port>, [::]:<port>, :<port> or unix://path. */
 function checkDefaultEndpoint(endpoint: string, path: SpecPath, out: Findings): void {
   if (endpoint.startsWith(UNIX_ADDRESS_PREFIX)) {
-    errorIf(out, path, validateUnixAddress(endpoint.slice(UNIX_ADDRESS_PREFIX.length)));
+    out.errorIf(path, validateUnixAddress(endpoint.slice(UNIX_ADDRESS_PREFIX.length)));
     return;
   }
   const split = splitHostPort(endpoint);
@@ -129,7 +126,7 @@ function checkDefaultEndpoint(endpoint: string, path: SpecPath, out: Findings): 
   }
   const port = goAtoi(split.port);
   if (typeof port === 'string') out.error(path, `sidecar: defaultEndpoint port (${split.port}) is not a number: ${port}`);
-  else errorIf(out, path, validatePort(port));
+  else out.errorIf(path, validatePort(port));
 }
 
 /** Sidecar ingress TLS: a subset of the Gateway server's settings. */
@@ -187,18 +184,18 @@ function checkIngress(ingress: readonly unknown[], out: Findings): void {
 /** validateSidecarEgressPortBindAndCaptureMode: port 0 means a Unix domain socket listener. */
 function checkEgressPortBindAndCaptureMode(port: Record<string, unknown>, bind: string, captureMode: string, path: SpecPath, out: Findings): void {
   const name = asString(port.name);
-  if (name !== '') errorIf(out, [...path, 'port', 'name'], validatePortName(name));
-  errorIf(out, [...path, 'port', 'protocol'], validateProtocol(asString(port.protocol)));
+  if (name !== '') out.errorIf([...path, 'port', 'name'], validatePortName(name));
+  out.errorIf([...path, 'port', 'protocol'], validateProtocol(asString(port.protocol)));
   const number = asNumber(port.number);
   if (number !== 0) {
-    errorIf(out, [...path, 'port', 'number'], validatePort(number));
-    if (bind !== '') errorIf(out, [...path, 'bind'], validateIPAddress(bind));
+    out.errorIf([...path, 'port', 'number'], validatePort(number));
+    if (bind !== '') out.errorIf([...path, 'bind'], validateIPAddress(bind));
     return;
   }
   if (!bind.startsWith(UNIX_ADDRESS_PREFIX)) {
     out.error([...path, 'bind'], 'sidecar: ports with 0 value must have a unix domain socket bind address');
   } else {
-    errorIf(out, [...path, 'bind'], validateUnixAddress(bind.slice(UNIX_ADDRESS_PREFIX.length)));
+    out.errorIf([...path, 'bind'], validateUnixAddress(bind.slice(UNIX_ADDRESS_PREFIX.length)));
   }
   if (captureMode !== 'DEFAULT' && captureMode !== 'NONE') {
     out.error([...path, 'captureMode'], 'sidecar: captureMode must be DEFAULT/NONE for unix domain socket listeners');
@@ -273,7 +270,7 @@ function checkEgress(egress: readonly unknown[], namespace: string, out: Finding
 /** validateDestination, for the egress proxy. */
 function checkEgressProxyDestination(proxy: Record<string, unknown>, path: SpecPath, out: Findings): void {
   const host = asString(proxy.host);
-  errorIf(out, [...path, 'host'], validateFQDN(host));
+  out.errorIf([...path, 'host'], validateFQDN(host));
   if (host === '*') errorOnce(out, [...path, 'host'], `invalid destination host ${host}`);
   else {
     const invalid = validateWildcardDomain(host);
@@ -282,7 +279,7 @@ function checkEgressProxyDestination(proxy: Record<string, unknown>, path: SpecP
   const subset = asString(proxy.subset);
   if (subset !== '' && !isDNS1123Label(subset)) out.error([...path, 'subset'], `subset name is invalid: ${subset}`);
   const port = asRecord(proxy.port);
-  if (port) errorIf(out, [...path, 'port', 'number'], validatePort(asNumber(port.number)));
+  if (port) out.errorIf([...path, 'port', 'number'], validatePort(asNumber(port.number)));
 }
 
 /** validateSidecarOutboundTrafficPolicy */
@@ -300,7 +297,7 @@ function checkOutboundTrafficPolicy(policy: Record<string, unknown>, out: Findin
     return;
   }
   if (!asRecord(proxy.port)) {
-    errorIf(out, [...path, 'egressProxy', 'host'], validateFQDN(asString(proxy.host)));
+    out.errorIf([...path, 'egressProxy', 'host'], validateFQDN(asString(proxy.host)));
     out.error([...path, 'egressProxy', 'port'], 'sidecar: egress_proxy port must be non-nil');
     return;
   }

@@ -26,6 +26,10 @@ export class Findings {
   error(path: SpecPath, message: string): void {
     this.list.push({ severity: 'error', path, message });
   }
+  /** An error when a check returned one (the primitives return a message or undefined). */
+  errorIf(path: SpecPath, message: string | undefined): void {
+    if (message) this.error(path, message);
+  }
   warn(path: SpecPath, message: string): void {
     this.list.push({ severity: 'warning', path, message });
   }

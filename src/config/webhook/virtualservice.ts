@@ -9,6 +9,7 @@
 import { compileRe2 } from '../../compile/regex.js';
 import { GRPC_CODES } from '../grpc-status.js';
 import {
+  isSet,
   asArray,
   asNumber,
   asRecord,
@@ -143,7 +144,7 @@ function checkGatewayNames(f: Findings, names: readonly string[], at: SpecPath):
         const [gw, ns] = name.split('.');
         f.warn(path, `using legacy gatewayName format ${goQuote(name)}; prefer the <namespace>/<name> format: ${goQuote(`${ns}/${gw}`)}`);
       }
-      report(f, path, validateFQDN(name));
+      f.errorIf(path, validateFQDN(name));
       // Istio returns here: the names after the first one without a namespace are not checked.
       return;
     }
@@ -232,7 +233,7 @@ function checkHTTPRoute(f: Findings, route: Obj, at: SpecPath, inDelegate: boole
   checkRewrite(f, route.rewrite, [...at, 'rewrite']);
   checkAuthoritySetOnce(f, route, at);
   checkRouteDestinations(f, route.route, [...at, 'route'], true);
-  if (isSet(route.timeout)) report(f, [...at, 'timeout'], validateDuration(route.timeout));
+  if (isSet(route.timeout)) f.errorIf([...at, 'timeout'], validateDuration(route.timeout));
 }
 
 /** validateHTTPRouteConflict: which of route/redirect/directResponse/delegate may go together. */
@@ -273,12 +274,12 @@ function checkHTTPMatch(f: Findings, match: Obj, at: SpecPath): void {
   for (const [name, sm] of entriesOf(match.headers)) {
     const path = [...at, 'headers', name];
     if (!isSet(sm)) f.error(path, `header match ${name} cannot be null`);
-    report(f, path, validateHTTPHeaderNameOrJwtClaimRoute(name));
+    f.errorIf(path, validateHTTPHeaderNameOrJwtClaimRoute(name));
     checkStringMatch(f, sm, path, 'headers');
   }
   for (const [name, sm] of entriesOf(match.withoutHeaders)) {
     const path = [...at, 'withoutHeaders', name];
-    report(f, path, validateHTTPHeaderNameOrJwtClaimRoute(name));
+    f.errorIf(path, validateHTTPHeaderNameOrJwtClaimRoute(name));
     // `*` is no RE2 regex here: Istio turns it into a presence match.
     if (isSet(sm) && asRecord(sm)?.regex !== '*') checkStringMatch(f, sm, path, 'withoutHeaders');
   }
@@ -292,7 +293,7 @@ function checkHTTPMatch(f: Findings, match: Obj, at: SpecPath): void {
   }
 
   const port = asNumber(match.port);
-  if (port !== 0) report(f, [...at, 'port'], validatePort(port));
+  if (port !== 0) f.errorIf([...at, 'port'], validatePort(port));
   checkLabels(f, match.sourceLabels, [...at, 'sourceLabels']);
   checkGatewayNames(f, asArray(match.gateways).map(asString), [...at, 'gateways']);
   const sourceNamespace = asString(match.sourceNamespace);
@@ -319,7 +320,7 @@ function checkRegexStringMatch(f: Findings, sm: unknown, at: SpecPath, where: st
   if (!m || stringMatchType(m) !== 'regex') return;
   const re = asString(m.regex);
   const err = re === '' ? `${goQuote(where)}: regex string match should not be empty` : regexError(re, where);
-  report(f, [...at, 'regex'], err);
+  f.errorIf([...at, 'regex'], err);
 }
 
 /** validateStringRegexp: what Envoy's RE2 would refuse, and patterns too big for its program limit. */
@@ -349,22 +350,22 @@ function checkHeaderOperations(f: Findings, headers: unknown, at: SpecPath): voi
   for (const op of ['add', 'set'] as const) {
     for (const [name, value] of entriesOf(request?.[op])) {
       const path = [...at, 'request', op, name];
-      report(f, path, validateHTTPHeaderWithAuthorityOperationName(name));
-      report(f, path, validateHTTPHeaderValue(asString(value)));
+      f.errorIf(path, validateHTTPHeaderWithAuthorityOperationName(name));
+      f.errorIf(path, validateHTTPHeaderValue(asString(value)));
     }
   }
   asArray(request?.remove).forEach((name, k) => {
-    report(f, [...at, 'request', 'remove', k], validateHTTPHeaderOperationName(asString(name)));
+    f.errorIf([...at, 'request', 'remove', k], validateHTTPHeaderOperationName(asString(name)));
   });
   for (const op of ['add', 'set'] as const) {
     for (const [name, value] of entriesOf(response?.[op])) {
       const path = [...at, 'response', op, name];
-      report(f, path, validateHTTPHeaderOperationName(name));
-      report(f, path, validateHTTPHeaderValue(asString(value)));
+      f.errorIf(path, validateHTTPHeaderOperationName(name));
+      f.errorIf(path, validateHTTPHeaderValue(asString(value)));
     }
   }
   asArray(response?.remove).forEach((name, k) => {
-    report(f, [...at, 'response', 'remove', k], validateHTTPHeaderOperationName(asString(name)));
+    f.errorIf([...at, 'response', 'remove', k], validateHTTPHeaderOperationName(asString(name)));
   });
 }
 
@@ -396,13 +397,13 @@ function checkCORSPolicy(f: Findings, corsPolicy: unknown, at: SpecPath): void {
     if (!CORS_METHODS.has(m)) f.error([...at, 'allowMethods', k], `${goQuote(m)} is not a supported HTTP method`);
   });
   asArray(policy.allowHeaders).forEach((name, k) => {
-    report(f, [...at, 'allowHeaders', k], validateCORSHTTPHeaderName(asString(name)));
+    f.errorIf([...at, 'allowHeaders', k], validateCORSHTTPHeaderName(asString(name)));
   });
   asArray(policy.exposeHeaders).forEach((name, k) => {
-    report(f, [...at, 'exposeHeaders', k], validateCORSHTTPHeaderName(asString(name)));
+    f.errorIf([...at, 'exposeHeaders', k], validateCORSHTTPHeaderName(asString(name)));
   });
   if (isSet(policy.maxAge)) {
-    report(f, [...at, 'maxAge'], validateDuration(policy.maxAge));
+    f.errorIf([...at, 'maxAge'], validateDuration(policy.maxAge));
     // Access-Control-Max-Age is a whole number of seconds.
     if (fractionalSecondNanos(durationNs(policy.maxAge)) > 0n) {
       f.error([...at, 'maxAge'], 'max_age duration is accurate only to seconds precision');
@@ -418,7 +419,7 @@ function checkAllowOrigin(f: Findings, origin: unknown, at: SpecPath): void {
     f.error(at, `'${value}' is not a valid match type for CORS allow origins`);
     return;
   }
-  if (type === 'regex') report(f, [...at, 'regex'], regexError(value, 'corsPolicy.allowOrigins'));
+  if (type === 'regex') f.errorIf([...at, 'regex'], regexError(value, 'corsPolicy.allowOrigins'));
 }
 
 function checkFault(f: Findings, fault: unknown, at: SpecPath): void {
@@ -445,7 +446,7 @@ function checkFaultAbort(f: Findings, abort: unknown, at: SpecPath): void {
   } else if (isSet(a.http2Error)) {
     f.error([...at, 'http2Error'], 'HTTP/2 abort fault injection not supported yet');
   } else if (isSet(a.httpStatus)) {
-    report(f, [...at, 'httpStatus'], httpStatusError(asNumber(a.httpStatus)));
+    f.errorIf([...at, 'httpStatus'], httpStatusError(asNumber(a.httpStatus)));
   } else {
     f.warn(at, 'abort configured, but error type not set');
   }
@@ -456,9 +457,9 @@ function checkFaultDelay(f: Findings, delay: unknown, at: SpecPath): void {
   if (!d) return;
   checkFaultPercentage(f, d.percentage, [...at, 'percentage']);
   if (isSet(d.fixedDelay)) {
-    report(f, [...at, 'fixedDelay'], validateDuration(d.fixedDelay));
+    f.errorIf([...at, 'fixedDelay'], validateDuration(d.fixedDelay));
   } else if (isSet(d.exponentialDelay)) {
-    report(f, [...at, 'exponentialDelay'], validateDuration(d.exponentialDelay));
+    f.errorIf([...at, 'exponentialDelay'], validateDuration(d.exponentialDelay));
     f.error([...at, 'exponentialDelay'], 'exponentialDelay not supported yet');
   }
 }
@@ -554,7 +555,7 @@ function checkRedirect(f: Findings, route: Obj, routeAt: SpecPath): void {
     return;
   }
   const port = asNumber(redirect.port);
-  if (port > 0) report(f, [...at, 'port'], validatePort(port));
+  if (port > 0) f.errorIf([...at, 'port'], validatePort(port));
 }
 
 function checkDirectResponse(f: Findings, directResponse: unknown, at: SpecPath): void {
@@ -572,7 +573,7 @@ function checkDirectResponse(f: Findings, directResponse: unknown, at: SpecPath)
       f.warn([...at, 'body', field], 'large direct_responses may impact control plane performance');
     }
   }
-  report(f, [...at, 'status'], httpStatusError(asNumber(d.status)));
+  f.errorIf([...at, 'status'], httpStatusError(asNumber(d.status)));
 }
 
 /** agent.ValidateHTTPRetry. */
@@ -585,7 +586,7 @@ function checkRetries(f: Findings, retries: unknown, at: SpecPath): void {
   if (attempts === 0 && (isSet(r.perTryTimeout) || retryOn !== '' || isSet(r.retryRemoteLocalities))) {
     f.error([...at, 'attempts'], 'http retry policy configured when attempts are set to 0 (disabled)');
   }
-  if (isSet(r.perTryTimeout)) report(f, [...at, 'perTryTimeout'], validateDuration(r.perTryTimeout));
+  if (isSet(r.perTryTimeout)) f.errorIf([...at, 'perTryTimeout'], validateDuration(r.perTryTimeout));
   if (retryOn !== '') {
     // Entries are taken verbatim: " 5xx" (after a comma and a space) is no policy.
     for (const policy of retryOn.split(',')) {
@@ -594,7 +595,7 @@ function checkRetries(f: Findings, retries: unknown, at: SpecPath): void {
       }
     }
   }
-  if (isSet(r.backoff)) report(f, [...at, 'backoff'], validateDuration(r.backoff));
+  if (isSet(r.backoff)) f.errorIf([...at, 'backoff'], validateDuration(r.backoff));
 }
 
 /** validateHTTPRewrite: like Istio, reports only the first problem. */
@@ -645,7 +646,7 @@ function checkRouteDestinations(f: Findings, destinations: unknown, at: SpecPath
     if (withHeaders) checkHeaderOperations(f, rd.headers, [...path, 'headers']);
     checkDestination(f, rd.destination, [...path, 'destination']);
     const weight = asNumber(rd.weight);
-    report(f, [...path, 'weight'], validateWeight(weight));
+    f.errorIf([...path, 'weight'], validateWeight(weight));
     totalWeight += weight;
   });
   // Weights need not add up to 100 (Envoy normalises them), but all zero sends nothing anywhere.
@@ -657,10 +658,10 @@ function checkDestination(f: Findings, destination: unknown, at: SpecPath): void
   if (!d) return;
   const host = asString(d.host);
   if (host === '*') f.error([...at, 'host'], `invalid destination host ${host}`);
-  else report(f, [...at, 'host'], validateWildcardDomain(host));
+  else f.errorIf([...at, 'host'], validateWildcardDomain(host));
   const subset = asString(d.subset);
   if (subset !== '' && !isDNS1123Label(subset)) f.error([...at, 'subset'], `subset name is invalid: ${subset}`);
-  if (isSet(d.port)) report(f, [...at, 'port', 'number'], validatePort(asNumber(asRecord(d.port)?.number)));
+  if (isSet(d.port)) f.errorIf([...at, 'port', 'number'], validatePort(asNumber(asRecord(d.port)?.number)));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -718,10 +719,10 @@ function checkTCPRoute(f: Findings, route: unknown, at: SpecPath): void {
 /** What TLS and TCP matches share: destination subnets, port, source labels, gateways. */
 function checkL4MatchCommon(f: Findings, m: Obj, at: SpecPath): void {
   asArray(m.destinationSubnets).forEach((subnet, k) => {
-    report(f, [...at, 'destinationSubnets', k], validateIPSubnet(asString(subnet)));
+    f.errorIf([...at, 'destinationSubnets', k], validateIPSubnet(asString(subnet)));
   });
   const port = asNumber(m.port);
-  if (port !== 0) report(f, [...at, 'port'], validatePort(port));
+  if (port !== 0) f.errorIf([...at, 'port'], validatePort(port));
   checkLabels(f, m.sourceLabels, [...at, 'sourceLabels']);
   checkGatewayNames(f, asArray(m.gateways).map(asString), [...at, 'gateways']);
 }
@@ -778,13 +779,7 @@ function goFloat(value: number): string {
   return `${mantissa}e${n < 0 ? '-' : '+'}${String(Math.abs(n)).padStart(2, '0')}`;
 }
 
-function report(f: Findings, at: SpecPath, message: string | undefined): void {
-  if (message !== undefined) f.error(at, message);
-}
 
-function isSet(value: unknown): boolean {
-  return value !== undefined && value !== null;
-}
 
 function entriesOf(value: unknown): [string, unknown][] {
   return Object.entries(asRecord(value) ?? {});
