@@ -230,18 +230,14 @@ function compileAction(ctx: CompileContext, vs: ConfigObject<VirtualServiceSpec>
   }
   const list = http.route ?? [];
   if (list.length === 0) return undefined;
-  const explicit = list.some((d) => (d.weight ?? 0) > 0);
+  // Validation refused several destinations whose weights add up to 0 (Istio's webhook does).
   if (list.length > 1) {
     const sum = list.reduce((s, d) => s + (d.weight ?? 0), 0);
-    if (sum !== 100) {
-      warn(ctx, vs, ['http', index, 'route'], explicit
-        ? `weights add up to ${sum}, not 100; traffic is split in proportion to them`
-        : 'several destinations without weights; traffic is split evenly between them');
-    }
+    if (sum !== 100) warn(ctx, vs, ['http', index, 'route'], `weights add up to ${sum}, not 100; traffic is split in proportion to them`);
   }
   const destinations: WeightedDestination[] = list.map((d, di) => {
     const field: FieldPath = ['http', index, 'route', di, 'destination'];
-    const weight = list.length === 1 ? 100 : explicit ? (d.weight ?? 0) : 1;
+    const weight = list.length === 1 ? 100 : (d.weight ?? 0);
     return { ...destinationClusters(ctx, vs, field, d.destination, scope), weight, requestHeaders: headerOps(d.headers?.request), responseHeaders: headerOps(d.headers?.response) };
   });
   return { type: 'forward', destinations, totalWeight: destinations.reduce((s, d) => s + d.weight, 0) };

@@ -71,9 +71,7 @@ interface FileEntry {
 /** Config files as last read, by path. */
 export class ConfigFileCache {
   private readonly entries = new Map<string, FileEntry>();
-  /** Files whose text was read on the last load (unchanged size and mtime: not read). */
-  lastRead: string[] = [];
-  /** Files parsed and checked on the last load (the same text under a new mtime: not parsed). */
+  /** Files parsed and checked on the last load (unchanged size and mtime: not read; the same text under a new mtime: not parsed). */
   lastParsed: string[] = [];
 
   /** The entry for a file as it is on disk now, reading and parsing only what changed. */
@@ -82,7 +80,6 @@ export class ConfigFileCache {
     const cached = this.entries.get(file);
     if (cached && cached.size === st.size && cached.mtimeMs === st.mtimeMs) return cached;
     const text = await readFile(file, 'utf8');
-    this.lastRead.push(file);
     const hash = createHash('sha256').update(text).digest('base64');
     if (cached && cached.hash === hash) {
       cached.size = st.size;
@@ -104,7 +101,6 @@ export class ConfigFileCache {
 
 export async function loadConfig(paths: readonly string[], opts: LoadOptions, cache: ConfigFileCache = new ConfigFileCache()): Promise<LoadResult> {
   const files = await listConfigFiles(paths);
-  cache.lastRead = [];
   cache.lastParsed = [];
   const entries = await Promise.all(files.map((f) => cache.entry(f, opts)));
   cache.keepOnly(files);
