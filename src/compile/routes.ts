@@ -188,12 +188,12 @@ function compileRoute(
  * A route no VirtualService wrote: every request to one destination, with the default timeout
  * and nothing else (the mesh listener's registry hosts, the forward proxy's declared ones).
  */
-export function directRoute(source: string, dest: Omit<WeightedDestination, 'weight' | 'requestHeaders' | 'responseHeaders'>): Route {
+export function directRoute(source: string, dest: DestinationTarget): Route {
   return withFilters({
     source,
     index: 0,
     matches: null,
-    action: { type: 'forward', totalWeight: 100, destinations: [{ ...dest, weight: 100, requestHeaders: null, responseHeaders: null }] },
+    action: { type: 'forward', totalWeight: 100, destinations: [weightedDestination(dest, 100, null, null)] },
     timeoutMs: DEFAULT_ROUTE_TIMEOUT_MS,
     rewrite: null,
     requestHeaders: null,
@@ -205,8 +205,27 @@ export function directRoute(source: string, dest: Omit<WeightedDestination, 'wei
   });
 }
 
-export function withFilters(fields: Omit<Route, 'label' | 'filters'>): Route {
-  const route: Route = { ...fields, label: fields.name ?? `${fields.source} http[${fields.index}]`, filters: [] };
+export function withFilters(f: Omit<Route, 'label' | 'filters'>): Route {
+  // One literal, every field in one order: an object spread here goes through V8's slow clone
+  // once its call sites vary, and then each route gets a hidden class of its own (~1 KB each,
+  // and megamorphic property reads on the request path).
+  const route: Route = {
+    source: f.source,
+    index: f.index,
+    name: f.name,
+    label: f.name ?? `${f.source} http[${f.index}]`,
+    matches: f.matches,
+    action: f.action,
+    timeoutMs: f.timeoutMs,
+    rewrite: f.rewrite,
+    requestHeaders: f.requestHeaders,
+    responseHeaders: f.responseHeaders,
+    retry: f.retry,
+    fault: f.fault,
+    cors: f.cors,
+    mirrors: f.mirrors,
+    filters: [],
+  };
   route.filters = buildFilters(route);
   return route;
 }
@@ -238,9 +257,16 @@ function compileAction(ctx: CompileContext, vs: ConfigObject<VirtualServiceSpec>
   const destinations: WeightedDestination[] = list.map((d, di) => {
     const field: FieldPath = ['http', index, 'route', di, 'destination'];
     const weight = list.length === 1 ? 100 : (d.weight ?? 0);
-    return { ...destinationClusters(ctx, vs, field, d.destination, scope), weight, requestHeaders: headerOps(d.headers?.request), responseHeaders: headerOps(d.headers?.response) };
+    return weightedDestination(destinationClusters(ctx, vs, field, d.destination, scope), weight, headerOps(d.headers?.request), headerOps(d.headers?.response));
   });
   return { type: 'forward', destinations, totalWeight: destinations.reduce((s, d) => s + d.weight, 0) };
+}
+
+type DestinationTarget = Omit<WeightedDestination, 'weight' | 'requestHeaders' | 'responseHeaders'>;
+
+/** One shape for every destination (see withFilters for why not a spread). */
+function weightedDestination(t: DestinationTarget, weight: number, requestHeaders: HeaderOps | null, responseHeaders: HeaderOps | null): WeightedDestination {
+  return { cluster: t.cluster, host: t.host, port: t.port, subset: t.subset, weight, clusterByPort: t.clusterByPort, requestHeaders, responseHeaders };
 }
 
 function destinationClusters(ctx: CompileContext, vs: ConfigObject, field: FieldPath, d: Destination, scope: RouteScope) {
