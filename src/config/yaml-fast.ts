@@ -1,20 +1,18 @@
-// The fast way to read config YAML: js-yaml, about 4x faster than the `yaml` package and without
-// its per-node source ranges, one document at a time. Positions are found only when a message
-// needs one (source.ts parses that one document again with `yaml`). Texts that use what the two
-// readers could take differently (anchors, tags, merge keys, directives, `key:]` in flow
-// collections) are left to the `yaml` path, as are texts js-yaml refuses, so that syntax errors
-// are reported the one way.
+// The fast way to read config YAML, one document at a time and without per-node source ranges:
+// the subset reader (yaml-subset.ts) for the usual shapes, else js-yaml, both several times
+// faster than the `yaml` package. Positions are found only when a message needs one (source.ts
+// parses that one document again with `yaml`). Texts that use what the readers could take
+// differently (anchors, tags, merge keys, directives, `key:]` in flow collections) are left to
+// the `yaml` path, as are texts js-yaml refuses, so that syntax errors are reported one way.
 import jsyaml from 'js-yaml';
+import { readSubset } from './yaml-subset.js';
+import { isNullScalar, TYPED_SCALARS, type ScalarForm } from './yaml-scalars.js';
 
 const { Type, FAILSAFE_SCHEMA } = jsyaml;
 
-// YAML 1.1 scalars as Go's reader (and so kubectl) takes them, mirroring the `yaml` package's
-// yaml-1.1 schema without its base-60 and timestamp types; the test suite checks both agree.
-// js-yaml keeps one implicit type per tag, so each tag's forms are tried in the `yaml` order.
-type Form = [RegExp, (s: string) => unknown];
-
-function scalarType(tag: string, firstChars: string, forms: readonly Form[]): InstanceType<typeof Type> {
-  // Most scalars are names and hosts: the first character rules them out without a pattern.
+// The kubectl reading of scalars (yaml-scalars.ts) as a js-yaml schema. js-yaml keeps one
+// implicit type per tag, so each tag's forms are tried in order within its type.
+function scalarType(tag: string, firstChars: string, forms: readonly ScalarForm[]): InstanceType<typeof Type> {
   const formOf = (s: string) => (s.length > 0 && firstChars.includes(s[0]!) ? forms.find(([re]) => re.test(s)) : undefined);
   return new Type(`tag:yaml.org,2002:${tag}`, {
     kind: 'scalar',
@@ -23,31 +21,10 @@ function scalarType(tag: string, firstChars: string, forms: readonly Form[]): In
   });
 }
 
-function intOf(s: string, offset: number, radix: number): number {
-  const sign = s[0];
-  const start = sign === '-' || sign === '+' ? offset + 1 : offset;
-  const n = parseInt(s.substring(start).replace(/_/g, ''), radix);
-  return sign === '-' ? -n : n;
-}
-
 const KUBECTL_SCHEMA = FAILSAFE_SCHEMA.extend({
   implicit: [
-    new Type('tag:yaml.org,2002:null', { kind: 'scalar', resolve: (s: string | null) => s === null || s === '' || s === '~' || s === 'null' || s === 'Null' || s === 'NULL', construct: () => null }),
-    scalarType('bool', 'YyNnTtFfOo', [
-      [/^(?:Y|y|[Yy]es|YES|[Tt]rue|TRUE|[Oo]n|ON)$/, () => true],
-      [/^(?:N|n|[Nn]o|NO|[Ff]alse|FALSE|[Oo]ff|OFF)$/, () => false],
-    ]),
-    scalarType('int', '+-0123456789', [
-      [/^[-+]?0b[0-1_]+$/, (s) => intOf(s, 2, 2)],
-      [/^[-+]?0[0-7_]+$/, (s) => intOf(s, 1, 8)],
-      [/^[-+]?[0-9][0-9_]*$/, (s) => intOf(s, 0, 10)],
-      [/^[-+]?0x[0-9a-fA-F_]+$/, (s) => intOf(s, 2, 16)],
-    ]),
-    scalarType('float', '+-.0123456789', [
-      [/^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/, (s) => (s.slice(-3).toLowerCase() === 'nan' ? NaN : s[0] === '-' ? -Infinity : Infinity)],
-      [/^[-+]?(?:[0-9][0-9_]*)?(?:\.[0-9_]*)?[eE][-+]?[0-9]+$/, (s) => parseFloat(s.replace(/_/g, ''))],
-      [/^[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*$/, (s) => parseFloat(s.replace(/_/g, ''))],
-    ]),
+    new Type('tag:yaml.org,2002:null', { kind: 'scalar', resolve: (s: string | null) => s === null || isNullScalar(s), construct: () => null }),
+    ...TYPED_SCALARS.map((t) => scalarType(t.tag, t.firstChars, t.forms)),
   ],
 });
 
@@ -99,10 +76,14 @@ export function readFast(text: string): FastDoc[] | undefined {
     lineCountedTo = start;
     const part = text.slice(start, end);
     let value: unknown;
-    try {
-      value = jsyaml.load(part, { schema: KUBECTL_SCHEMA });
-    } catch {
-      return undefined;
+    const subset = readSubset(part);
+    if (subset !== undefined) value = subset.value;
+    else {
+      try {
+        value = jsyaml.load(part, { schema: KUBECTL_SCHEMA });
+      } catch {
+        return undefined;
+      }
     }
     if (i === 0 && starts.length > 1 && !part.startsWith('---') && COMMENTS_ONLY.test(part)) continue;
     docs.push({ value: value === undefined ? null : value, text: part, firstLine: line });

@@ -1,0 +1,120 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseSourceFully } from '../../../src/config/source.js';
+import { readSubset } from '../../../src/config/yaml-subset.js';
+
+// The subset reader either gives the value the full reader (the `yaml` package, kubectl's
+// reading) gives, or declines and leaves the document to js-yaml. It must never give another
+// value, and it must take the YAML config is usually written in.
+
+const ROOT = path.resolve(import.meta.dirname, '../../..');
+const SHARED = path.resolve(ROOT, '../shared');
+
+function yamlFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(dir)) {
+    const full = path.join(dir, e);
+    if (statSync(full).isDirectory()) out.push(...yamlFiles(full));
+    else if (/\.ya?ml$/.test(e)) out.push(full);
+  }
+  return out;
+}
+
+/** A file's documents as readFast cuts them: at each `---` line. */
+function documents(text: string): string[] {
+  const starts = [0];
+  for (const m of text.matchAll(/^---(?=\s|$)/gm)) if (m.index! > 0) starts.push(m.index!);
+  return starts.map((s, i) => text.slice(s, starts[i + 1] ?? text.length));
+}
+
+/** The full reader's value of one document text, or 'refused' when it fails or finds several. */
+function fullValue(doc: string): unknown {
+  const r = parseSourceFully('x.yaml', doc);
+  if (r.failures.length > 0 || r.docs.length > 1) return 'refused';
+  return r.docs.length === 0 ? null : r.docs[0]!.value;
+}
+
+function expectSameOrDeclined(doc: string): boolean {
+  const mine = readSubset(doc);
+  if (mine === undefined) return false;
+  expect({ doc, value: mine.value }).toEqual({ doc, value: fullValue(doc) });
+  return true;
+}
+
+const corpus = [
+  ...['gateways', 'deploy', 'test/fixtures'].flatMap((d) => yamlFiles(path.join(ROOT, d))),
+  ...['istio-samples', 'seed'].flatMap((d) => yamlFiles(path.join(SHARED, d))),
+].flatMap((file) => documents(readFileSync(file, 'utf8')).map((doc, i) => ({ name: `${path.relative(ROOT, file)} #${i}`, doc })));
+
+describe('the subset reader gives the full reader\'s value or declines', () => {
+  it('reads most documents in the repository and the shared samples itself', () => {
+    const taken = corpus.filter(({ doc }) => expectSameOrDeclined(doc)).length;
+    expect(corpus.length).toBeGreaterThan(200);
+    expect(taken / corpus.length).toBeGreaterThan(0.9);
+  });
+
+  it.each([
+    ['block maps and lists, indentless lists', 'a:\n  b: 1\n  c:\n  - x\n  - k: 2\n    z: [3, {w: v}]\nd: e'],
+    ['lists of lists', 'a:\n- - 1\n  - 2\n- []'],
+    ['flow collections over lines', 'a: {b: 1,\n  c: [x,\n    y]}\nd: 2'],
+    ['quoted scalars and escapes', 'a: "x\\ty\\u00e9\\"\\\\"\nb: \'it\'\'s\'\n"c d": 1\n\'e\': [\'f\', "g"]'],
+    ['comments everywhere', '# top\na: 1 # one\n# between\nb: # empty\n  - x # two\n  # inside\n  - y\n'],
+    ['scalars as kubectl reads them', 'a: [yes, Off, 0777, 0x1F, 1_000, -1.5e3, .inf, ~, null, 2001-01-01, -x, a#b, y]\nb: 1:30'],
+    ['colons inside plain scalars', 'a: http://x/y\nb: 10.0.0.1:80\nc:d: 1'],
+    ['empty values', 'a:\nb:\n  c:\nd: {}'],
+    ['a document marker with a comment', '--- # first\na: 1\n'],
+    ['keys with spaces', 'a b : 1\n"c": 2'],
+    ['non-ASCII text', 'a: héllo wörld 🎉\n'],
+  ])('%s', (_what, doc) => {
+    expect(expectSameOrDeclined(doc)).toBe(true);
+  });
+
+  it.each([
+    ['a block scalar', 'a: |\n  x\n'],
+    ['a multi-line plain scalar', 'a: b\n  c'],
+    ['a key that is not text', 'on: 1'],
+    ['a duplicate key', 'a: 1\na: 2'],
+    ['an anchor and an alias', 'a: &x 1\nb: *x'],
+    ['a tag', 'a: !!str 1'],
+    ['a complex key', '? a\n: 1'],
+    ['a map after a value', 'a: b: c'],
+    ['a tab in indentation', 'a:\n\tb: 1'],
+    ['a carriage return', 'a: 1\r\nb: 2\r\n'],
+    ['a control character', 'a: x\u0001y'],
+    ['a colon in a flow scalar', 'a: [001:db8::]'],
+    ['a flow map key without a value', 'a: {b, c: 1}'],
+    ['a trailing comma', 'a: [1, ]'],
+    ['a lone surrogate', 'a: x\ud800y'],
+    ['a bad indentation', 'a:\n    b: 1\n  c: 2'],
+    ['a marker inside', 'a: 1\n...\n'],
+    ['a quoted scalar over lines', 'a: "x\n  y"'],
+    ['an unclosed flow list', 'a: [1, 2'],
+    ['__proto__', '__proto__: 1'],
+  ])('declines %s', (_what, doc) => {
+    expect(readSubset(doc)).toBeUndefined();
+  });
+
+  it('declines or agrees on thousands of small mutations of the corpus', () => {
+    // Deterministic: a fixed-seed generator picks documents, places and edits.
+    let seed = 12345;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const pieces = [':', ': ', ' ', '  ', '\n', '\n  ', '- ', '#', ' #', '"', "'", '[', ']', '{', '}', ',', '\t', '---\n', '&a ', '*a', '|', '\\', 'x', '0', '\u0085'];
+    const small = corpus.filter(({ doc }) => doc.length < 3000);
+    let taken = 0;
+    for (let n = 0; n < 3000; n++) {
+      const { doc } = small[rand(small.length)]!;
+      let text = doc;
+      for (let e = 1 + rand(3); e > 0; e--) {
+        const at = rand(text.length + 1);
+        const cut = rand(3);
+        text = text.slice(0, at) + (rand(4) === 0 ? '' : pieces[rand(pieces.length)]) + text.slice(at + cut);
+      }
+      if (expectSameOrDeclined(text)) taken++;
+    }
+    expect(taken).toBeGreaterThan(300);
+  });
+});
