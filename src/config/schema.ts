@@ -64,102 +64,125 @@ export interface ValidateOptions {
 }
 
 export function validate(value: unknown, schema: Schema, path: (string | number)[], report: Report, opts: ValidateOptions = {}): void {
+  run(value, schema, [...path], report, opts);
+}
+
+function fail(report: Report, path: (string | number)[], message: string): number {
+  report([...path], message);
+  return 1;
+}
+
+/** Checks one value; the number of mistakes reported. `path` is pushed and popped, copied only into a report. */
+function run(value: unknown, schema: Schema, path: (string | number)[], report: Report, opts: ValidateOptions): number {
   switch (schema.type) {
     case 'any':
-      return;
+      return 0;
     case 'string': {
-      if (typeof value !== 'string') return report(path, `expected a string, got ${describe(value)}`);
+      if (typeof value !== 'string') return fail(report, path, `expected a string, got ${describe(value)}`);
       if (schema.enum && !opts.overlay && !schema.enum.includes(value)) {
-        return report(path, `${JSON.stringify(value)} is not one of ${schema.enum.join(', ')}`);
+        return fail(report, path, `${JSON.stringify(value)} is not one of ${schema.enum.join(', ')}`);
       }
       const msg = schema.check?.(value);
-      if (msg) report(path, msg);
-      return;
+      return msg ? fail(report, path, msg) : 0;
     }
     case 'int':
     case 'number': {
       if (typeof value !== 'number' || !Number.isFinite(value)) {
-        return report(path, `expected ${schema.type === 'int' ? 'an integer' : 'a number'}, got ${describe(value)}`);
+        return fail(report, path, `expected ${schema.type === 'int' ? 'an integer' : 'a number'}, got ${describe(value)}`);
       }
-      if (schema.type === 'int' && !Number.isInteger(value)) return report(path, `expected an integer, got ${value}`);
-      if (schema.min !== undefined && value < schema.min) return report(path, `must be at least ${schema.min}, got ${value}`);
-      if (schema.max !== undefined && value > schema.max) return report(path, `must be at most ${schema.max}, got ${value}`);
-      return;
+      if (schema.type === 'int' && !Number.isInteger(value)) return fail(report, path, `expected an integer, got ${value}`);
+      if (schema.min !== undefined && value < schema.min) return fail(report, path, `must be at least ${schema.min}, got ${value}`);
+      if (schema.max !== undefined && value > schema.max) return fail(report, path, `must be at most ${schema.max}, got ${value}`);
+      return 0;
     }
     case 'bool':
-      if (typeof value !== 'boolean') report(path, `expected true or false, got ${describe(value)}`);
-      return;
+      return typeof value !== 'boolean' ? fail(report, path, `expected true or false, got ${describe(value)}`) : 0;
     case 'duration': {
-      if (typeof value !== 'string') return report(path, `expected a duration such as "1.5s" or "250ms", got ${describe(value)}`);
+      if (typeof value !== 'string') return fail(report, path, `expected a duration such as "1.5s" or "250ms", got ${describe(value)}`);
       const ms = parseDuration(value);
-      if (ms === undefined) return report(path, `${JSON.stringify(value)} is not a duration: write a number with a unit (h, m, s, ms), e.g. "1.5s" or "250ms"`);
-      if (schema.minMs !== undefined && ms < schema.minMs) report(path, `must be at least ${schema.minMs}ms, got ${value}`);
-      return;
+      if (ms === undefined) return fail(report, path, `${JSON.stringify(value)} is not a duration: write a number with a unit (h, m, s, ms), e.g. "1.5s" or "250ms"`);
+      if (schema.minMs !== undefined && ms < schema.minMs) return fail(report, path, `must be at least ${schema.minMs}ms, got ${value}`);
+      return 0;
     }
     case 'intOrString':
       if (typeof value !== 'string' && !(typeof value === 'number' && Number.isInteger(value))) {
-        report(path, `expected a port number or name, got ${describe(value)}`);
+        return fail(report, path, `expected a port number or name, got ${describe(value)}`);
       }
-      return;
+      return 0;
     case 'array': {
-      if (!Array.isArray(value)) return report(path, `expected a list, got ${describe(value)}`);
+      if (!Array.isArray(value)) return fail(report, path, `expected a list, got ${describe(value)}`);
       if (schema.minItems !== undefined && value.length < schema.minItems) {
-        return report(path, `needs at least ${schema.minItems} item${schema.minItems === 1 ? '' : 's'}`);
+        return fail(report, path, `needs at least ${schema.minItems} item${schema.minItems === 1 ? '' : 's'}`);
       }
-      value.forEach((item, i) => validate(item, schema.items, [...path, i], report, opts));
-      return;
+      let errors = 0;
+      for (let i = 0; i < value.length; i++) {
+        path.push(i);
+        errors += run(value[i], schema.items, path, report, opts);
+        path.pop();
+      }
+      return errors;
     }
     case 'map': {
-      if (!isPlainObject(value)) return report(path, `expected a map, got ${describe(value)}`);
-      for (const [k, v] of Object.entries(value)) {
+      if (!isPlainObject(value)) return fail(report, path, `expected a map, got ${describe(value)}`);
+      let errors = 0;
+      for (const k in value) {
+        path.push(k);
         const msg = schema.key?.(k);
-        if (msg) report([...path, k], msg);
-        validate(v, schema.values, [...path, k], report, opts);
+        if (msg) errors += fail(report, path, msg);
+        errors += run(value[k], schema.values, path, report, opts);
+        path.pop();
       }
-      return;
+      return errors;
     }
     case 'object':
-      return validateObject(value, schema, path, report, opts);
+      return runObject(value, schema, path, report, opts);
   }
 }
 
-function validateObject(value: unknown, schema: ObjectSchema, path: (string | number)[], report: Report, opts: ValidateOptions): void {
-  if (!isPlainObject(value)) return report(path, `expected a map, got ${describe(value)}`);
-  const names = Object.keys(schema.fields);
+function runObject(value: unknown, schema: ObjectSchema, path: (string | number)[], report: Report, opts: ValidateOptions): number {
+  if (!isPlainObject(value)) return fail(report, path, `expected a map, got ${describe(value)}`);
   let errors = 0;
-  const counting: Report = (p, m) => {
-    errors++;
-    report(p, m);
-  };
-  for (const [k, v] of Object.entries(value)) {
-    const fieldSchema = schema.fields[k];
+  for (const k in value) {
+    const fieldSchema = Object.prototype.hasOwnProperty.call(schema.fields, k) ? schema.fields[k] : undefined;
     if (!fieldSchema) {
       if (schema.open || opts.overlay) continue;
+      const names = Object.keys(schema.fields);
       const hint = suggest(k, names);
-      counting([...path, k], `unknown field${hint ? ` (did you mean "${hint}"?)` : ''}; known fields here: ${names.join(', ')}`);
+      errors += fail(report, [...path, k], `unknown field${hint ? ` (did you mean "${hint}"?)` : ''}; known fields here: ${names.join(', ')}`);
       continue;
     }
+    const v = value[k];
     if (v === null || v === undefined) continue;
-    validate(v, fieldSchema, [...path, k], counting, opts);
+    path.push(k);
+    errors += run(v, fieldSchema, path, report, opts);
+    path.pop();
   }
-  for (const r of schema.required ?? []) {
-    const v = value[r];
-    if (v === undefined || v === null || v === '') counting([...path, r], 'required field is missing');
+  if (schema.required !== undefined) {
+    for (const r of schema.required) {
+      const v = value[r];
+      if (v === undefined || v === null || v === '') errors += fail(report, [...path, r], 'required field is missing');
+    }
   }
-  for (const group of schema.oneOf ?? []) {
-    const set = group.filter((g) => value[g] !== undefined && value[g] !== null);
-    if (set.length > 1) counting(path, `only one of ${group.join(', ')} may be set, found ${set.join(' and ')}`);
+  if (schema.oneOf !== undefined) {
+    for (const group of schema.oneOf) {
+      const set = group.filter((g) => value[g] !== undefined && value[g] !== null);
+      if (set.length > 1) errors += fail(report, path, `only one of ${group.join(', ')} may be set, found ${set.join(' and ')}`);
+    }
   }
   if (schema.exactlyOne) {
     const set = schema.exactlyOne.filter((g) => value[g] !== undefined && value[g] !== null);
     if (set.length !== 1) {
-      counting(path, set.length === 0 ? `one of ${schema.exactlyOne.join(', ')} must be set` : `only one of ${schema.exactlyOne.join(', ')} may be set, found ${set.join(' and ')}`);
+      errors += fail(report, path, set.length === 0 ? `one of ${schema.exactlyOne.join(', ')} must be set` : `only one of ${schema.exactlyOne.join(', ')} may be set, found ${set.join(' and ')}`);
     }
   }
   if (errors === 0 && schema.check) {
     const r = schema.check(value);
-    if (r) report(r.field ? [...path, r.field] : path, r.message);
+    if (r) {
+      report(r.field ? [...path, r.field] : [...path], r.message);
+      errors++;
+    }
   }
+  return errors;
 }
 
 /** The field names a schema declares at `path` (list indexes and map keys walk through), in its order. */
