@@ -14,11 +14,15 @@ export function stringMatcher(s: StringMatch, ci = false): StringMatcher {
   return { kind: 3, value: '', re: null, ci };
 }
 
+// Most conditions test neither headers nor the query: they share these (a config has 100,000s).
+const NO_HEADERS = Object.freeze([]) as unknown as HeaderMatcher[];
+const NO_QUERY = Object.freeze([]) as unknown as CompiledMatch['query'];
+
 export function compileMatch(m: HTTPMatchRequest): CompiledMatch {
-  const headers: HeaderMatcher[] = [];
+  const headers: HeaderMatcher[] = m.headers === undefined && m.withoutHeaders === undefined ? NO_HEADERS : [];
   for (const [name, s] of Object.entries(m.headers ?? {})) headers.push({ name: name.toLowerCase(), m: stringMatcher(s), invert: false });
   for (const [name, s] of Object.entries(m.withoutHeaders ?? {})) headers.push({ name: name.toLowerCase(), m: stringMatcher(s), invert: true });
-  const query = Object.entries(m.queryParams ?? {}).map(([name, s]) => ({ name, m: stringMatcher(s) }));
+  const query = m.queryParams === undefined ? NO_QUERY : Object.entries(m.queryParams).map(([name, s]) => ({ name, m: stringMatcher(s) }));
   return {
     name: m.name,
     uri: m.uri ? stringMatcher(m.uri, m.ignoreUriCase === true) : null,

@@ -20,5 +20,6 @@ export function buildFilters(route: Route): HttpFilter[] {
   if (action.type === 'redirect') out.push(new RedirectFilter(action.redirect));
   else if (action.type === 'direct') out.push(new DirectResponseFilter(action.status, action.body));
   else out.push(new RouterFilter(route, action));
-  return out;
+  // A list grown by push keeps room for 17; a route's chain is built once and kept.
+  return out.slice();
 }
