@@ -20,7 +20,12 @@ export interface RouteMemoEntry {
 
 export class CompileCache {
   private depsKey = '';
-  private memo = new WeakMap<ConfigObject, Map<string, RouteMemoEntry>>();
+  /**
+   * Entries live on the VirtualService objects themselves (ConfigObject.derived), tagged with
+   * this cache and its generation: a WeakMap of 30,000 objects cost more in garbage collection
+   * than a whole reload should take. A new generation drops every entry at once.
+   */
+  private generation = 0;
   private readonly contents = new WeakMap<ConfigObject, string>();
   /** Hits and misses of the last compile, for tests and the reload log. */
   hits = 0;
@@ -52,23 +57,25 @@ export class CompileCache {
     const key = parts.join(',');
     if (key !== this.depsKey) {
       this.depsKey = key;
-      this.memo = new WeakMap();
+      this.generation++;
     }
     this.hits = 0;
     this.misses = 0;
   }
 
   get(vs: ConfigObject, scope: string): RouteMemoEntry | undefined {
-    const hit = this.memo.get(vs)?.get(scope);
+    const memo = vs.derived?.routeMemo;
+    const hit = memo !== undefined && memo.owner === this && memo.generation === this.generation ? (memo.byScope.get(scope) as RouteMemoEntry | undefined) : undefined;
     if (hit) this.hits++;
     else this.misses++;
     return hit;
   }
 
   set(vs: ConfigObject, scope: string, entry: RouteMemoEntry): void {
-    let byScope = this.memo.get(vs);
-    if (!byScope) this.memo.set(vs, (byScope = new Map()));
-    byScope.set(scope, entry);
+    const derived = (vs.derived ??= {});
+    let memo = derived.routeMemo;
+    if (memo === undefined || memo.owner !== this || memo.generation !== this.generation) derived.routeMemo = memo = { owner: this, generation: this.generation, byScope: new Map() };
+    memo.byScope.set(scope, entry);
   }
 
   private contentOf(o: ConfigObject): string {

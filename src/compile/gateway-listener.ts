@@ -1,7 +1,7 @@
 import { isExportedTo } from '../config/visibility.js';
 import type { RouteScope } from './routes.js';
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
-import type { ConfigObject, GatewaySpec, Labels, ServerSpec, VirtualServiceSpec } from '../config/types.js';
+import type { ConfigObject, DerivedFacts, GatewaySpec, Labels, ServerSpec, VirtualServiceSpec } from '../config/types.js';
 import { selects } from '../registry/labels.js';
 import { resolveHost } from '../registry/registry.js';
 import { credentialKey, isMaterial, type CredentialLookup } from '../tls/credentials.js';
@@ -76,10 +76,22 @@ export function gatewayPorts(ctx: CompileContext, served: ConfigObject<GatewaySp
   return [...ports].sort((a, b) => a[0] - b[0]);
 }
 
+const derivedOf = (o: ConfigObject): DerivedFacts => (o.derived ??= {});
+
 /** `ns/name` of each Gateway a VirtualService names; `mesh` when it names none. */
-export function boundGateways(vs: ConfigObject<VirtualServiceSpec>): string[] {
-  const list = vs.spec.gateways && vs.spec.gateways.length > 0 ? vs.spec.gateways : ['mesh'];
-  return list.map((g) => qualifyGateway(g, vs.namespace));
+export function boundGateways(vs: ConfigObject<VirtualServiceSpec>): readonly string[] {
+  const derived = derivedOf(vs);
+  if (derived.gateways === undefined) {
+    const names = vs.spec.gateways && vs.spec.gateways.length > 0 ? vs.spec.gateways : ['mesh'];
+    derived.gateways = names.map((g) => qualifyGateway(g, vs.namespace));
+  }
+  return derived.gateways;
+}
+
+/** A VirtualService's hosts in lower case. */
+export function lowerHosts(vs: ConfigObject<VirtualServiceSpec>): readonly string[] {
+  const derived = derivedOf(vs);
+  return (derived.lowerHosts ??= (vs.spec.hosts ?? []).map((h) => h.toLowerCase()));
 }
 
 export function exportedTo(vs: ConfigObject<VirtualServiceSpec>, namespace: string): boolean {
@@ -91,7 +103,7 @@ export function newTable(name: string): RouteTable {
 }
 
 export function addVirtualHost(table: RouteTable, domain: string, routes: Route[], extra?: Partial<VirtualHost>): void {
-  const vhost: VirtualHost = { domain, routes, ...extra };
+  const vhost: VirtualHost = extra === undefined ? { domain, routes } : { domain, routes, ...extra };
   if (domain === '*') table.any = vhost;
   else if (domain.startsWith('*')) table.wildcards.push({ suffix: domain.slice(1), vhost });
   else table.exact.set(domain, vhost);
@@ -101,13 +113,14 @@ export function addVirtualHost(table: RouteTable, domain: string, routes: Route[
 function bindings(roots: ConfigObject<VirtualServiceSpec>[], s: ServerRef): { vs: ConfigObject<VirtualServiceSpec>; domain: string }[] {
   const gwRef = `${s.gw.namespace}/${s.gw.name}`;
   const out: { vs: ConfigObject<VirtualServiceSpec>; domain: string }[] = [];
+  const serverHosts = s.server.hosts.map(parseGatewayHost);
   for (const vs of roots) {
     if (!boundGateways(vs).includes(gwRef) || !exportedTo(vs, s.gw.namespace)) continue;
-    for (const raw of s.server.hosts) {
-      const sh = parseGatewayHost(raw);
+    const hosts = lowerHosts(vs);
+    for (const sh of serverHosts) {
       if (!namespaceAllows(sh, vs.namespace, s.gw.namespace)) continue;
-      for (const vsHost of vs.spec.hosts ?? []) {
-        const domain = intersect(vsHost.toLowerCase(), sh.host);
+      for (const vsHost of hosts) {
+        const domain = intersect(vsHost, sh.host);
         if (domain !== undefined) out.push({ vs, domain });
       }
     }

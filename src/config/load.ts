@@ -132,7 +132,7 @@ function mergeFiles(parts: readonly { objects: ConfigObject[]; problems: Problem
   for (const part of parts) {
     problems.push(...part.problems);
     for (const obj of part.objects) {
-      const key = `${obj.kind}/${obj.namespace}/${obj.name}`;
+      const key = obj.ref;
       const earlier = byRef.get(key);
       if (earlier) {
         const where = earlier.source.locate(earlier.docPath);
@@ -246,6 +246,7 @@ function readDocument(
     specPath,
     ref,
     createdMs: Number.isFinite(created) ? created : mtimeMs,
+    derived: undefined,
   };
   objects.push(obj);
 }

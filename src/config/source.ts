@@ -37,12 +37,14 @@ export function parseSource(file: string, text: string): { docs: SourceDoc[]; fa
   if (fast === undefined) return parseSourceFully(file, text);
   const docs = fast.map((d, index): SourceDoc => {
     let locator: ((path: FieldPath) => Position) | undefined;
+    let start: Position | undefined;
     return {
       file,
       index,
       value: d.value,
-      // The document's own line is asked for every object (where it came from): no parse for it.
-      locate: (path) => (path.length === 0 ? documentStart(d.text, d.firstLine) : (locator ??= locatorFor(d.text, d.firstLine))(path)),
+      // The document's own line is asked for every object on every compile (where it came
+      // from): found once, without a parse.
+      locate: (path) => (path.length === 0 ? { ...(start ??= documentStart(d.text, d.firstLine)) } : (locator ??= locatorFor(d.text, d.firstLine))(path)),
     };
   });
   return { docs, failures: [] };

@@ -20,6 +20,20 @@ export interface ConfigObject<Spec = unknown> {
   ref: string;
   /** When the object was written: `metadata.creationTimestamp` if present, else its file's mtime. */
   createdMs: number;
+  /**
+   * What compile works out from the object once and keeps with it, as the object never changes
+   * and stays the same object across reloads while its file is unchanged.
+   */
+  derived?: DerivedFacts;
+}
+
+export interface DerivedFacts {
+  /** A VirtualService's Gateways as `ns/name` (or `mesh`). */
+  gateways?: readonly string[];
+  /** A VirtualService's hosts in lower case. */
+  lowerHosts?: readonly string[];
+  /** Its compiled routes by scope, kept by a CompileCache (compile/compile-cache.ts). */
+  routeMemo?: { owner: object; generation: number; byScope: Map<string, unknown> };
 }
 
 export type Labels = Record<string, string>;
