@@ -1,19 +1,17 @@
 #!/usr/bin/env node
 import { MissingConfigPath } from './config/load.js';
 import { UsageError } from './cli/args.js';
-import { certsCommand } from './cli/certs.js';
-import { getCommand } from './cli/get.js';
 import { MAIN_HELP } from './cli/help.js';
-import { serveCommand } from './cli/serve.js';
-import { explainCommand, routesCommand, validateCommand } from './cli/validate.js';
 
+// Each command's modules are loaded when it runs: `validate` need not load the HTTP stack
+// (fastify, undici), nor `serve` the certificate maker (node-forge).
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
-  serve: serveCommand,
-  validate: validateCommand,
-  routes: routesCommand,
-  explain: explainCommand,
-  get: getCommand,
-  certs: certsCommand,
+  serve: async (argv) => (await import('./cli/serve.js')).serveCommand(argv),
+  validate: async (argv) => (await import('./cli/validate.js')).validateCommand(argv),
+  routes: async (argv) => (await import('./cli/validate.js')).routesCommand(argv),
+  explain: async (argv) => (await import('./cli/validate.js')).explainCommand(argv),
+  get: async (argv) => (await import('./cli/get.js')).getCommand(argv),
+  certs: async (argv) => (await import('./cli/certs.js')).certsCommand(argv),
 };
 
 async function main(argv: string[]): Promise<number> {
