@@ -65,7 +65,7 @@ export class CompileCache {
 
   get(vs: ConfigObject, scope: string): RouteMemoEntry | undefined {
     const memo = vs.derived?.routeMemo;
-    const hit = memo !== undefined && memo.owner === this && memo.generation === this.generation ? (memo.byScope.get(scope) as RouteMemoEntry | undefined) : undefined;
+    const hit = memo !== undefined && memo.owner === this && memo.generation === this.generation ? ((memo.scope === scope ? memo.entry : memo.more?.get(scope)) as RouteMemoEntry | undefined) : undefined;
     if (hit) this.hits++;
     else this.misses++;
     return hit;
@@ -73,9 +73,11 @@ export class CompileCache {
 
   set(vs: ConfigObject, scope: string, entry: RouteMemoEntry): void {
     const derived = (vs.derived ??= {});
-    let memo = derived.routeMemo;
-    if (memo === undefined || memo.owner !== this || memo.generation !== this.generation) derived.routeMemo = memo = { owner: this, generation: this.generation, byScope: new Map() };
-    memo.byScope.set(scope, entry);
+    const memo = derived.routeMemo;
+    // Nearly every VirtualService is compiled for one scope: that one needs no map.
+    if (memo === undefined || memo.owner !== this || memo.generation !== this.generation) derived.routeMemo = { owner: this, generation: this.generation, scope, entry, more: undefined };
+    else if (memo.scope === scope) memo.entry = entry;
+    else (memo.more ??= new Map()).set(scope, entry);
   }
 
   private contentOf(o: ConfigObject): string {

@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -79,8 +80,10 @@ export class ConfigFileCache {
     const st = await stat(file);
     const cached = this.entries.get(file);
     if (cached && cached.size === st.size && cached.mtimeMs === st.mtimeMs) return cached;
-    const text = await readFile(file, 'utf8');
-    const hash = createHash('sha256').update(text).digest('base64');
+    const bytes = await readFile(file);
+    const hash = createHash('sha256').update(bytes).digest('base64');
+    // Config is nearly always ASCII: then the text is a plain copy, ~10x faster than decoding UTF-8.
+    const text = isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8');
     if (cached && cached.hash === hash) {
       cached.size = st.size;
       cached.mtimeMs = st.mtimeMs;

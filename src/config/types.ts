@@ -33,7 +33,7 @@ export interface DerivedFacts {
   /** A VirtualService's hosts in lower case. */
   lowerHosts?: readonly string[];
   /** Its compiled routes by scope, kept by a CompileCache (compile/compile-cache.ts). */
-  routeMemo?: { owner: object; generation: number; byScope: Map<string, unknown> };
+  routeMemo?: { owner: object; generation: number; scope: string; entry: unknown; more: Map<string, unknown> | undefined };
 }
 
 export type Labels = Record<string, string>;
