@@ -221,16 +221,18 @@ function checkHTTPRoute(f: Findings, route: Obj, at: SpecPath, inDelegate: boole
     const m = asRecord(match);
     if (m) checkHTTPMatch(f, m, [...at, 'match', j]);
   });
-  checkHeaderOperations(f, route.headers, [...at, 'headers']);
-  checkCORSPolicy(f, route.corsPolicy, [...at, 'corsPolicy']);
-  checkFault(f, route.fault, [...at, 'fault']);
+  // Each check does nothing for an absent field: skipping it here saves making its path, which
+  // at 120,000 routes was a good part of what validation cost.
+  if (route.headers != null) checkHeaderOperations(f, route.headers, [...at, 'headers']);
+  if (route.corsPolicy != null) checkCORSPolicy(f, route.corsPolicy, [...at, 'corsPolicy']);
+  if (route.fault != null) checkFault(f, route.fault, [...at, 'fault']);
   checkMirrorPercentages(f, route, at);
-  checkDestination(f, route.mirror, [...at, 'mirror']);
-  checkMirrors(f, route.mirrors, [...at, 'mirrors']);
+  if (route.mirror != null) checkDestination(f, route.mirror, [...at, 'mirror']);
+  if (route.mirrors != null) checkMirrors(f, route.mirrors, [...at, 'mirrors']);
   checkRedirect(f, route, at);
-  checkDirectResponse(f, route.directResponse, [...at, 'directResponse']);
-  checkRetries(f, route.retries, [...at, 'retries']);
-  checkRewrite(f, route.rewrite, [...at, 'rewrite']);
+  if (route.directResponse != null) checkDirectResponse(f, route.directResponse, [...at, 'directResponse']);
+  if (route.retries != null) checkRetries(f, route.retries, [...at, 'retries']);
+  if (route.rewrite != null) checkRewrite(f, route.rewrite, [...at, 'rewrite']);
   checkAuthoritySetOnce(f, route, at);
   checkRouteDestinations(f, route.route, [...at, 'route'], true);
   if (isSet(route.timeout)) f.errorIf([...at, 'timeout'], validateDuration(route.timeout));
@@ -284,18 +286,18 @@ function checkHTTPMatch(f: Findings, match: Obj, at: SpecPath): void {
     if (isSet(sm) && asRecord(sm)?.regex !== '*') checkStringMatch(f, sm, path, 'withoutHeaders');
   }
   // An empty uri prefix is legal in Envoy (it matches everything); scheme/method/authority's is not.
-  checkRegexStringMatch(f, match.uri, [...at, 'uri'], 'uri');
-  checkStringMatch(f, match.scheme, [...at, 'scheme'], 'scheme');
-  checkStringMatch(f, match.method, [...at, 'method'], 'method');
-  checkStringMatch(f, match.authority, [...at, 'authority'], 'authority');
+  if (match.uri != null) checkRegexStringMatch(f, match.uri, [...at, 'uri'], 'uri');
+  if (match.scheme != null) checkStringMatch(f, match.scheme, [...at, 'scheme'], 'scheme');
+  if (match.method != null) checkStringMatch(f, match.method, [...at, 'method'], 'method');
+  if (match.authority != null) checkStringMatch(f, match.authority, [...at, 'authority'], 'authority');
   for (const [name, sm] of entriesOf(match.queryParams)) {
     checkStringMatch(f, sm, [...at, 'queryParams', name], 'queryParams');
   }
 
   const port = asNumber(match.port);
   if (port !== 0) f.errorIf([...at, 'port'], validatePort(port));
-  checkLabels(f, match.sourceLabels, [...at, 'sourceLabels']);
-  checkGatewayNames(f, asArray(match.gateways).map(asString), [...at, 'gateways']);
+  if (match.sourceLabels != null) checkLabels(f, match.sourceLabels, [...at, 'sourceLabels']);
+  if (match.gateways != null) checkGatewayNames(f, asArray(match.gateways).map(asString), [...at, 'gateways']);
   const sourceNamespace = asString(match.sourceNamespace);
   if (sourceNamespace !== '' && !isDNS1123Label(sourceNamespace)) {
     f.error([...at, 'sourceNamespace'], `sourceNamespace match ${sourceNamespace} is invalid`);
@@ -643,7 +645,7 @@ function checkRouteDestinations(f: Findings, destinations: unknown, at: SpecPath
       return;
     }
     if (!isSet(rd.destination)) f.error([...path, 'destination'], 'destination is required');
-    if (withHeaders) checkHeaderOperations(f, rd.headers, [...path, 'headers']);
+    if (withHeaders && rd.headers != null) checkHeaderOperations(f, rd.headers, [...path, 'headers']);
     checkDestination(f, rd.destination, [...path, 'destination']);
     const weight = asNumber(rd.weight);
     f.errorIf([...path, 'weight'], validateWeight(weight));
