@@ -31,35 +31,39 @@ function exactOrPrefix(m: unknown): string {
   return '';
 }
 
-function matchMap(m: unknown): Map<string, string> {
-  const out = new Map<string, string>();
+const NO_ENTRIES: ReadonlyMap<string, string> = new Map();
+
+function matchMap(m: unknown): ReadonlyMap<string, string> {
   const o = obj(m);
-  if (o) for (const [k, v] of Object.entries(o)) out.set(k, exactOrPrefix(v));
+  if (!o) return NO_ENTRIES;
+  const out = new Map<string, string>();
+  for (const [k, v] of Object.entries(o)) out.set(k, exactOrPrefix(v));
   return out;
 }
 
 interface PrefixMatch {
   rule: number;
   match: number;
-  routeStr: string;
-  matchStr: string;
+  /** The rule and match objects: their names are made only for a report. */
+  ruleObj: Obj;
+  matchObj: Obj;
   prefix: string;
   port: number;
   method: string;
   authority: string;
-  headers: Map<string, string>;
-  queryParams: Map<string, string>;
-  withoutHeaders: Map<string, string>;
+  headers: ReadonlyMap<string, string>;
+  queryParams: ReadonlyMap<string, string>;
+  withoutHeaders: ReadonlyMap<string, string>;
 }
 
-function prefixMatch(m: Obj, rule: number, match: number, routeStr: string, matchStr: string): PrefixMatch | undefined {
+function prefixMatch(m: Obj, rule: number, match: number, ruleObj: Obj): PrefixMatch | undefined {
   const prefix = str(obj(m.uri)?.prefix);
   if (prefix === '') return undefined;
   return {
     rule,
     match,
-    routeStr,
-    matchStr,
+    ruleObj,
+    matchObj: m,
     prefix,
     port: num(m.port) ?? 0,
     method: exactOrPrefix(m.method) || 'exact:GET',
@@ -70,7 +74,7 @@ function prefixMatch(m: Obj, rule: number, match: number, routeStr: string, matc
   };
 }
 
-function mapCovered(a: Map<string, string>, b: Map<string, string>): boolean {
+function mapCovered(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {
   if (a.size !== b.size) return false;
   for (const [k, av] of a) {
     const bv = b.get(k);
@@ -106,33 +110,32 @@ function analyzeSection(ctx: Context, vs: ConfigObject, section: 'http' | 'tcp' 
     const rule = obj(raw);
     if (!rule) return;
     const matches = arr(rule.match);
-    const name = routeName(rule, n);
     if (matches.length === 0) {
-      if (emptyMatchAt >= 0) unreachable(n, name, 'only the last rule can have no matches');
+      if (emptyMatchAt >= 0) unreachable(n, routeName(rule, n), 'only the last rule can have no matches');
       emptyMatchAt = n;
       return;
     }
     let duplicates = 0;
     matches.forEach((rawMatch, m) => {
       if (emptyMatchAt >= 0) {
-        unreachable(n, name, 'route without matches defined before');
+        unreachable(n, routeName(rule, n), 'route without matches defined before');
         return;
       }
       const match = obj(rawMatch) ?? {};
       const key = canonical(match) ?? '{}';
       const dup = seen.get(key);
       if (dup !== undefined) {
-        ineffective(n, m, name, matchName(match, m), routeName(obj(rules[dup]) ?? {}, dup));
+        ineffective(n, m, routeName(rule, n), matchName(match, m), routeName(obj(rules[dup]) ?? {}, dup));
         duplicates++;
         return;
       }
       seen.set(key, n);
       if (isHttp) {
-        const p = prefixMatch(match, n, m, name, matchName(match, m));
+        const p = prefixMatch(match, n, m, rule);
         if (p) prefixes.push(p);
       }
     });
-    if (duplicates === matches.length) unreachable(n, name, 'all matches used by prior rules');
+    if (duplicates === matches.length) unreachable(n, routeName(rule, n), 'all matches used by prior rules');
   });
 
   for (let i = 0; i < prefixes.length; i++) {
@@ -141,7 +144,7 @@ function analyzeSection(ctx: Context, vs: ConfigObject, section: 'http' | 'tcp' 
       const b = prefixes[j]!;
       if (a.prefix === b.prefix) continue;
       if (!covered(a, b)) continue;
-      ineffective(b.rule, b.match, b.routeStr, `${b.matchStr} of prefix ${b.prefix}`, `${a.matchStr} of prefix ${a.prefix} on ${a.routeStr}`);
+      ineffective(b.rule, b.match, routeName(b.ruleObj, b.rule), `${matchName(b.matchObj, b.match)} of prefix ${b.prefix}`, `${matchName(a.matchObj, a.match)} of prefix ${a.prefix} on ${routeName(a.ruleObj, a.rule)}`);
     }
   }
 }
