@@ -84,7 +84,7 @@ export function compile(objects: readonly ConfigObject[], opts: CompileOptions =
   checkDestinationRules(ctx);
   // In file order, so an operator reads them top to bottom alongside the YAML.
   ctx.problems.sort((a, b) => (a.file ?? '').localeCompare(b.file ?? '') || (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
-  const sources = objects.map((o) => ({ object: o.ref, file: o.source.file, line: o.source.locate(o.docPath).line }));
+  const sources = objects.map((o) => ((o.derived ??= {}).source ??= { object: o.ref, file: o.source.file, line: o.source.locate(o.docPath).line }));
   return { version: opts.version ?? 1, builtAt: new Date(), listeners, clusters: ctx.clusters, problems: ctx.problems, egress, sources };
 }
 

@@ -7,7 +7,7 @@ import { resolveHost } from '../registry/registry.js';
 import { credentialKey, isMaterial, type CredentialLookup } from '../tls/credentials.js';
 import { buildServerTls, type ServerTlsConfig } from '../tls/server-tls.js';
 import { isolatedError, warn, type CompileContext } from './context.js';
-import { intersect, namespaceAllows, parseGatewayHost } from './hosts.js';
+import { intersect, namespaceAllows, parseGatewayHost, type GatewayHost } from './hosts.js';
 import { compileHttpRoutes, ensureCluster, qualifyGateway } from './routes.js';
 import type { FilterChainConfig, GatewayServer, HttpChainConfig, ListenerConfig, Route, RouteTable, Subnets, TcpDestination, TcpMatch, TcpRoute, VirtualHost } from './snapshot.js';
 
@@ -109,28 +109,50 @@ export function addVirtualHost(table: RouteTable, domain: string, routes: Route[
   else table.exact.set(domain, vhost);
 }
 
-/** The VirtualServices bound to a server, with the host each one has there (the narrower of the two). */
-function bindings(roots: ConfigObject<VirtualServiceSpec>[], s: ServerRef): { vs: ConfigObject<VirtualServiceSpec>; domain: string }[] {
-  const gwRef = `${s.gw.namespace}/${s.gw.name}`;
-  const out: { vs: ConfigObject<VirtualServiceSpec>; domain: string }[] = [];
-  const serverHosts = s.server.hosts.map(parseGatewayHost);
-  for (const vs of roots) {
-    if (!boundGateways(vs).includes(gwRef) || !exportedTo(vs, s.gw.namespace)) continue;
+const NO_DOMAINS: readonly string[] = [];
+
+/**
+ * The domains a VirtualService has on a server: its hosts that the server's accept, each as the
+ * narrower of the two. Kept on the object for the last server asked about (most configs have
+ * one), keyed by what decides it: the server's Gateway and hosts.
+ */
+function domainsOn(vs: ConfigObject<VirtualServiceSpec>, s: ServerRef, key: string, gwRef: string, serverHosts: readonly GatewayHost[]): readonly string[] {
+  const derived = derivedOf(vs);
+  const memo = derived.domains;
+  if (memo !== undefined && memo.key === key) return memo.list;
+  let list: string[] | undefined;
+  if (boundGateways(vs).includes(gwRef) && exportedTo(vs, s.gw.namespace)) {
     const hosts = lowerHosts(vs);
     for (const sh of serverHosts) {
       if (!namespaceAllows(sh, vs.namespace, s.gw.namespace)) continue;
       for (const vsHost of hosts) {
         const domain = intersect(vsHost, sh.host);
-        if (domain !== undefined) out.push({ vs, domain });
+        if (domain !== undefined) (list ??= []).push(domain);
       }
     }
+  }
+  const result = list ?? NO_DOMAINS;
+  derived.domains = { key, list: result };
+  return result;
+}
+
+/** The VirtualServices bound to a server, with the host each one has there (the narrower of the two). */
+function bindings(roots: ConfigObject<VirtualServiceSpec>[], s: ServerRef): { vs: ConfigObject<VirtualServiceSpec>; domain: string }[] {
+  const gwRef = `${s.gw.namespace}/${s.gw.name}`;
+  const out: { vs: ConfigObject<VirtualServiceSpec>; domain: string }[] = [];
+  const serverHosts = s.server.hosts.map(parseGatewayHost);
+  const key = `${gwRef}\n${s.server.hosts.join('\n')}`;
+  for (const vs of roots) {
+    for (const domain of domainsOn(vs, s, key, gwRef, serverHosts)) out.push({ vs, domain });
   }
   return out;
 }
 
 /** The route table of some HTTP servers of one port: one per plain-text port (Istio's `http.80`), one per HTTPS server. */
 function httpTable(ctx: CompileContext, roots: ConfigObject<VirtualServiceSpec>[], name: string, port: number, servers: ServerRef[]): RouteTable {
-  const domains = new Map<string, { vs: ConfigObject<VirtualServiceSpec>; scope: RouteScope; redirect: boolean }[]>();
+  type Binding = { vs: ConfigObject<VirtualServiceSpec>; scope: RouteScope; redirect: boolean };
+  // A domain is nearly always one VirtualService's: a list only where several share one.
+  const domains = new Map<string, Binding | Binding[]>();
   // One scope object per Gateway: compiled routes are kept per scope (compile-cache.ts).
   const scopes = new Map<string, RouteScope>();
   for (const s of servers) {
@@ -139,20 +161,26 @@ function httpTable(ctx: CompileContext, roots: ConfigObject<VirtualServiceSpec>[
     let scope = scopes.get(gateway);
     if (!scope) scopes.set(gateway, (scope = { gateway, port }));
     for (const { vs, domain } of bindings(roots, s)) {
-      const list = domains.get(domain);
-      if (!list) {
-        domains.set(domain, [{ vs, scope, redirect }]);
+      const found = domains.get(domain);
+      if (found === undefined) {
+        domains.set(domain, { vs, scope, redirect });
         continue;
       }
+      const list = Array.isArray(found) ? found : [found];
+      if (list !== found) domains.set(domain, list);
       const seen = list.find((e) => e.vs === vs);
       if (seen) seen.redirect ||= redirect;
       else list.push({ vs, scope, redirect });
     }
   }
   const table = newTable(name);
-  for (const [domain, list] of domains) {
-    const routes = list.length === 1 ? compileHttpRoutes(ctx, list[0]!.vs, list[0]!.scope) : list.flatMap(({ vs, scope }) => compileHttpRoutes(ctx, vs, scope));
-    addVirtualHost(table, domain, routes, list.some((e) => e.redirect) ? { requireTls: true } : undefined);
+  for (const [domain, found] of domains) {
+    if (!Array.isArray(found)) {
+      addVirtualHost(table, domain, compileHttpRoutes(ctx, found.vs, found.scope), found.redirect ? { requireTls: true } : undefined);
+      continue;
+    }
+    const routes = found.flatMap(({ vs, scope }) => compileHttpRoutes(ctx, vs, scope));
+    addVirtualHost(table, domain, routes, found.some((e) => e.redirect) ? { requireTls: true } : undefined);
   }
   table.wildcards.sort((a, b) => b.suffix.length - a.suffix.length);
   return table;

@@ -52,7 +52,7 @@ export function compileHttpRoutes(ctx: CompileContext, vs: ConfigObject<VirtualS
   ctx.compiled.add(vs);
   // A root's routes depend on its delegates too: those are compiled afresh every time.
   const cache = ctx.cache;
-  if (cache === undefined || ctx.clustersNamed !== undefined || (vs.spec.http ?? []).some((h) => h.delegate)) return compileHttpRoutesAfresh(ctx, vs, scope);
+  if (cache === undefined || ctx.clustersNamed !== undefined || delegates(vs)) return compileHttpRoutesAfresh(ctx, vs, scope);
   const key = (scope.key ??= `${scope.gateway}|${scope.port}`);
   const hit = cache.get(vs, key);
   if (hit) {
@@ -77,6 +77,11 @@ export function compileHttpRoutes(ctx: CompileContext, vs: ConfigObject<VirtualS
     ctx.clustersNamed = undefined;
     ctx.reportedLog = undefined;
   }
+}
+
+function delegates(vs: ConfigObject<VirtualServiceSpec>): boolean {
+  const derived = (vs.derived ??= {});
+  return (derived.delegates ??= (vs.spec.http ?? []).some((h) => Boolean(h.delegate)));
 }
 
 function compileHttpRoutesAfresh(ctx: CompileContext, vs: ConfigObject<VirtualServiceSpec>, scope: RouteScope): Route[] {

@@ -32,6 +32,12 @@ export interface DerivedFacts {
   gateways?: readonly string[];
   /** A VirtualService's hosts in lower case. */
   lowerHosts?: readonly string[];
+  /** A VirtualService's domains on the server last asked about (`key`: its Gateway and hosts). */
+  domains?: { key: string; list: readonly string[] };
+  /** Where the object was written, as a snapshot lists it. */
+  source?: { object: string; file: string; line: number };
+  /** Whether a VirtualService delegates any of its HTTP routes. */
+  delegates?: boolean;
   /** Its compiled routes by scope, kept by a CompileCache (compile/compile-cache.ts). */
   routeMemo?: { owner: object; generation: number; scope: string; entry: unknown; more: Map<string, unknown> | undefined };
 }
