@@ -217,7 +217,8 @@ export function toWire(config: LoadedConfig): LoadedConfig {
   return {
     ...config,
     problems: [],
-    objects: config.objects.map((o) => ({ ...o, source: { file: o.source.file, index: o.source.index, value: o.source.value } as SourceDoc })),
+    // What compile keeps on an object (derived) is this process's own: compiled routes do not cross.
+    objects: config.objects.map((o) => ({ ...o, source: { file: o.source.file, index: o.source.index, value: o.source.value } as SourceDoc, derived: undefined })),
   };
 }
 
