@@ -8,7 +8,7 @@ import type { CompileCache } from './compile-cache.js';
 import { ROOT_NAMESPACE } from '../config/visibility.js';
 import { declaredAddresses, egressPolicy, sidecarReach } from './egress.js';
 import { addVirtualHost, boundGateways, gatewayListener, gatewayPorts, lowerHosts, newTable, type TlsInputs } from './gateway-listener.js';
-import { compileHttpRoutes, directRoute, ensureCluster, qualifyGateway } from './routes.js';
+import { compileHttpRoutes, directRoute, ensureCluster, hasDelegates, qualifyGateway } from './routes.js';
 import type { EgressPolicy, HttpChainConfig, ListenerConfig, Route, Snapshot, VirtualHost } from './snapshot.js';
 
 const NO_EGRESS: EgressPolicy = { mode: 'REGISTRY_ONLY', exact: new Map(), wildcards: [], leftOut: new Map(), source: 'no forward proxy served' };
@@ -64,7 +64,7 @@ export function compile(objects: readonly ConfigObject[], opts: CompileOptions =
   };
   const gatewayIndex = new Map(gateways.map((g) => [`${g.namespace}/${g.name}`, g]));
   // Delegates are compiled inside their root's routes, never on their own.
-  const delegates = new Set(virtualServices.flatMap((vs) => (vs.spec.http ?? []).filter((h) => h.delegate).map((h) => `${h.delegate!.namespace ?? vs.namespace}/${h.delegate!.name}`)));
+  const delegates = new Set(virtualServices.filter(hasDelegates).flatMap((vs) => (vs.spec.http ?? []).filter((h) => h.delegate).map((h) => `${h.delegate!.namespace ?? vs.namespace}/${h.delegate!.name}`)));
   const roots = virtualServices.filter((vs) => !delegates.has(`${vs.namespace}/${vs.name}`));
 
   const listeners: ListenerConfig[] = [];

@@ -136,14 +136,18 @@ function domainsOn(vs: ConfigObject<VirtualServiceSpec>, s: ServerRef, key: stri
   return result;
 }
 
+/** How to ask domainsOn about one server. */
+function serverQuery(s: ServerRef): { key: string; gwRef: string; serverHosts: GatewayHost[] } {
+  const gwRef = `${s.gw.namespace}/${s.gw.name}`;
+  return { key: `${gwRef}\n${s.server.hosts.join('\n')}`, gwRef, serverHosts: s.server.hosts.map(parseGatewayHost) };
+}
+
 /** The VirtualServices bound to a server, with the host each one has there (the narrower of the two). */
 function bindings(roots: ConfigObject<VirtualServiceSpec>[], s: ServerRef): { vs: ConfigObject<VirtualServiceSpec>; domain: string }[] {
-  const gwRef = `${s.gw.namespace}/${s.gw.name}`;
+  const q = serverQuery(s);
   const out: { vs: ConfigObject<VirtualServiceSpec>; domain: string }[] = [];
-  const serverHosts = s.server.hosts.map(parseGatewayHost);
-  const key = `${gwRef}\n${s.server.hosts.join('\n')}`;
   for (const vs of roots) {
-    for (const domain of domainsOn(vs, s, key, gwRef, serverHosts)) out.push({ vs, domain });
+    for (const domain of domainsOn(vs, s, q.key, q.gwRef, q.serverHosts)) out.push({ vs, domain });
   }
   return out;
 }
@@ -160,17 +164,20 @@ function httpTable(ctx: CompileContext, roots: ConfigObject<VirtualServiceSpec>[
     const gateway = `${s.gw.namespace}/${s.gw.name}`;
     let scope = scopes.get(gateway);
     if (!scope) scopes.set(gateway, (scope = { gateway, port }));
-    for (const { vs, domain } of bindings(roots, s)) {
-      const found = domains.get(domain);
-      if (found === undefined) {
-        domains.set(domain, { vs, scope, redirect });
-        continue;
+    const q = serverQuery(s);
+    for (const vs of roots) {
+      for (const domain of domainsOn(vs, s, q.key, q.gwRef, q.serverHosts)) {
+        const found = domains.get(domain);
+        if (found === undefined) {
+          domains.set(domain, { vs, scope, redirect });
+          continue;
+        }
+        const list = Array.isArray(found) ? found : [found];
+        if (list !== found) domains.set(domain, list);
+        const seen = list.find((e) => e.vs === vs);
+        if (seen) seen.redirect ||= redirect;
+        else list.push({ vs, scope, redirect });
       }
-      const list = Array.isArray(found) ? found : [found];
-      if (list !== found) domains.set(domain, list);
-      const seen = list.find((e) => e.vs === vs);
-      if (seen) seen.redirect ||= redirect;
-      else list.push({ vs, scope, redirect });
     }
   }
   const table = newTable(name);

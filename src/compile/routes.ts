@@ -52,7 +52,7 @@ export function compileHttpRoutes(ctx: CompileContext, vs: ConfigObject<VirtualS
   ctx.compiled.add(vs);
   // A root's routes depend on its delegates too: those are compiled afresh every time.
   const cache = ctx.cache;
-  if (cache === undefined || ctx.clustersNamed !== undefined || delegates(vs)) return compileHttpRoutesAfresh(ctx, vs, scope);
+  if (cache === undefined || ctx.clustersNamed !== undefined || hasDelegates(vs)) return compileHttpRoutesAfresh(ctx, vs, scope);
   const key = (scope.key ??= `${scope.gateway}|${scope.port}`);
   const hit = cache.get(vs, key);
   if (hit) {
@@ -79,7 +79,8 @@ export function compileHttpRoutes(ctx: CompileContext, vs: ConfigObject<VirtualS
   }
 }
 
-function delegates(vs: ConfigObject<VirtualServiceSpec>): boolean {
+/** Whether a VirtualService hands any of its HTTP routes to a delegate. */
+export function hasDelegates(vs: ConfigObject<VirtualServiceSpec>): boolean {
   const derived = (vs.derived ??= {});
   return (derived.delegates ??= (vs.spec.http ?? []).some((h) => Boolean(h.delegate)));
 }

@@ -95,6 +95,44 @@ export class ConfigFileCache {
     return entry;
   }
 
+  /**
+   * The entries' objects together (mergeFiles). When no object was defined twice last time, the
+   * refs of unchanged files are not looked at again: only those of files that changed.
+   */
+  merge(entries: readonly FileEntry[]): { objects: ConfigObject[]; problems: Problem[] } {
+    const prev = this.lastMerge;
+    if (prev !== undefined) {
+      const now = new Set(entries);
+      const before = new Set(prev.entries);
+      for (const e of prev.entries) if (!now.has(e)) for (const o of e.objects) prev.refs.delete(o.ref);
+      let unique = true;
+      for (const e of entries) {
+        if (before.has(e)) continue;
+        for (const o of e.objects) {
+          if (prev.refs.has(o.ref)) unique = false;
+          prev.refs.add(o.ref);
+        }
+      }
+      if (unique) {
+        this.lastMerge = { entries, refs: prev.refs };
+        return { objects: entries.flatMap((e) => e.objects), problems: entries.flatMap((e) => e.problems) };
+      }
+    }
+    const merged = mergeFiles(entries);
+    const refs = new Set<string>();
+    let unique = true;
+    for (const e of entries) {
+      for (const o of e.objects) {
+        if (refs.has(o.ref)) unique = false;
+        refs.add(o.ref);
+      }
+    }
+    this.lastMerge = unique ? { entries, refs } : undefined;
+    return merged;
+  }
+
+  private lastMerge: { entries: readonly FileEntry[]; refs: Set<string> } | undefined;
+
   /** Forgets files that are no longer part of the config. */
   keepOnly(files: readonly string[]): void {
     const keep = new Set(files);
@@ -107,7 +145,7 @@ export async function loadConfig(paths: readonly string[], opts: LoadOptions, ca
   cache.lastParsed = [];
   const entries = await Promise.all(files.map((f) => cache.entry(f, opts)));
   cache.keepOnly(files);
-  return { ...mergeFiles(entries), files };
+  return { ...cache.merge(entries), files };
 }
 
 /** Pure part of loading: texts in, objects and problems out. */

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { listConfigFiles, loadConfig, MissingConfigPath, parseConfigTexts } from '../../../src/config/load.js';
+import { ConfigFileCache, listConfigFiles, loadConfig, MissingConfigPath, parseConfigTexts } from '../../../src/config/load.js';
 import { formatProblem, hasErrors, type Problem } from '../../../src/config/problems.js';
 
 const OPTS = { defaultNamespace: 'default' };
@@ -414,6 +414,28 @@ describe('duplicates and namespaces', () => {
     expect(gws).toHaveLength(1);
     expect(gws[0]!.source.file).toBe('b.yaml');
     expect((gws[0]!.spec as { servers: { hosts: string[] }[] }).servers[0]!.hosts).toEqual(['b.example.com']);
+  });
+
+  it('on reloads with one cache: a duplicate that an edit brings in is reported, and gone when the edit is undone', async () => {
+    const dir = await tree({ 'a.yaml': gateway('gw', 'edge'), 'b.yaml': service('s1') });
+    const cache = new ConfigFileCache();
+    const load = () => loadConfig([dir], OPTS, cache);
+    const first = await load();
+    expect(first.problems).toEqual([]);
+    expect(refs(first)).toEqual(['Gateway edge/gw', 'Service default/s1']);
+    // b.yaml now also defines the Gateway a.yaml defines (a new size, so it is read again).
+    await writeFile(path.join(dir, 'b.yaml'), `${service('s1')}---
+${gateway('gw', 'edge')}`);
+    const dup = await load();
+    expect(lines(dup.problems).map((l) => l.replaceAll(dir + path.sep, ''))).toEqual(['b.yaml:10:1: warning: Gateway edge/gw: defined again; this definition replaces the one at a.yaml:1']);
+    expect(refs(dup)).toEqual(['Service default/s1', 'Gateway edge/gw']);
+    await writeFile(path.join(dir, 'b.yaml'), service('s2'));
+    const fixed = await load();
+    expect(fixed.problems).toEqual([]);
+    expect(refs(fixed)).toEqual(['Gateway edge/gw', 'Service default/s2']);
+    // A new file that repeats an object of an unchanged one is caught too.
+    await writeFile(path.join(dir, 'c.yaml'), service('s2'));
+    expect(lines((await load()).problems)).toHaveLength(1);
   });
 
   it('names the earlier line inside a List', () => {
