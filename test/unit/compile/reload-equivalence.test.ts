@@ -1,0 +1,108 @@
+import { mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compile } from '../../../src/compile/compile.js';
+import { renderRoutes } from '../../../src/compile/describe.js';
+import { loadConfig } from '../../../src/config/load.js';
+import { formatProblem } from '../../../src/config/problems.js';
+import { compileLoaded, FileConfigSource } from '../../../src/runtime/config-source.js';
+
+// A reload keeps what did not change: file entries, merged object lists, each VirtualService's
+// gateways, hosts, domains and compiled routes. Whatever the edit, the reloaded config must be
+// the one a fresh start on the same files gives: same route table, same problems.
+
+const gateway = (hosts: string[]) => `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: [${hosts.map((h) => JSON.stringify(h)).join(', ')}]
+  - port: {number: 8080, name: alt, protocol: HTTP}
+    hosts: ["*.alt.test"]
+`;
+
+const backend = (name: string, subset = 'v1') => `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ${name}, namespace: default}
+spec:
+  hosts: [${name}.svc.test]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  endpoints: [{address: 127.0.0.1, ports: {http: 9001}, labels: {version: v1}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ${name}, namespace: default}
+spec:
+  host: ${name}.svc.test
+  subsets: [{name: pick, labels: {version: ${subset}}}]
+`;
+
+const virtualService = (name: string, hosts: string[], to: string, extra = '') => `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ${name}, namespace: default}
+spec:
+  hosts: [${hosts.join(', ')}]
+  gateways: [gw]
+  http:
+  - match: [{uri: {prefix: /${name}/}}]
+    route: [{destination: {host: ${to}.svc.test, subset: pick}}]
+${extra}  - route: [{destination: {host: ${to}.svc.test}}]
+`;
+
+function file(backendName: string, vss: string[], subset?: string): string {
+  return [backend(backendName, subset), ...vss].join('---\n');
+}
+
+let dir = '';
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'meshgate-reload-eq-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const write = (name: string, text: string) => writeFile(path.join(dir, name), text);
+
+async function fresh(): Promise<{ routes: string; problems: string[] }> {
+  const loaded = await loadConfig([dir], { defaultNamespace: 'default' });
+  const snap = compile(loaded.objects, { tls: { credentials: new Map(), previous: new Map(), now: 0 } });
+  return { routes: renderRoutes(snap), problems: [...loaded.problems, ...snap.problems].map(formatProblem) };
+}
+
+describe('a reload gives what a fresh start on the same files gives', () => {
+  it('through host, gateway, rule and file edits', async () => {
+    await write('00-gw.yaml', gateway(['*.test']));
+    await write('a.yaml', file('a', [virtualService('a1', ['one.test', 'two.test'], 'a'), virtualService('a2', ['shared.test', 'x.alt.test'], 'a')]));
+    await write('b.yaml', file('b', [virtualService('b1', ['three.test'], 'b'), virtualService('b2', ['shared.test'], 'b', '  - match: [{headers: {x-b: {exact: "1"}}}]\n    route: [{destination: {host: b.svc.test}}]\n')]));
+    const source = new FileConfigSource([dir], { defaultNamespace: 'default' });
+    const opts = { defaultNamespace: 'default', cache: source.compileCache };
+    const steps: [string, () => Promise<unknown>][] = [
+      ['first load', async () => undefined],
+      ['a host renamed', () => write('a.yaml', file('a', [virtualService('a1', ['one-renamed.test', 'two.test'], 'a'), virtualService('a2', ['shared.test', 'x.alt.test'], 'a')]))],
+      ['the Gateway narrowed, VirtualServices unchanged', () => write('00-gw.yaml', gateway(['one-renamed.test', 'shared.test', 'three.test']))],
+      ['the Gateway widened again', () => write('00-gw.yaml', gateway(['*']))],
+      ['a new file sharing a domain', () => write('c.yaml', file('c', [virtualService('c1', ['shared.test', 'four.test'], 'c')]))],
+      ['a DestinationRule changed', () => write('b.yaml', file('b', [virtualService('b1', ['three.test'], 'b'), virtualService('b2', ['shared.test'], 'b')], 'v2'))],
+      ['an object defined twice', () => write('d.yaml', virtualService('a1', ['dup.test'], 'a'))],
+      ['the second definition removed', () => unlink(path.join(dir, 'd.yaml'))],
+      ['a file removed', () => unlink(path.join(dir, 'c.yaml'))],
+      ['a destination that does not exist', () => write('b.yaml', file('b', [virtualService('b1', ['three.test'], 'nowhere'), virtualService('b2', ['shared.test'], 'b')]))],
+    ];
+    let version = 1;
+    for (const [what, edit] of steps) {
+      await edit();
+      const loaded = await source.read();
+      const built = compileLoaded(loaded, { ...opts, version: version++ });
+      const expected = await fresh();
+      expect({ what, routes: renderRoutes(built.snapshot) }).toEqual({ what, routes: expected.routes });
+      expect({ what, problems: built.problems.map(formatProblem) }).toEqual({ what, problems: expected.problems });
+    }
+    // The route table did change along the way, and the edits were read as edits.
+    expect(renderRoutes(compileLoaded(await source.read(), { ...opts, version }).snapshot)).toContain('one-renamed.test');
+    expect(source.compileCache.hits).toBeGreaterThan(0);
+  });
+});
