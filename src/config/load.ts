@@ -243,11 +243,12 @@ function readDocument(
     body = rest;
   }
   const found: Problem[] = [];
-  const reported = new Set<string>();
+  // Made on the first problem: nearly every object has none.
+  let reported: Set<string> | undefined;
   const report = (p: FieldPath, message: string) => {
     const field = [...specPath, ...p];
     const name = formatPath(field);
-    reported.add(name);
+    (reported ??= new Set()).add(name);
     found.push({ severity: 'error', ...at(field), object: ref, field: name, message });
   };
   // meshgate's own checks first: where they and the CRD's find fault with the same field, the
@@ -255,7 +256,7 @@ function readDocument(
   validate(body, info.schema, [], report, { overlay: info.crd !== undefined });
   if (info.crd !== undefined) {
     validateCrd(body, info.crd, [], (p, message) => {
-      if (!reported.has(formatPath([...specPath, ...p]))) report(p, message);
+      if (reported === undefined || !reported.has(formatPath([...specPath, ...p]))) report(p, message);
     }, (p) => fieldsAt(info.schema, p));
   }
   const labels = isPlainObject(meta.labels) ? (meta.labels as Record<string, string>) : {};

@@ -45,13 +45,21 @@ export const TYPED_SCALARS: ReadonlyArray<{ tag: string; firstChars: string; for
   },
 ];
 
-const MAYBE_TYPED = new Set([...TYPED_SCALARS.flatMap((t) => [...t.firstChars]), '~']);
+// By first character: 1 may start a number, 2 a boolean or null (`no`, `null`), 0 neither.
+const FIRST = new Uint8Array(128);
+for (const t of TYPED_SCALARS) for (const c of t.firstChars) FIRST[c.charCodeAt(0)] = t.tag === 'bool' ? 2 : 1;
+FIRST['~'.charCodeAt(0)] = 2;
+/** The longest boolean or null form: `false`. */
+const LONGEST_WORD = 5;
 
 /** A plain (unquoted) scalar's value: null, a boolean, a number, or the text itself. */
 export function plainScalar(s: string): unknown {
-  // Most scalars are names and hosts: the first character rules them out without a pattern.
+  // Most scalars are names and hosts: the first character and the length rule them out
+  // without a pattern.
   if (s.length === 0) return null;
-  if (!MAYBE_TYPED.has(s[0]!)) return s;
+  const c = s.charCodeAt(0);
+  const first = c < 128 ? FIRST[c] : 0;
+  if (first === 0 || (first === 2 && s.length > LONGEST_WORD)) return s;
   if (isNullScalar(s)) return null;
   for (const t of TYPED_SCALARS) {
     if (!t.firstChars.includes(s[0]!)) continue;
