@@ -63,6 +63,19 @@ export class CompileCache {
     this.misses = 0;
   }
 
+  private gatewaysSeen = '';
+  private gatewaysTokenNow = 0;
+
+  /** A number that changes when, and only when, the Gateways say something different. */
+  gatewaysToken(gateways: readonly ConfigObject[]): number {
+    const seen = gateways.map((g) => this.contentOf(g)).join(',');
+    if (seen !== this.gatewaysSeen) {
+      this.gatewaysSeen = seen;
+      this.gatewaysTokenNow++;
+    }
+    return this.gatewaysTokenNow;
+  }
+
   get(vs: ConfigObject, scope: string): RouteMemoEntry | undefined {
     const memo = vs.derived?.routeMemo;
     const hit = memo !== undefined && memo.owner === this && memo.generation === this.generation ? ((memo.scope === scope ? memo.entry : memo.more?.get(scope)) as RouteMemoEntry | undefined) : undefined;

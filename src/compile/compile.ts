@@ -1,3 +1,4 @@
+import type { FieldPath } from '../config/source.js';
 import type { ConfigObject, DestinationRuleSpec, GatewaySpec, Labels, VirtualServiceSpec } from '../config/types.js';
 import { selects } from '../registry/labels.js';
 import { buildRegistry, CLUSTER_DOMAIN, resolveHost, type RegistryService } from '../registry/registry.js';
@@ -79,8 +80,7 @@ export function compile(objects: readonly ConfigObject[], opts: CompileOptions =
   const proxies = listeners.some((l) => l.chains.some((c) => c.type === 'http' && c.forwardProxy));
   const egress = proxies ? egressPolicy(ctx, objects, opts.meshNamespace ?? 'istio-system') : NO_EGRESS;
 
-  checkGatewayReferences(ctx, roots, gatewayIndex);
-  checkServedHosts(ctx, roots, gatewayIndex);
+  checkGatewayBindings(ctx, roots, gatewayIndex, opts.cache !== undefined ? { owner: opts.cache, token: opts.cache.gatewaysToken(gateways) } : undefined);
   checkDestinationRules(ctx);
   // In file order, so an operator reads them top to bottom alongside the YAML.
   ctx.problems.sort((a, b) => (a.file ?? '').localeCompare(b.file ?? '') || (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
@@ -156,32 +156,50 @@ function defaultRoute(ctx: CompileContext, host: string): Route {
   return directRoute(`${svc.ref} (no VirtualService)`, { cluster, host, port: first, clusterByPort });
 }
 
-function checkGatewayReferences(ctx: CompileContext, vss: ConfigObject<VirtualServiceSpec>[], gateways: Map<string, ConfigObject<GatewaySpec>>): void {
+const NO_FINDINGS: readonly { field: FieldPath; message: string }[] = Object.freeze([]);
+
+/**
+ * Each VirtualService against the Gateways it names: the ones that do not exist, and its hosts
+ * none of their servers accepts. What a VirtualService got is kept on it while the Gateways say
+ * the same (`token`, from the compile cache): a reload does not check 30,000 of them again.
+ */
+function checkGatewayBindings(ctx: CompileContext, vss: ConfigObject<VirtualServiceSpec>[], gateways: Map<string, ConfigObject<GatewaySpec>>, keep: { owner: object; token: number } | undefined): void {
+  const hostsOf = new Map<ConfigObject<GatewaySpec>, ReturnType<typeof parseGatewayHost>[]>();
   for (const vs of vss) {
-    (vs.spec.gateways ?? []).forEach((g, i) => {
-      const ref = qualifyGateway(g, vs.namespace);
-      if (ref !== 'mesh' && !gateways.has(ref)) warn(ctx, vs, ['gateways', i], `gateway ${ref} does not exist, so these routes are not served on it`);
-    });
+    const derived = (vs.derived ??= {});
+    const kept = derived.gatewayFindings;
+    let findings = keep !== undefined && kept !== undefined && kept.owner === keep.owner && kept.token === keep.token ? kept.list : undefined;
+    if (findings === undefined) {
+      findings = gatewayFindings(vs, gateways, hostsOf);
+      if (keep !== undefined) derived.gatewayFindings = { owner: keep.owner, token: keep.token, list: findings };
+    }
+    for (const f of findings) warn(ctx, vs, f.field, f.message);
   }
 }
 
-function checkServedHosts(ctx: CompileContext, vss: ConfigObject<VirtualServiceSpec>[], gateways: Map<string, ConfigObject<GatewaySpec>>): void {
-  const hostsOf = new Map<ConfigObject<GatewaySpec>, ReturnType<typeof parseGatewayHost>[]>();
-  for (const vs of vss) {
-    for (const ref of boundGateways(vs)) {
-      const gw = gateways.get(ref);
-      if (!gw) continue;
-      let serverHosts = hostsOf.get(gw);
-      if (!serverHosts) hostsOf.set(gw, (serverHosts = gw.spec.servers.flatMap((s) => s.hosts.map(parseGatewayHost))));
-      const lower = lowerHosts(vs);
-      (vs.spec.hosts ?? []).forEach((h, i) => {
-        const ok = serverHosts.some((sh) => intersect(lower[i]!, sh.host) !== undefined && namespaceAllows(sh, vs.namespace, gw.namespace));
-        if (!ok) {
-          warn(ctx, vs, ['hosts', i], `host ${h} is not among the hosts of gateway ${ref} (${serverHosts.map((s) => (s.namespace === '*' ? s.host : `${s.namespace}/${s.host}`)).join(', ')}) for this namespace, so it is not served there`);
-        }
-      });
-    }
+function gatewayFindings(vs: ConfigObject<VirtualServiceSpec>, gateways: Map<string, ConfigObject<GatewaySpec>>, hostsOf: Map<ConfigObject<GatewaySpec>, ReturnType<typeof parseGatewayHost>[]>): readonly { field: FieldPath; message: string }[] {
+  let out: { field: FieldPath; message: string }[] | undefined;
+  (vs.spec.gateways ?? []).forEach((g, i) => {
+    const ref = qualifyGateway(g, vs.namespace);
+    if (ref !== 'mesh' && !gateways.has(ref)) (out ??= []).push({ field: ['gateways', i], message: `gateway ${ref} does not exist, so these routes are not served on it` });
+  });
+  for (const ref of boundGateways(vs)) {
+    const gw = gateways.get(ref);
+    if (!gw) continue;
+    let serverHosts = hostsOf.get(gw);
+    if (!serverHosts) hostsOf.set(gw, (serverHosts = gw.spec.servers.flatMap((s) => s.hosts.map(parseGatewayHost))));
+    const lower = lowerHosts(vs);
+    (vs.spec.hosts ?? []).forEach((h, i) => {
+      const ok = serverHosts.some((sh) => intersect(lower[i]!, sh.host) !== undefined && namespaceAllows(sh, vs.namespace, gw.namespace));
+      if (!ok) {
+        (out ??= []).push({
+          field: ['hosts', i],
+          message: `host ${h} is not among the hosts of gateway ${ref} (${serverHosts.map((s) => (s.namespace === '*' ? s.host : `${s.namespace}/${s.host}`)).join(', ')}) for this namespace, so it is not served there`,
+        });
+      }
+    });
   }
+  return out ?? NO_FINDINGS;
 }
 
 function checkDestinationRules(ctx: CompileContext): void {

@@ -36,6 +36,8 @@ export interface DerivedFacts {
   domains?: { key: string; list: readonly string[] };
   /** Where the object was written, as a snapshot lists it. */
   source?: { object: string; file: string; line: number };
+  /** A VirtualService's warnings against the Gateways it names, while they say the same (`token`). */
+  gatewayFindings?: { owner: object; token: number; list: readonly { field: ReadonlyArray<string | number>; message: string }[] };
   /** Whether a VirtualService delegates any of its HTTP routes. */
   delegates?: boolean;
   /** Its compiled routes by scope, kept by a CompileCache (compile/compile-cache.ts). */
