@@ -8,6 +8,7 @@ import type { Problem } from '../config/problems.js';
 import type { ConfigObject } from '../config/types.js';
 import { isMaterial, type MaterialResult } from '../tls/credentials.js';
 import type { ClusterConfig, Route } from './snapshot.js';
+import { byCreation, createdBefore } from './creation-order.js';
 
 /** What compiling one VirtualService for one scope gave, to give again. */
 export interface RouteMemoEntry {
@@ -51,8 +52,7 @@ export class CompileCache {
     }
     for (const rules of byHost.values()) {
       if (rules.length < 2) continue;
-      rules.sort((a, b) => a.createdMs - b.createdMs || (a.namespace + '/' + a.name < b.namespace + '/' + b.name ? -1 : 1));
-      parts.push(rules.map((r) => this.contentOf(r)).join('<'));
+      parts.push(byCreation(rules).map((r) => this.contentOf(r)).join('<'));
     }
     const key = parts.join(',');
     if (key !== this.depsKey) {
@@ -61,6 +61,32 @@ export class CompileCache {
     }
     this.hits = 0;
     this.misses = 0;
+  }
+
+  private lastOrder: ConfigObject[] | undefined;
+  private orderStamp = 0;
+
+  /**
+   * byCreation, reusing the last compile's order: the objects still there keep it, the new ones
+   * are sorted and merged in. A reload that changed one file sorts its objects only.
+   */
+  inCreationOrder<T extends ConfigObject>(list: T[]): T[] {
+    const prev = this.lastOrder as T[] | undefined;
+    if (prev === undefined) return (this.lastOrder = byCreation(list));
+    const stamp = ++this.orderStamp;
+    for (const o of list) (o.derived ??= {}).orderStamp = stamp;
+    const kept = prev.filter((o) => o.derived?.orderStamp === stamp);
+    // Marked again: what is in the last order now carries -stamp; the rest is new.
+    for (const o of kept) o.derived!.orderStamp = -stamp;
+    const added = byCreation(list.filter((o) => o.derived!.orderStamp !== -stamp));
+    if (added.length === 0) return (this.lastOrder = kept);
+    const out: T[] = [];
+    let i = 0;
+    let j = 0;
+    while (i < kept.length && j < added.length) out.push(createdBefore(added[j]!, kept[i]!) ? added[j++]! : kept[i++]!);
+    while (i < kept.length) out.push(kept[i++]!);
+    while (j < added.length) out.push(added[j++]!);
+    return (this.lastOrder = out);
   }
 
   private gatewaysSeen = '';

@@ -6,6 +6,7 @@ import { warn, type CompileContext } from './context.js';
 import { covers, intersect, namespaceAllows, parseGatewayHost } from './hosts.js';
 import { destinationRuleFor } from './policy.js';
 import type { CompileCache } from './compile-cache.js';
+import { byCreation } from './creation-order.js';
 import { ROOT_NAMESPACE } from '../config/visibility.js';
 import { declaredAddresses, egressPolicy, sidecarReach } from './egress.js';
 import { addVirtualHost, boundGateways, gatewayListener, gatewayPorts, lowerHosts, newTable, type TlsInputs } from './gateway-listener.js';
@@ -45,7 +46,8 @@ function defaultProxyNamespace(served: readonly ConfigObject[], opts: CompileOpt
 
 /** Validated objects in, the data plane's immutable Snapshot out. Pure: no sockets, no clock but `builtAt`. */
 export function compile(objects: readonly ConfigObject[], opts: CompileOptions = {}): Snapshot {
-  const virtualServices = byCreation(objects.filter((o) => o.kind === 'VirtualService')) as ConfigObject<VirtualServiceSpec>[];
+  const vsList = objects.filter((o) => o.kind === 'VirtualService') as ConfigObject<VirtualServiceSpec>[];
+  const virtualServices = opts.cache !== undefined ? opts.cache.inCreationOrder(vsList) : byCreation(vsList);
   const gateways = objects.filter((o) => o.kind === 'Gateway') as ConfigObject<GatewaySpec>[];
   const served = gateways.filter((g) => opts.labels === undefined || selects(g.spec.selector, opts.labels));
   const proxyNamespace = defaultProxyNamespace(served, opts);
@@ -66,7 +68,7 @@ export function compile(objects: readonly ConfigObject[], opts: CompileOptions =
   const gatewayIndex = new Map(gateways.map((g) => [`${g.namespace}/${g.name}`, g]));
   // Delegates are compiled inside their root's routes, never on their own.
   const delegates = new Set(virtualServices.filter(hasDelegates).flatMap((vs) => (vs.spec.http ?? []).filter((h) => h.delegate).map((h) => `${h.delegate!.namespace ?? vs.namespace}/${h.delegate!.name}`)));
-  const roots = virtualServices.filter((vs) => !delegates.has(`${vs.namespace}/${vs.name}`));
+  const roots = delegates.size === 0 ? virtualServices : virtualServices.filter((vs) => !delegates.has(`${vs.namespace}/${vs.name}`));
 
   const listeners: ListenerConfig[] = [];
   for (const [port, refs] of gatewayPorts(ctx, served)) listeners.push(gatewayListener(ctx, roots, port, refs, opts.tls, opts.labels));
@@ -86,14 +88,6 @@ export function compile(objects: readonly ConfigObject[], opts: CompileOptions =
   ctx.problems.sort((a, b) => (a.file ?? '').localeCompare(b.file ?? '') || (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
   const sources = objects.map((o) => ((o.derived ??= {}).source ??= { object: o.ref, file: o.source.file, line: o.source.locate(o.docPath).line }));
   return { version: opts.version ?? 1, builtAt: new Date(), listeners, clusters: ctx.clusters, problems: ctx.problems, egress, sources };
-}
-
-function byCreation<T extends ConfigObject>(list: T[]): T[] {
-  // Istio orders same-host rules by creation time, then name. Each key is made once, not once
-  // per comparison (30,000 VirtualServices on every reload).
-  const keyed = list.map((o) => ({ o, ms: o.createdMs, name: o.namespace + '/' + o.name }));
-  keyed.sort((a, b) => a.ms - b.ms || (a.name < b.name ? -1 : 1));
-  return keyed.map((k) => k.o);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CompileCache } from '../../../src/compile/compile-cache.js';
 import { compile } from '../../../src/compile/compile.js';
+import { byCreation } from '../../../src/compile/creation-order.js';
 import type { Snapshot } from '../../../src/compile/snapshot.js';
 import { parseConfigTexts } from '../../../src/config/load.js';
 import type { ConfigObject } from '../../../src/config/types.js';
@@ -123,5 +124,24 @@ describe('CompileCache', () => {
     compile([...base, ...a, ...b], { cache });
     compile([...base, ...a, ...b], { cache, labels: { istio: 'ingressgateway' } });
     expect(cache.hits).toBe(0);
+  });
+});
+
+describe('creation order kept between compiles', () => {
+  it('gives byCreation\'s order whatever was added and removed', () => {
+    let seed = 7;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const make = (i: number) => ({ kind: 'VirtualService', namespace: `ns${rand(3)}`, name: `vs-${i}`, createdMs: rand(4) }) as unknown as ConfigObject;
+    const cache = new CompileCache();
+    let live: ConfigObject[] = Array.from({ length: 300 }, (_, i) => make(i));
+    let next = 300;
+    for (let round = 0; round < 30; round++) {
+      expect(cache.inCreationOrder([...live])).toEqual(byCreation(live));
+      live = live.filter(() => rand(10) !== 0);
+      for (let k = rand(20); k > 0; k--) live.splice(rand(live.length + 1), 0, make(next++));
+    }
   });
 });
