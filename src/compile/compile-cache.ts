@@ -31,6 +31,8 @@ export class CompileCache {
   /** Hits and misses of the last compile, for tests and the reload log. */
   hits = 0;
   misses = 0;
+  /** Route tables the last compile patched instead of building (gateway-listener.ts), by name. */
+  tablesPatched: string[] = [];
 
   /**
    * Starts a compile: the memo is kept only if everything but the VirtualServices says the same
@@ -61,6 +63,7 @@ export class CompileCache {
     }
     this.hits = 0;
     this.misses = 0;
+    this.tablesPatched = [];
   }
 
   private lastOrder: ConfigObject[] | undefined;
@@ -87,6 +90,24 @@ export class CompileCache {
     while (i < kept.length) out.push(kept[i++]!);
     while (j < added.length) out.push(added[j++]!);
     return (this.lastOrder = out);
+  }
+
+  private readonly tables = new Map<string, { generation: number; memo: unknown }>();
+  private stamp = 0;
+
+  /** What a route table's builder kept of it last time, while nothing routes depend on changed. */
+  tableMemo<T>(name: string): T | undefined {
+    const t = this.tables.get(name);
+    return t !== undefined && t.generation === this.generation ? (t.memo as T) : undefined;
+  }
+
+  setTableMemo(name: string, memo: unknown): void {
+    this.tables.set(name, { generation: this.generation, memo });
+  }
+
+  /** A number not handed out before, to mark objects with during one step. */
+  nextStamp(): number {
+    return ++this.stamp;
   }
 
   private gatewaysSeen = '';

@@ -67,7 +67,9 @@ export function compile(objects: readonly ConfigObject[], opts: CompileOptions =
   };
   const gatewayIndex = new Map(gateways.map((g) => [`${g.namespace}/${g.name}`, g]));
   // Delegates are compiled inside their root's routes, never on their own.
-  const delegates = new Set(virtualServices.filter(hasDelegates).flatMap((vs) => (vs.spec.http ?? []).filter((h) => h.delegate).map((h) => `${h.delegate!.namespace ?? vs.namespace}/${h.delegate!.name}`)));
+  const delegating = virtualServices.filter(hasDelegates);
+  ctx.anyDelegates = delegating.length > 0;
+  const delegates = new Set(delegating.flatMap((vs) => (vs.spec.http ?? []).filter((h) => h.delegate).map((h) => `${h.delegate!.namespace ?? vs.namespace}/${h.delegate!.name}`)));
   const roots = delegates.size === 0 ? virtualServices : virtualServices.filter((vs) => !delegates.has(`${vs.namespace}/${vs.name}`));
 
   const listeners: ListenerConfig[] = [];

@@ -26,6 +26,8 @@ export interface CompileContext {
   declaredAddresses?: ReadonlyMap<string, ReadonlySet<string>>;
   /** Routes kept from the previous compile (compile-cache.ts). */
   cache?: CompileCache;
+  /** Some VirtualService delegates: its routes depend on others than itself. */
+  anyDelegates?: boolean;
   /** While one VirtualService is compiled for the cache: the clusters it names. */
   clustersNamed?: Set<string>;
   /** While one VirtualService is compiled for the cache: the keys of the problems it reports. */

@@ -9,6 +9,7 @@ import { buildServerTls, type ServerTlsConfig } from '../tls/server-tls.js';
 import { isolatedError, warn, type CompileContext } from './context.js';
 import { intersect, namespaceAllows, parseGatewayHost, type GatewayHost } from './hosts.js';
 import { compileHttpRoutes, ensureCluster, qualifyGateway } from './routes.js';
+import { LayeredHostMap } from './host-map.js';
 import type { FilterChainConfig, GatewayServer, HttpChainConfig, ListenerConfig, Route, RouteTable, Subnets, TcpDestination, TcpMatch, TcpRoute, VirtualHost } from './snapshot.js';
 
 export const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB']);
@@ -98,11 +99,16 @@ export function exportedTo(vs: ConfigObject<VirtualServiceSpec>, namespace: stri
   return isExportedTo(vs.spec.exportTo, vs.namespace, namespace);
 }
 
-export function newTable(name: string): RouteTable {
+/** A route table while it is built: its exact hosts are a plain map to add to. */
+export interface TableBuilder extends RouteTable {
+  exact: Map<string, VirtualHost>;
+}
+
+export function newTable(name: string): TableBuilder {
   return { name, exact: new Map(), wildcards: [], any: null };
 }
 
-export function addVirtualHost(table: RouteTable, domain: string, routes: Route[], extra?: Partial<VirtualHost>): void {
+export function addVirtualHost(table: TableBuilder, domain: string, routes: Route[], extra?: Partial<VirtualHost>): void {
   const vhost: VirtualHost = extra === undefined ? { domain, routes } : { domain, routes, ...extra };
   if (domain === '*') table.any = vhost;
   else if (domain.startsWith('*')) table.wildcards.push({ suffix: domain.slice(1), vhost });
@@ -152,15 +158,32 @@ function bindings(roots: ConfigObject<VirtualServiceSpec>[], s: ServerRef): { vs
   return out;
 }
 
+type Binding = { vs: ConfigObject<VirtualServiceSpec>; scope: RouteScope; redirect: boolean };
+
+/** What a one-server route table was built from, to patch it on the next compile. */
+interface HttpTableMemo {
+  key: string;
+  scope: RouteScope;
+  roots: readonly ConfigObject<VirtualServiceSpec>[];
+  /** A domain is nearly always one VirtualService's: a list only where several share one. */
+  domains: Map<string, Binding | Binding[]>;
+  table: RouteTable;
+}
+
 /** The route table of some HTTP servers of one port: one per plain-text port (Istio's `http.80`), one per HTTPS server. */
 function httpTable(ctx: CompileContext, roots: ConfigObject<VirtualServiceSpec>[], name: string, port: number, servers: ServerRef[]): RouteTable {
-  type Binding = { vs: ConfigObject<VirtualServiceSpec>; scope: RouteScope; redirect: boolean };
-  // A domain is nearly always one VirtualService's: a list only where several share one.
+  const s0 = servers.length === 1 ? servers[0]! : undefined;
+  const memoKey = s0 !== undefined && ctx.cache !== undefined && ctx.anyDelegates !== true ? `${serverQuery(s0).key}\n${s0.kind}\n${redirectOf(s0)}\n${port}` : undefined;
+  if (memoKey !== undefined) {
+    const memo = ctx.cache!.tableMemo<HttpTableMemo>(name);
+    const patched = memo !== undefined && memo.key === memoKey ? patchHttpTable(ctx, roots, s0!, memo) : undefined;
+    if (patched !== undefined) return patched;
+  }
   const domains = new Map<string, Binding | Binding[]>();
   // One scope object per Gateway: compiled routes are kept per scope (compile-cache.ts).
   const scopes = new Map<string, RouteScope>();
   for (const s of servers) {
-    const redirect = s.kind === 'HTTP' && s.server.tls?.httpsRedirect === true;
+    const redirect = redirectOf(s);
     const gateway = `${s.gw.namespace}/${s.gw.name}`;
     let scope = scopes.get(gateway);
     if (!scope) scopes.set(gateway, (scope = { gateway, port }));
@@ -190,8 +213,96 @@ function httpTable(ctx: CompileContext, roots: ConfigObject<VirtualServiceSpec>[
     addVirtualHost(table, domain, routes, found.some((e) => e.redirect) ? { requireTls: true } : undefined);
   }
   table.wildcards.sort((a, b) => b.suffix.length - a.suffix.length);
+  if (memoKey !== undefined) ctx.cache!.setTableMemo(name, { key: memoKey, scope: scopes.values().next().value!, roots, domains, table } satisfies HttpTableMemo);
   return table;
 }
+
+function redirectOf(s: ServerRef): boolean {
+  return s.kind === 'HTTP' && s.server.tls?.httpsRedirect === true;
+}
+
+/** Largest share of the VirtualServices that may have changed for a patch to be worth it. */
+const PATCH_SHARE = 8;
+
+/**
+ * The last table of this server, changed only where VirtualServices came or went (a file that
+ * changed gives new objects for all it holds): a reload of one file among 300 does not rebuild a
+ * table of 30,000 hosts. Undefined when the patch could not give exactly what a full build
+ * gives, in the same order (of hosts, and of the clusters routes name): the new VirtualServices
+ * must be the newest (an edited file's are, its modification time being their creation time),
+ * and a host that changed may neither be a wildcard nor also belong to one that did not. The
+ * full build runs then.
+ */
+function patchHttpTable(ctx: CompileContext, roots: readonly ConfigObject<VirtualServiceSpec>[], s: ServerRef, memo: HttpTableMemo): RouteTable | undefined {
+  const q = serverQuery(s);
+  const domainsOf = (vs: ConfigObject<VirtualServiceSpec>) => domainsOn(vs, s, q.key, q.gwRef, q.serverHosts);
+  const stamp = ctx.cache!.nextStamp();
+  for (const vs of roots) (vs.derived ??= {}).tableStamp = stamp;
+  const removed = memo.roots.filter((vs) => vs.derived?.tableStamp !== stamp);
+  for (const vs of memo.roots) if (vs.derived!.tableStamp === stamp) vs.derived!.tableStamp = -stamp;
+  // Added ones still carry +stamp: they must be the tail of the creation order.
+  let firstAdded = roots.length;
+  while (firstAdded > 0 && roots[firstAdded - 1]!.derived!.tableStamp === stamp) firstAdded--;
+  if (removed.length + roots.length - firstAdded > Math.max(256, roots.length / PATCH_SHARE)) return undefined;
+  for (let i = 0; i < firstAdded; i++) if (roots[i]!.derived!.tableStamp === stamp) return undefined;
+  const kept = (b: Binding) => b.vs.derived?.tableStamp === -stamp;
+  const domains = memo.domains;
+  // Every check first; the memo's map changes only once the patch is sure to go ahead.
+  const gone = new Set<string>();
+  for (const vs of removed) {
+    for (const d of domainsOf(vs)) {
+      if (d.charCodeAt(0) === STAR) return undefined;
+      const found = domains.get(d);
+      if (found === undefined || gone.has(d)) continue;
+      if (Array.isArray(found) ? found.some(kept) : kept(found)) return undefined;
+      gone.add(d);
+    }
+  }
+  const redirect = redirectOf(s);
+  const fresh = new Map<string, Binding | Binding[]>();
+  for (let i = firstAdded; i < roots.length; i++) {
+    const vs = roots[i]!;
+    for (const d of domainsOf(vs)) {
+      if (d.charCodeAt(0) === STAR) return undefined;
+      // Still bound and not by a VirtualService that went: by one that stays.
+      if (!gone.has(d) && domains.has(d)) return undefined;
+      const found = fresh.get(d);
+      if (found === undefined) fresh.set(d, { vs, scope: memo.scope, redirect });
+      else {
+        const list = Array.isArray(found) ? found : [found];
+        if (!list.some((b) => b.vs === vs)) fresh.set(d, [...list, { vs, scope: memo.scope, redirect }]);
+      }
+    }
+  }
+  for (const d of gone) domains.delete(d);
+  for (const [d, b] of fresh) domains.set(d, b);
+  try {
+    // What did not change keeps its routes, but still names its clusters and reports its
+    // warnings, in the order the full build would: each host where it is first met.
+    for (let i = 0; i < firstAdded; i++) {
+      const vs = roots[i]!;
+      for (const d of domainsOf(vs)) {
+        const found = domains.get(d)!;
+        if (!Array.isArray(found)) compileHttpRoutes(ctx, vs, memo.scope);
+        else if (found[0]!.vs === vs) for (const b of found) compileHttpRoutes(ctx, b.vs, memo.scope);
+      }
+    }
+    const added = new Map<string, VirtualHost>();
+    for (const [d, found] of fresh) {
+      const routes = Array.isArray(found) ? found.flatMap((b) => compileHttpRoutes(ctx, b.vs, memo.scope)) : compileHttpRoutes(ctx, found.vs, memo.scope);
+      added.set(d, redirect ? { domain: d, routes, requireTls: true } : { domain: d, routes });
+    }
+    const table: RouteTable = { name: memo.table.name, exact: LayeredHostMap.of(memo.table.exact, gone, added), wildcards: memo.table.wildcards, any: memo.table.any };
+    ctx.cache!.tablesPatched.push(table.name);
+    ctx.cache!.setTableMemo(table.name, { key: memo.key, scope: memo.scope, roots, domains, table } satisfies HttpTableMemo);
+    return table;
+  } catch (e) {
+    ctx.cache!.setTableMemo(memo.table.name, undefined);
+    throw e;
+  }
+}
+
+const STAR = 42;
 
 /** SNI names a TLS server's chain matches: its hosts without namespaces; `*` means any name, and clients without SNI. */
 function serverNames(s: ServerRef): string[] {

@@ -163,7 +163,7 @@ export type FilterChainConfig = HttpChainConfig | TcpChainConfig;
 /** Virtual hosts of one listener, arranged for lookups rather than scans. */
 export interface RouteTable {
   name: string;
-  exact: Map<string, VirtualHost>;
+  exact: ReadonlyMap<string, VirtualHost>;
   /** `*.suffix` hosts, longest suffix first; `suffix` keeps its leading dot. */
   wildcards: { suffix: string; vhost: VirtualHost }[];
   /** The `*` host, if any. */

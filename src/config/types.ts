@@ -38,6 +38,8 @@ export interface DerivedFacts {
   source?: { object: string; file: string; line: number };
   /** A VirtualService's warnings against the Gateways it names, while they say the same (`token`). */
   gatewayFindings?: { owner: object; token: number; list: readonly { field: ReadonlyArray<string | number>; message: string }[] };
+  /** A route table patch's mark (gateway-listener.ts): here now (+), here before too (-). */
+  tableStamp?: number;
   /** CompileCache.inCreationOrder's mark: in the list being ordered now. */
   orderStamp?: number;
   /** Whether a VirtualService delegates any of its HTTP routes. */

@@ -67,10 +67,10 @@ afterAll(async () => {
 
 const write = (name: string, text: string) => writeFile(path.join(dir, name), text);
 
-async function fresh(): Promise<{ routes: string; problems: string[] }> {
+async function fresh(): Promise<{ routes: string; clusters: string[]; problems: string[] }> {
   const loaded = await loadConfig([dir], { defaultNamespace: 'default' });
   const snap = compile(loaded.objects, { tls: { credentials: new Map(), previous: new Map(), now: 0 } });
-  return { routes: renderRoutes(snap), problems: [...loaded.problems, ...snap.problems].map(formatProblem) };
+  return { routes: renderRoutes(snap), clusters: [...snap.clusters.keys()], problems: [...loaded.problems, ...snap.problems].map(formatProblem) };
 }
 
 describe('a reload gives what a fresh start on the same files gives', () => {
@@ -78,10 +78,16 @@ describe('a reload gives what a fresh start on the same files gives', () => {
     await write('00-gw.yaml', gateway(['*.test']));
     await write('a.yaml', file('a', [virtualService('a1', ['one.test', 'two.test'], 'a'), virtualService('a2', ['shared.test', 'x.alt.test'], 'a')]));
     await write('b.yaml', file('b', [virtualService('b1', ['three.test'], 'b'), virtualService('b2', ['shared.test'], 'b', '  - match: [{headers: {x-b: {exact: "1"}}}]\n    route: [{destination: {host: b.svc.test}}]\n')]));
+    await write('e.yaml', file('e', [virtualService('e1', ['e1.test'], 'e'), virtualService('e2', ['e2.test', 'e3.test'], 'a')]));
     const source = new FileConfigSource([dir], { defaultNamespace: 'default' });
     const opts = { defaultNamespace: 'default', cache: source.compileCache };
     const steps: [string, () => Promise<unknown>][] = [
       ['first load', async () => undefined],
+      // Files whose hosts no other file shares: the table is patched, not built again.
+      ['a host renamed in a file of its own', () => write('e.yaml', file('e', [virtualService('e1', ['e1-renamed.test'], 'e'), virtualService('e2', ['e2.test', 'e3.test'], 'a')]))],
+      ['a route changed in it', () => write('e.yaml', file('e', [virtualService('e1', ['e1-renamed.test'], 'b'), virtualService('e2', ['e2.test', 'e3.test'], 'a')]))],
+      ['a new file with hosts of its own', () => write('f.yaml', virtualService('f1', ['f1.test', 'e1.test'], 'e'))],
+      ['a new file whose host another has', () => write('g.yaml', virtualService('g1', ['f1.test'], 'e'))],
       ['a host renamed', () => write('a.yaml', file('a', [virtualService('a1', ['one-renamed.test', 'two.test'], 'a'), virtualService('a2', ['shared.test', 'x.alt.test'], 'a')]))],
       ['the Gateway narrowed, VirtualServices unchanged', () => write('00-gw.yaml', gateway(['one-renamed.test', 'shared.test', 'three.test']))],
       ['the Gateway widened again', () => write('00-gw.yaml', gateway(['*']))],
@@ -93,14 +99,19 @@ describe('a reload gives what a fresh start on the same files gives', () => {
       ['a destination that does not exist', () => write('b.yaml', file('b', [virtualService('b1', ['three.test'], 'nowhere'), virtualService('b2', ['shared.test'], 'b')]))],
     ];
     let version = 1;
+    const patched: string[] = [];
     for (const [what, edit] of steps) {
       await edit();
       const loaded = await source.read();
       const built = compileLoaded(loaded, { ...opts, version: version++ });
       const expected = await fresh();
       expect({ what, routes: renderRoutes(built.snapshot) }).toEqual({ what, routes: expected.routes });
+      expect({ what, clusters: [...built.snapshot.clusters.keys()] }).toEqual({ what, clusters: expected.clusters });
       expect({ what, problems: built.problems.map(formatProblem) }).toEqual({ what, problems: expected.problems });
+      if (source.compileCache.tablesPatched.includes('http.80')) patched.push(what);
     }
+    // The patch is what runs for edits of files whose hosts are their own.
+    expect(patched).toEqual(['a host renamed in a file of its own', 'a route changed in it', 'a new file with hosts of its own', 'an object defined twice']);
     // The route table did change along the way, and the edits were read as edits.
     expect(renderRoutes(compileLoaded(await source.read(), { ...opts, version }).snapshot)).toContain('one-renamed.test');
     expect(source.compileCache.hits).toBeGreaterThan(0);
