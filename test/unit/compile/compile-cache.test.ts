@@ -6,6 +6,7 @@ import type { Snapshot } from '../../../src/compile/snapshot.js';
 import { parseConfigTexts } from '../../../src/config/load.js';
 import type { ConfigObject } from '../../../src/config/types.js';
 import { httpRoutes } from '../../helpers/compile.js';
+import { seeded } from '../../helpers/seeded.js';
 
 // Routes kept between compiles: a VirtualService object that did not change keeps its routes,
 // their clusters and their warnings, unless something routes depend on changed.
@@ -129,11 +130,7 @@ describe('CompileCache', () => {
 
 describe('creation order kept between compiles', () => {
   it('gives byCreation\'s order whatever was added and removed', () => {
-    let seed = 7;
-    const rand = (n: number) => {
-      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-      return seed % n;
-    };
+    const rand = seeded(7);
     const make = (i: number) => ({ kind: 'VirtualService', namespace: `ns${rand(3)}`, name: `vs-${i}`, createdMs: rand(4) }) as unknown as ConfigObject;
     const cache = new CompileCache();
     let live: ConfigObject[] = Array.from({ length: 300 }, (_, i) => make(i));

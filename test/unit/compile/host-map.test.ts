@@ -1,16 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { LayeredHostMap } from '../../../src/compile/host-map.js';
+import { seeded } from '../../helpers/seeded.js';
 
 // A patched table's hosts must read and iterate exactly as the plain map a full build makes:
 // the hosts that stay in their order, then the new ones.
 
 describe('LayeredHostMap', () => {
   it('reads and iterates as the map it stands for, through patches on patches', () => {
-    let seed = 11;
-    const rand = (n: number) => {
-      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-      return seed % n;
-    };
+    const rand = seeded(11);
     let plain = new Map<string, number>();
     for (let i = 0; i < 3000; i++) plain.set(`h${i}`, i);
     let layered: ReadonlyMap<string, number> = new Map(plain);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseSourceFully } from '../../../src/config/source.js';
 import { readSubset } from '../../../src/config/yaml-subset.js';
+import { seeded } from '../../helpers/seeded.js';
 
 // The subset reader either gives the value the full reader (the `yaml` package, kubectl's
 // reading) gives, or declines and leaves the document to js-yaml. It must never give another
@@ -97,11 +98,7 @@ describe('the subset reader gives the full reader\'s value or declines', () => {
 
   it('declines or agrees on thousands of small mutations of the corpus', () => {
     // Deterministic: a fixed-seed generator picks documents, places and edits.
-    let seed = 12345;
-    const rand = (n: number) => {
-      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-      return seed % n;
-    };
+    const rand = seeded(12345);
     const pieces = [':', ': ', ' ', '  ', '\n', '\n  ', '- ', '#', ' #', '"', "'", '[', ']', '{', '}', ',', '\t', '---\n', '&a ', '*a', '|', '\\', 'x', '0', '\u0085'];
     const small = corpus.filter(({ doc }) => doc.length < 3000);
     let taken = 0;
