@@ -1,23 +1,17 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseSource, parseSourceFully } from '../../../src/config/source.js';
 import { readFast } from '../../../src/config/yaml-fast.js';
+import { filesUnder } from '../../helpers/config-files.js';
 
-// Config YAML is read by js-yaml when it can be (fast) and by the `yaml` package otherwise
-// (positions, every syntax error). Both must give the same values: the kubectl reading.
+// Config YAML is read by the subset reader or js-yaml when it can be (fast) and by the `yaml`
+// package otherwise (positions, every syntax error). All must give the same values: the kubectl
+// reading.
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 
-function yamlFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of readdirSync(dir)) {
-    const full = path.join(dir, e);
-    if (statSync(full).isDirectory()) out.push(...yamlFiles(full));
-    else if (/\.(ya?ml|json)$/.test(e)) out.push(full);
-  }
-  return out;
-}
+const yamlFiles = (dir: string) => filesUnder(dir, /\.(ya?ml|json)$/);
 
 const both = (text: string) => ({
   fast: parseSource('x.yaml', text).docs.map((d) => d.value),

@@ -1,9 +1,10 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseSourceFully } from '../../../src/config/source.js';
 import { readSubset } from '../../../src/config/yaml-subset.js';
 import { seeded } from '../../helpers/seeded.js';
+import { filesUnder } from '../../helpers/config-files.js';
 
 // The subset reader either gives the value the full reader (the `yaml` package, kubectl's
 // reading) gives, or declines and leaves the document to js-yaml. It must never give another
@@ -12,15 +13,7 @@ import { seeded } from '../../helpers/seeded.js';
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 const SHARED = path.resolve(ROOT, '../shared');
 
-function yamlFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of readdirSync(dir)) {
-    const full = path.join(dir, e);
-    if (statSync(full).isDirectory()) out.push(...yamlFiles(full));
-    else if (/\.ya?ml$/.test(e)) out.push(full);
-  }
-  return out;
-}
+const yamlFiles = (dir: string) => filesUnder(dir, /\.ya?ml$/);
 
 /** A file's documents as readFast cuts them: at each `---` line. */
 function documents(text: string): string[] {
