@@ -75,4 +75,9 @@ export class LayeredHostMap<V> implements ReadonlyMap<string, V> {
   [Symbol.iterator](): IterableIterator<[string, V]> {
     return this.entries();
   }
+
+  /** As /config_dump shows a plain map: host to virtual host. */
+  toJSON(): Record<string, V> {
+    return Object.fromEntries(this);
+  }
 }

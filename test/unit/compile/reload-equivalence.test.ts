@@ -3,8 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compile } from '../../../src/compile/compile.js';
-import { renderRoutes } from '../../../src/compile/describe.js';
+import { renderRoutes, snapshotToJSON } from '../../../src/compile/describe.js';
 import { loadConfig } from '../../../src/config/load.js';
+import type { Snapshot } from '../../../src/compile/snapshot.js';
 import { formatProblem } from '../../../src/config/problems.js';
 import { compileLoaded, FileConfigSource } from '../../../src/runtime/config-source.js';
 
@@ -67,10 +68,12 @@ afterAll(async () => {
 
 const write = (name: string, text: string) => writeFile(path.join(dir, name), text);
 
-async function fresh(): Promise<{ routes: string; clusters: string[]; problems: string[] }> {
+const listenersJSON = (snap: Snapshot) => (snapshotToJSON(snap) as { listeners: unknown }).listeners;
+
+async function fresh(): Promise<{ routes: string; dump: unknown; clusters: string[]; problems: string[] }> {
   const loaded = await loadConfig([dir], { defaultNamespace: 'default' });
   const snap = compile(loaded.objects, { tls: { credentials: new Map(), previous: new Map(), now: 0 } });
-  return { routes: renderRoutes(snap), clusters: [...snap.clusters.keys()], problems: [...loaded.problems, ...snap.problems].map(formatProblem) };
+  return { routes: renderRoutes(snap), dump: listenersJSON(snap), clusters: [...snap.clusters.keys()], problems: [...loaded.problems, ...snap.problems].map(formatProblem) };
 }
 
 describe('a reload gives what a fresh start on the same files gives', () => {
@@ -106,6 +109,7 @@ describe('a reload gives what a fresh start on the same files gives', () => {
       const built = compileLoaded(loaded, { ...opts, version: version++ });
       const expected = await fresh();
       expect({ what, routes: renderRoutes(built.snapshot) }).toEqual({ what, routes: expected.routes });
+      expect({ what, dump: listenersJSON(built.snapshot) }).toEqual({ what, dump: expected.dump });
       expect({ what, clusters: [...built.snapshot.clusters.keys()] }).toEqual({ what, clusters: expected.clusters });
       expect({ what, problems: built.problems.map(formatProblem) }).toEqual({ what, problems: expected.problems });
       if (source.compileCache.tablesPatched.includes('http.80')) patched.push(what);
