@@ -1,5 +1,4 @@
 import { isAscii } from 'node:buffer';
-import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { kindInfo, knownVersionsOf } from './kinds.js';
@@ -64,7 +63,11 @@ async function walk(dir: string, out: string[]): Promise<void> {
 interface FileEntry {
   size: number;
   mtimeMs: number;
-  hash: string;
+  /**
+   * The text read. Kept at no cost: the objects' strings are slices of it, which keep it alive.
+   * A file rewritten with the same text is compared with it (no content hash needed).
+   */
+  text: string;
   objects: ConfigObject[];
   problems: Problem[];
 }
@@ -81,16 +84,15 @@ export class ConfigFileCache {
     const cached = this.entries.get(file);
     if (cached && cached.size === st.size && cached.mtimeMs === st.mtimeMs) return cached;
     const bytes = await readFile(file);
-    const hash = createHash('sha256').update(bytes).digest('base64');
     // Config is nearly always ASCII: then the text is a plain copy, ~10x faster than decoding UTF-8.
     const text = isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8');
-    if (cached && cached.hash === hash) {
+    if (cached && cached.text === text) {
       cached.size = st.size;
       cached.mtimeMs = st.mtimeMs;
       return cached;
     }
     this.lastParsed.push(file);
-    const entry = { size: st.size, mtimeMs: st.mtimeMs, hash, ...parseFile(file, text, st.mtimeMs, opts) };
+    const entry = { size: st.size, mtimeMs: st.mtimeMs, text, ...parseFile(file, text, st.mtimeMs, opts) };
     this.entries.set(file, entry);
     return entry;
   }
