@@ -102,15 +102,15 @@ interface Dest {
   subset: string;
   port: number | undefined;
   hasPort: boolean;
-  /** Path from the object root to the destination object. */
-  path: Path;
+  /** Path from the spec to the destination object (at() makes it the object's, for a report). */
+  rel: Path;
 }
 
-function readDest(vs: ConfigObject, d: unknown, kind: Dest['kind'], path: Path): Dest | undefined {
+function readDest(d: unknown, kind: Dest['kind'], path: Path): Dest | undefined {
   const o = obj(d);
   if (!o) return undefined;
   const port = obj(o.port);
-  return { kind, host: str(o.host), subset: str(o.subset), port: num(port?.number), hasPort: port !== undefined, path: at(vs, ...path) };
+  return { kind, host: str(o.host), subset: str(o.subset), port: num(port?.number), hasPort: port !== undefined, rel: path };
 }
 
 /** Route destinations (tcp, tls, http) and HTTP mirrors, in that order. */
@@ -120,7 +120,7 @@ function destinations(vs: ConfigObject): Dest[] {
   for (const section of ['tcp', 'tls', 'http'] as const) {
     arr(spec[section]).forEach((rule, i) => {
       arr(obj(rule)?.route).forEach((rd, j) => {
-        const d = readDest(vs, obj(rd)?.destination, 'route', [section, i, 'route', j, 'destination']);
+        const d = readDest(obj(rd)?.destination, 'route', [section, i, 'route', j, 'destination']);
         if (d) out.push(d);
       });
     });
@@ -128,10 +128,10 @@ function destinations(vs: ConfigObject): Dest[] {
   arr(spec.http).forEach((rule, i) => {
     const r = obj(rule);
     if (!r) return;
-    const m = readDest(vs, r.mirror, 'mirror', ['http', i, 'mirror']);
+    const m = readDest(r.mirror, 'mirror', ['http', i, 'mirror']);
     if (m) out.push(m);
     arr(r.mirrors).forEach((mp, j) => {
-      const d = readDest(vs, obj(mp)?.destination, 'mirror', ['http', i, 'mirrors', j, 'destination']);
+      const d = readDest(obj(mp)?.destination, 'mirror', ['http', i, 'mirrors', j, 'destination']);
       if (d) out.push(d);
     });
   });
@@ -191,11 +191,10 @@ export function analyzeDestinationHosts(ctx: Context): void {
   for (const vs of ctx.ofKind('VirtualService')) {
     const exportTo = strs(specOf(vs).exportTo);
     for (const d of destinations(vs)) {
-      const hostPath = [...d.path, 'host'];
       const svc = lookupHost(known, vs.namespace, exportTo, d.host);
       if (!svc) {
         const what = d.kind === 'mirror' ? 'mirror host' : 'host';
-        ctx.report('IST0101', vs, hostPath, `Referenced ${what} not found: ${goQuote(d.host)}`);
+        ctx.report('IST0101', vs, at(vs, ...d.rel, 'host'), `Referenced ${what} not found: ${goQuote(d.host)}`);
         continue;
       }
       if (!d.hasPort) {
@@ -203,7 +202,7 @@ export function analyzeDestinationHosts(ctx: Context): void {
           ctx.report(
             'IST0112',
             vs,
-            hostPath,
+            at(vs, ...d.rel, 'host'),
             `This VirtualService routes to a service ${goQuote(d.host)} that exposes multiple ports ${goList(svc.ports)}. Specifying a port in the destination is required to disambiguate.`,
           );
         }
@@ -211,7 +210,7 @@ export function analyzeDestinationHosts(ctx: Context): void {
       }
       const port = d.port ?? 0;
       if (!svc.ports.includes(port)) {
-        ctx.report('IST0101', vs, [...d.path, 'port', 'number'], `Referenced host:port not found: ${goQuote(`${d.host}:${port}`)}`);
+        ctx.report('IST0101', vs, at(vs, ...d.rel, 'port', 'number'), `Referenced host:port not found: ${goQuote(`${d.host}:${port}`)}`);
       }
     }
   }
@@ -229,7 +228,7 @@ export function analyzeDestinationSubsets(ctx: Context): void {
       if (d.subset === '') continue;
       if (subsets.has(`${resourceNameFromHost(vs.namespace, d.host)}+${d.subset}`)) continue;
       const what = d.kind === 'mirror' ? 'mirror+subset in destinationrule' : 'host+subset in destinationrule';
-      ctx.report('IST0101', vs, [...d.path, 'subset'], `Referenced ${what} not found: ${goQuote(`${d.host}+${d.subset}`)}`);
+      ctx.report('IST0101', vs, at(vs, ...d.rel, 'subset'), `Referenced ${what} not found: ${goQuote(`${d.host}+${d.subset}`)}`);
     }
   }
 }

@@ -255,7 +255,21 @@ export function validateFQDN(fqdn: string): string | undefined {
   return checkDNS1123Preconditions(fqdn) ?? validateDNS1123Labels(fqdn);
 }
 
+// A config names the same destination hosts again and again (400 routes to one service): their
+// verdicts are kept, up to a bound, as they depend on the text alone.
+const wildcardDomainVerdicts = new Map<string, string | null>();
+const VERDICTS_KEPT = 4096;
+
 export function validateWildcardDomain(domain: string): string | undefined {
+  const kept = wildcardDomainVerdicts.get(domain);
+  if (kept !== undefined) return kept ?? undefined;
+  const verdict = wildcardDomainVerdict(domain);
+  if (wildcardDomainVerdicts.size >= VERDICTS_KEPT) wildcardDomainVerdicts.clear();
+  wildcardDomainVerdicts.set(domain, verdict ?? null);
+  return verdict;
+}
+
+function wildcardDomainVerdict(domain: string): string | undefined {
   const precondition = checkDNS1123Preconditions(domain);
   if (precondition) return precondition;
   // Wildcards are allowed in the first label only.
