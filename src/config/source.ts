@@ -1,5 +1,17 @@
 import { readFast } from './yaml-fast.js';
-import { LineCounter, parseAllDocuments, isMap, isSeq, isPair, isScalar, Scalar, visit, type Document, type Node, type Tags } from 'yaml';
+import { createRequire } from 'node:module';
+import type * as YamlPackage from 'yaml';
+import type { Document, Node, Tags } from 'yaml';
+
+let yamlPackage: typeof YamlPackage | undefined;
+
+/**
+ * The `yaml` package, loaded when first needed (a message's position, a file the fast readers
+ * leave to it): most configs are read without it, and loading it takes 50 to 70 ms.
+ */
+function yaml(): typeof YamlPackage {
+  return (yamlPackage ??= createRequire(import.meta.url)('yaml') as typeof YamlPackage);
+}
 
 export type FieldPath = ReadonlyArray<string | number>;
 
@@ -68,8 +80,8 @@ function documentStart(text: string, firstLine: number): Position {
 
 /** Positions in one document's text, shifted to the file's lines. */
 function locatorFor(text: string, firstLine: number): (path: FieldPath) => Position {
-  const lineCounter = new LineCounter();
-  const doc = parseAllDocuments(text, { ...YAML_OPTIONS, lineCounter });
+  const lineCounter = new (yaml().LineCounter)();
+  const doc = yaml().parseAllDocuments(text, { ...YAML_OPTIONS, lineCounter });
   const first = Array.isArray(doc) ? doc.find((d) => d.contents !== null) ?? doc[0] : undefined;
   if (first === undefined) return () => ({ line: firstLine + 1, col: 1 });
   const toPos = (offset: number): Position => {
@@ -81,8 +93,8 @@ function locatorFor(text: string, firstLine: number): (path: FieldPath) => Posit
 
 /** Values and positions with the `yaml` package, which also reports every syntax error. */
 export function parseSourceFully(file: string, text: string): { docs: SourceDoc[]; failures: ParseFailure[] } {
-  const lineCounter = new LineCounter();
-  const parsed = parseAllDocuments(text, { ...YAML_OPTIONS, lineCounter });
+  const lineCounter = new (yaml().LineCounter)();
+  const parsed = yaml().parseAllDocuments(text, { ...YAML_OPTIONS, lineCounter });
   const docs: SourceDoc[] = [];
   const failures: ParseFailure[] = [];
   const list = Array.isArray(parsed) ? parsed : [];
@@ -124,16 +136,16 @@ function asKubectlReads(tags: Tags): Tags {
  * `001:db8::` (an IPv6 address in `addresses: [1.2.3.4, 001:db8::]`).
  */
 function flowColonsAsText(doc: Document, text: string): void {
-  visit(doc, {
+  yaml().visit(doc, {
     Seq(_key, seq) {
       if (!seq.flow) return;
       seq.items = seq.items.map((item) => {
-        if (!isMap(item) || item.items.length !== 1 || item.range === undefined || item.range === null) return item;
+        if (!yaml().isMap(item) || item.items.length !== 1 || item.range === undefined || item.range === null) return item;
         const pair = item.items[0]!;
-        if (!isScalar(pair.key) || pair.key.type !== 'PLAIN') return item;
+        if (!yaml().isScalar(pair.key) || pair.key.type !== 'PLAIN') return item;
         const source = text.slice(item.range[0], item.range[1]);
         if (source.startsWith('{') || /\s/.test(source)) return item;
-        const scalar = new Scalar(source);
+        const scalar = new (yaml().Scalar)(source);
         scalar.range = item.range;
         return scalar;
       });
@@ -151,12 +163,12 @@ function locateIn(doc: Document, path: FieldPath, toPos: (o: number) => Position
   let node: unknown = doc.contents;
   let best: Position = rangePos(node, toPos) ?? { line: 1, col: 1 };
   for (const seg of path) {
-    if (isMap(node)) {
-      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
+    if (yaml().isMap(node)) {
+      const pair = node.items.find((p) => yaml().isPair(p) && yaml().isScalar(p.key) && String(p.key.value) === String(seg));
       if (!pair) return best;
       best = rangePos(pair.key, toPos) ?? best;
       node = pair.value;
-    } else if (isSeq(node) && typeof seg === 'number') {
+    } else if (yaml().isSeq(node) && typeof seg === 'number') {
       const item = node.items[seg];
       if (item === undefined) return best;
       best = rangePos(item, toPos) ?? best;
