@@ -5,7 +5,7 @@ import type { FieldPath } from '../config/source.js';
 import type { ConfigObject, DestinationRuleSpec, VirtualServiceSpec } from '../config/types.js';
 import type { Registry } from '../registry/registry.js';
 import type { CompileCache } from './compile-cache.js';
-import type { ClusterConfig } from './snapshot.js';
+import type { ClusterConfig, ForwardAction } from './snapshot.js';
 
 /** What the compile steps share while one Snapshot is built. */
 export interface CompileContext {
@@ -26,6 +26,8 @@ export interface CompileContext {
   declaredAddresses?: ReadonlyMap<string, ReadonlySet<string>>;
   /** Routes kept from the previous compile (compile-cache.ts). */
   cache?: CompileCache;
+  /** Forward actions to one destination without header edits, shared by every route to it. */
+  plainForwards?: Map<string, ForwardAction>;
   /** Some VirtualService delegates: its routes depend on others than itself. */
   anyDelegates?: boolean;
   /** While one VirtualService is compiled for the cache: the clusters it names. */

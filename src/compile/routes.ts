@@ -260,6 +260,21 @@ function compileAction(ctx: CompileContext, vs: ConfigObject<VirtualServiceSpec>
     const sum = list.reduce((s, d) => s + (d.weight ?? 0), 0);
     if (sum !== 100) warn(ctx, vs, ['http', index, 'route'], `weights add up to ${sum}, not 100; traffic is split in proportion to them`);
   }
+  if (list.length === 1 && list[0]!.headers === undefined) {
+    // The usual route: all of it to one destination, no header edits. Routes to the same one
+    // share one action (read only, as every action): 3 objects fewer for each of 100,000s.
+    const target = destinationClusters(ctx, vs, ['http', index, 'route', 0, 'destination'], list[0]!.destination, scope);
+    if (target.clusterByPort === undefined) {
+      const key = `${target.cluster}\n${target.host}\n${target.port}\n${target.subset ?? ''}`;
+      let action = ctx.plainForwards?.get(key);
+      if (action === undefined) {
+        action = { type: 'forward', destinations: [weightedDestination(target, 100, null, null)], totalWeight: 100 };
+        (ctx.plainForwards ??= new Map()).set(key, action);
+      }
+      return action;
+    }
+    return { type: 'forward', destinations: [weightedDestination(target, 100, null, null)], totalWeight: 100 };
+  }
   const destinations: WeightedDestination[] = list.map((d, di) => {
     const field: FieldPath = ['http', index, 'route', di, 'destination'];
     const weight = list.length === 1 ? 100 : (d.weight ?? 0);

@@ -293,8 +293,14 @@ export interface MirrorPolicy {
   percent: number;
 }
 
+export interface ForwardAction {
+  type: 'forward';
+  destinations: WeightedDestination[];
+  totalWeight: number;
+}
+
 export type RouteAction =
-  | { type: 'forward'; destinations: WeightedDestination[]; totalWeight: number }
+  | ForwardAction
   | { type: 'redirect'; redirect: Redirect }
   | { type: 'direct'; status: number; body: Buffer | null };
 

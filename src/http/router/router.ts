@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { Route, WeightedDestination } from '../../compile/snapshot.js';
+import type { ForwardAction, Route, WeightedDestination } from '../../compile/snapshot.js';
 import type { UpstreamRequest } from '../../upstream/client.js';
 import type { ClusterRuntime, LiveEndpoint } from '../../upstream/cluster.js';
 import { DOWNSTREAM_GONE, TIMEOUT, type UpstreamError } from '../../upstream/errors.js';
@@ -16,7 +16,6 @@ import { hashKeyOf } from './hash-key.js';
 import { MirrorSink, shadowHost } from './mirror.js';
 import { UpgradeBridge } from './upgrade.js';
 
-type ForwardAction = Extract<Route['action'], { type: 'forward' }>;
 
 /** A destination by weight (Envoy's weighted clusters: random, in proportion). */
 export function pickDestination(dests: WeightedDestination[], total: number): WeightedDestination {
