@@ -3,6 +3,27 @@
 import type { ConfigObject } from '../config/types.js';
 import { arr, at, byString, goQuote, num, obj, specOf, str, type Context, type Obj } from './common.js';
 
+/**
+ * canonical() of a match that tests only its URI (most do), made without sorting or walking:
+ * the same string, or undefined for any other match.
+ */
+function uriOnlyKey(m: Obj): string | undefined {
+  let uri: unknown;
+  for (const k in m) {
+    if (k === 'uri') uri = m[k];
+    else if (k !== 'name') return undefined;
+  }
+  if (uri === null || typeof uri !== 'object' || Array.isArray(uri)) return undefined;
+  let kind: string | undefined;
+  for (const k in uri) {
+    if (kind !== undefined) return undefined;
+    kind = k;
+  }
+  const value = (uri as Obj)[kind ?? ''];
+  if ((kind !== 'exact' && kind !== 'prefix' && kind !== 'regex') || typeof value !== 'string' || value === '') return undefined;
+  return `{"uri":{"${kind}":${JSON.stringify(value)}}}`;
+}
+
 /** A canonical serialisation of a match, without its name: equal strings mean equal matches. */
 function canonical(v: unknown, top = true): string | undefined {
   if (v === null || v === undefined || v === false || v === 0 || v === '') return undefined;
@@ -122,7 +143,7 @@ function analyzeSection(ctx: Context, vs: ConfigObject, section: 'http' | 'tcp' 
         return;
       }
       const match = obj(rawMatch) ?? {};
-      const key = canonical(match) ?? '{}';
+      const key = uriOnlyKey(match) ?? canonical(match) ?? '{}';
       const dup = seen.get(key);
       if (dup !== undefined) {
         ineffective(n, m, routeName(rule, n), matchName(match, m), routeName(obj(rules[dup]) ?? {}, dup));

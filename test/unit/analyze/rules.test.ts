@@ -55,6 +55,26 @@ describe('unreachable rules and ineffective matches', () => {
     ]);
   });
 
+  it('IST0131 for the same match written with a field that says nothing (false), either way round', () => {
+    const msgs = analyzeYaml(
+      vs(`
+  - match: [{ uri: { prefix: /p } }]
+    ${to}
+  - match: [{ uri: { prefix: /p }, ignoreUriCase: false }]
+    ${to}
+  - match: [{ uri: { regex: "^/r" }, ignoreUriCase: false }]
+    ${to}
+  - match: [{ name: r, uri: { regex: "^/r" } }]
+    ${to}
+  - match: [{ uri: { prefix: /q } }]
+    ${to}`),
+    );
+    expect(withCode(msgs, 'IST0131').map((m) => m.path)).toEqual([
+      ['spec', 'http', 1, 'match', 0],
+      ['spec', 'http', 3, 'match', 0],
+    ]);
+  });
+
   it('IST0131 when a shorter prefix earlier takes a longer one', () => {
     const msgs = analyzeYaml(
       vs(`
