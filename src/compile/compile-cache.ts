@@ -1,8 +1,10 @@
-// Compiled routes kept from one compile to the next. A reload that changes one VirtualService
+// What one config source's compiles keep for the next. A reload that changes one VirtualService
 // file should not compile the other 29,999 again: a VirtualService object that is the same
 // object as last time (its file did not change, config/load.ts keeps it) gets the routes it got
 // then, with the clusters they name and the warnings they raised, as long as nothing routes
 // depend on changed: Services, ServiceEntries, DestinationRules, endpoints, Gateways, options.
+// The same holds for the route tables built from them (patched, gateway-listener.ts), the
+// VirtualServices' creation order, and their warnings against the Gateways.
 import { createHash } from 'node:crypto';
 import type { Problem } from '../config/problems.js';
 import type { ConfigObject } from '../config/types.js';
