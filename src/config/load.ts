@@ -19,6 +19,13 @@ export interface LoadResult {
   files: string[];
 }
 
+/** A config file's objects, with a number that changes when, and only when, the file is read again. */
+export interface FilePart {
+  file: string;
+  id: number;
+  objects: ConfigObject[];
+}
+
 const CONFIG_EXT = new Set(['.yaml', '.yml', '.json']);
 
 // Kinds that live outside namespaces, named without one in messages.
@@ -61,6 +68,8 @@ async function walk(dir: string, out: string[]): Promise<void> {
  * from them can be reused).
  */
 interface FileEntry {
+  /** Different for every entry this process made. */
+  id: number;
   size: number;
   mtimeMs: number;
   /**
@@ -71,6 +80,8 @@ interface FileEntry {
   objects: ConfigObject[];
   problems: Problem[];
 }
+
+let entryCount = 0;
 
 /** Config files as last read, by path. */
 export class ConfigFileCache {
@@ -92,7 +103,7 @@ export class ConfigFileCache {
       return cached;
     }
     this.lastParsed.push(file);
-    const entry = { size: st.size, mtimeMs: st.mtimeMs, text, ...parseFile(file, text, st.mtimeMs, opts) };
+    const entry = { id: ++entryCount, size: st.size, mtimeMs: st.mtimeMs, text, ...parseFile(file, text, st.mtimeMs, opts) };
     this.entries.set(file, entry);
     return entry;
   }
@@ -117,6 +128,7 @@ export class ConfigFileCache {
       }
       if (unique) {
         this.lastMerge = { entries, refs: prev.refs };
+        this.concatenated = true;
         return { objects: entries.flatMap((e) => e.objects), problems: entries.flatMap((e) => e.problems) };
       }
     }
@@ -130,10 +142,25 @@ export class ConfigFileCache {
       }
     }
     this.lastMerge = unique ? { entries, refs } : undefined;
+    this.concatenated = unique;
     return merged;
   }
 
   private lastMerge: { entries: readonly FileEntry[]; refs: Set<string> } | undefined;
+  /** Whether the last merge's objects are the entries' objects, one after the other. */
+  concatenated = false;
+
+  /**
+   * The last load's objects file by file (`files` as it gave them), when they are its objects one
+   * file after the other; undefined when an object was defined twice.
+   */
+  parts(files: readonly string[]): FilePart[] | undefined {
+    if (!this.concatenated) return undefined;
+    return files.map((file) => {
+      const e = this.entries.get(file)!;
+      return { file, id: e.id, objects: e.objects };
+    });
+  }
 
   /** Forgets files that are no longer part of the config. */
   keepOnly(files: readonly string[]): void {

@@ -1,7 +1,7 @@
 import { compile } from '../compile/compile.js';
 import { CompileCache } from '../compile/compile-cache.js';
 import type { Snapshot } from '../compile/snapshot.js';
-import { ConfigFileCache, loadConfig } from '../config/load.js';
+import { ConfigFileCache, loadConfig, type FilePart } from '../config/load.js';
 import { formatProblemForLog, hasBlockingErrors, hasErrors, type Problem } from '../config/problems.js';
 import type { Logger } from '../telemetry/log.js';
 import type { ServeOptions } from './options.js';
@@ -35,6 +35,8 @@ export interface LoadedConfig {
   tlsFiles: string[];
   /** The version a primary assigned; absent: the next one after the serving config. */
   version?: number;
+  /** Each file's objects, when `objects` are these file after file (see LoadResult.parts). */
+  parts?: FilePart[];
 }
 
 /**
@@ -76,7 +78,7 @@ export class FileConfigSource implements ConfigSource {
     const tlsFiles = [...new Set([...credentials.values()].flatMap((m) => m.files))];
     this.lastTlsFiles = tlsFiles;
     this.certWatch?.set(tlsFiles);
-    return { objects: loaded.objects, credentials, problems: loaded.problems, files: loaded.files, filesParsed: this.fileCache.lastParsed.length, tlsFiles };
+    return { objects: loaded.objects, credentials, problems: loaded.problems, files: loaded.files, filesParsed: this.fileCache.lastParsed.length, tlsFiles, parts: this.fileCache.parts(loaded.files) };
   }
 
   watch(changed: (what: string) => void): void {
@@ -212,20 +214,60 @@ export async function nextConfig(source: ConfigSource, opts: ServeOptions, curre
   return { loaded, built };
 }
 
-/** A LoadedConfig as a structured-clone message: source positions stay behind (the sender reports problems). */
-export function toWire(config: LoadedConfig): LoadedConfig {
-  return {
-    ...config,
-    problems: [],
-    // What compile keeps on an object (derived) is this process's own: compiled routes do not cross.
-    objects: config.objects.map((o) => ({ ...o, source: { file: o.source.file, index: o.source.index, value: o.source.value } as SourceDoc, derived: undefined })),
-  };
+/**
+ * A LoadedConfig as a structured-clone message from a primary to a worker. The objects go file
+ * by file, and a file the worker already holds (it was sent this same read of it) goes by name
+ * only: the worker keeps those objects, so its compile cache finds them again, and a reload of one
+ * file among 300 sends one file. When no per-file form exists (an object defined twice), all
+ * objects go. Source positions stay behind (the sender reports problems).
+ */
+export interface WireConfig {
+  config: Omit<LoadedConfig, 'objects' | 'parts' | 'problems'>;
+  files?: { file: string; id: number; objects?: ConfigObject[] }[];
+  objects?: ConfigObject[];
+}
+
+// What compile keeps on an object (derived) is this process's own: compiled routes do not cross.
+const objectsToWire = (objects: readonly ConfigObject[]) =>
+  objects.map((o) => ({ ...o, source: { file: o.source.file, index: o.source.index, value: o.source.value } as SourceDoc, derived: undefined }));
+
+/** `held`: which read of each file the receiver holds; brought up to date with what is sent. */
+export function toWire(loaded: LoadedConfig, held: Map<string, number>): WireConfig {
+  const { objects, parts, problems: _problems, ...config } = loaded;
+  if (parts === undefined) {
+    held.clear();
+    return { config, objects: objectsToWire(objects) };
+  }
+  const files = parts.map((p) => (held.get(p.file) === p.id ? { file: p.file, id: p.id } : { file: p.file, id: p.id, objects: objectsToWire(p.objects) }));
+  held.clear();
+  for (const p of parts) held.set(p.file, p.id);
+  return { config, files };
 }
 
 const NO_POSITION = () => ({ line: 0, col: 0 });
 
+/** What a receiver keeps of the files it was sent: by file, the read it holds and its objects. */
+export type HeldFiles = Map<string, { id: number; objects: ConfigObject[] }>;
+
 /** The receiving side of toWire: positions answer 0:0, as nothing is reported from them. */
-export function fromWire(config: LoadedConfig): LoadedConfig {
-  for (const o of config.objects) (o.source as { locate: SourceDoc['locate'] }).locate = NO_POSITION;
-  return config;
+export function fromWire(wire: WireConfig, held: HeldFiles): LoadedConfig {
+  const arrived = (objects: ConfigObject[]) => {
+    for (const o of objects) (o.source as { locate: SourceDoc['locate'] }).locate = NO_POSITION;
+    return objects;
+  };
+  if (wire.files === undefined) {
+    held.clear();
+    return { ...wire.config, problems: [], objects: arrived(wire.objects ?? []) };
+  }
+  const objects: ConfigObject[] = [];
+  const now: HeldFiles = new Map();
+  for (const f of wire.files) {
+    const kept = f.objects !== undefined ? { id: f.id, objects: arrived(f.objects) } : held.get(f.file);
+    if (kept === undefined || kept.id !== f.id) throw new Error(`config from the primary names ${f.file} (read ${f.id}) without its objects, and this worker does not hold them`);
+    now.set(f.file, kept);
+    for (const o of kept.objects) objects.push(o);
+  }
+  held.clear();
+  for (const [k, v] of now) held.set(k, v);
+  return { ...wire.config, problems: [], objects };
 }

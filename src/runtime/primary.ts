@@ -7,7 +7,7 @@ import type { Snapshot } from '../compile/snapshot.js';
 import type { Logger } from '../telemetry/log.js';
 import { renderMetrics, sumRefusals, type DataPlaneCounts } from '../telemetry/own-metrics.js';
 import { CoalescingRunner } from './coalescing-runner.js';
-import { compileLoaded, FileConfigSource, logProblem, nextConfig, serveCompileOptions, toWire, type LoadedConfig } from './config-source.js';
+import { compileLoaded, FileConfigSource, logProblem, nextConfig, serveCompileOptions, toWire, type LoadedConfig, type WireConfig } from './config-source.js';
 import { listeningLine, type BoundListener } from './gateway.js';
 import { listenAddressFor, type HostPort, type ServeOptions } from './options.js';
 import { startStandIns, type StandIn } from './standins.js';
@@ -29,6 +29,8 @@ interface Slot {
   /** Counts from the last scrape: added to the retired sum when the worker dies, so counters never go back. */
   lastCounts: DataPlaneCounts | null;
   versionWaiters: ((version: number) => void)[];
+  /** Which read of each config file this worker holds (toWire). */
+  held: Map<string, number>;
 }
 
 /**
@@ -137,12 +139,12 @@ export class Primary {
   /** Starts the worker of a slot; resolves with its listeners once it serves, rejects if it cannot start. */
   private fork(slot: number): Promise<BoundListener[]> {
     const worker = cluster.fork({ [WORKER_SLOT_ENV]: String(slot) });
-    const s: Slot = { slot, worker, startedAt: Date.now(), generation: (this.slots.get(slot)?.generation ?? 0) + 1, ready: false, version: 0, lastCounts: null, versionWaiters: [] };
+    const s: Slot = { slot, worker, startedAt: Date.now(), generation: (this.slots.get(slot)?.generation ?? 0) + 1, ready: false, version: 0, lastCounts: null, versionWaiters: [], held: new Map() };
     this.slots.set(slot, s);
     return new Promise((resolve, reject) => {
       const onMessage = (msg: FromWorker) => {
         if (msg.type === 'hello') {
-          this.sendTo(s, { type: 'config', config: this.wireConfig(), listen: this.listenPlan, meshListen: this.meshPlan, reservedPorts: this.reservedPorts });
+          this.sendTo(s, { type: 'config', config: this.wireConfig(s), listen: this.listenPlan, meshListen: this.meshPlan, reservedPorts: this.reservedPorts });
         } else if (msg.type === 'ready') {
           cleanup();
           resolve(msg.bound);
@@ -164,8 +166,11 @@ export class Primary {
     });
   }
 
-  private wireConfig(): LoadedConfig {
-    return { ...toWire(this.loaded), version: this.snapshot.version };
+  /** The config as the worker of this slot needs it: what it does not hold yet, by file. */
+  private wireConfig(s: Slot): WireConfig {
+    const wire = toWire(this.loaded, s.held);
+    wire.config = { ...wire.config, version: this.snapshot.version };
+    return wire;
   }
 
   private sendTo(s: Slot, msg: ToWorker): void {
@@ -184,7 +189,7 @@ export class Primary {
       s.ready = true;
       s.version = msg.version;
       // It started on the config of its time; a reload may have happened meanwhile.
-      if (msg.version !== this.snapshot.version) this.sendTo(s, { type: 'config', config: this.wireConfig() });
+      if (msg.version !== this.snapshot.version) this.sendTo(s, { type: 'config', config: this.wireConfig(s) });
     } else if (msg.type === 'applied') {
       if (!msg.ok) this.log.error(`worker ${s.slot} refused config version ${this.snapshot.version} (see its lines above); it serves version ${msg.version}`);
       s.version = msg.version;
@@ -278,7 +283,6 @@ export class Primary {
     this.loaded = loaded;
     this.snapshot = built.snapshot;
     const version = built.snapshot.version;
-    const msg: ToWorker = { type: 'config', config: this.wireConfig() };
     const live = [...this.slots.values()].filter((s) => s.ready);
     const applied = await Promise.all(
       live.map(
@@ -289,7 +293,7 @@ export class Primary {
               clearTimeout(t);
               resolve(v === version);
             });
-            this.sendTo(s, msg);
+            this.sendTo(s, { type: 'config', config: this.wireConfig(s) } satisfies ToWorker);
           }),
       ),
     );

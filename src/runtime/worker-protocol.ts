@@ -1,15 +1,16 @@
 import type { DataPlaneCounts } from '../telemetry/own-metrics.js';
-import type { LoadedConfig } from './config-source.js';
+import type { WireConfig } from './config-source.js';
 import type { BoundListener } from './gateway.js';
 import type { HostPort } from './options.js';
 
 // Messages between the primary and its workers (node:cluster IPC, structured clone): the primary
-// reads and checks the config and hands every worker the same objects; workers serve and count.
+// reads and checks the config and hands every worker the same objects (each file once, until it
+// changes: config-source.ts, WireConfig); workers serve and count.
 
 export type ToWorker =
   | {
       type: 'config';
-      config: LoadedConfig;
+      config: WireConfig;
       /** First message only: where to listen (ports the primary chose for `:0`) and ports it serves itself. */
       listen?: [number, HostPort][];
       meshListen?: HostPort;

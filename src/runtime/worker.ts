@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import { describeCluster } from '../admin/clusters.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
-import { fromWire, PushedConfigSource } from './config-source.js';
+import { fromWire, PushedConfigSource, type HeldFiles, type LoadedConfig } from './config-source.js';
 import { Gateway } from './gateway.js';
 import type { ServeOptions } from './options.js';
 import { WORKER_SLOT_ENV, type FromWorker, type ToWorker } from './worker-protocol.js';
@@ -40,9 +40,19 @@ export function runWorker(opts: ServeOptions): Promise<number> {
   process.on('SIGHUP', () => undefined); // the primary reloads and pushes the result
   process.on('disconnect', () => drain(0, opts.drainSeconds * 1000));
 
+  // The config files' objects as the primary sent them: a file it sends by name only is one of these.
+  const held: HeldFiles = new Map();
+
   process.on('message', (msg: ToWorker) => {
     if (msg.type === 'config') {
-      const config = fromWire(msg.config);
+      let config: LoadedConfig;
+      try {
+        config = fromWire(msg.config, held);
+      } catch (e) {
+        // The primary and this worker disagree on what it holds: a fresh worker starts clean.
+        log.error(`${(e as Error).message}; exiting, to be replaced`);
+        return finished(1);
+      }
       if (source === null) {
         source = new PushedConfigSource(config);
         const own: ServeOptions = { ...opts, watchConfig: false, standIns: false, reservedPorts: msg.reservedPorts };
