@@ -1,4 +1,4 @@
-import { mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import { loadConfig } from '../../../src/config/load.js';
 import type { Snapshot } from '../../../src/compile/snapshot.js';
 import { formatProblem } from '../../../src/config/problems.js';
 import { compileLoaded, FileConfigSource } from '../../../src/runtime/config-source.js';
+import { seeded } from '../../helpers/seeded.js';
 
 // A reload keeps what did not change: file entries, merged object lists, each VirtualService's
 // gateways, hosts, domains and compiled routes. Whatever the edit, the reloaded config must be
@@ -119,5 +120,59 @@ describe('a reload gives what a fresh start on the same files gives', () => {
     // The route table did change along the way, and the edits were read as edits.
     expect(renderRoutes(compileLoaded(await source.read(), { ...opts, version }).snapshot)).toContain('one-renamed.test');
     expect(source.compileCache.hits).toBeGreaterThan(0);
+  });
+});
+
+describe('a reload gives a fresh start\'s config, through random edits', () => {
+  it('60 seeded edits of hosts, routes and files', async () => {
+    const rand = seeded(2026);
+    const pick = <T>(list: readonly T[]): T => list[rand(list.length)]!;
+    const hostPool = ['h1.test', 'h2.test', 'h3.test', 'h4.test', 'shared.test', '*.wild.test', 'x.wild.test', 'y.alt.test'];
+    const backends = ['a', 'b', 'c'];
+    // Each write is new text: a file rewritten with the text it had keeps its objects and their
+    // creation time (as `kubectl apply` of an unchanged object keeps its creationTimestamp),
+    // which a fresh start cannot know.
+    let writes = 0;
+    const fileText = (f: number, vsCount: number) =>
+      `# write ${++writes}\n` +
+      Array.from({ length: vsCount }, (_, k) => {
+        const hosts = [...new Set(Array.from({ length: 1 + rand(2) }, () => pick(hostPool)))];
+        return virtualService(`f${f}-vs${k}-${rand(3)}`, hosts, pick(backends));
+      }).join('---\n');
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
+    await write('00-gw.yaml', gateway(['*.test']));
+    await write('01-backends.yaml', backends.map((b) => backend(b)).join('---\n'));
+    const live = new Set<number>();
+    for (let f = 0; f < 4; f++) {
+      await write(`f${f}.yaml`, fileText(f, 1 + rand(3)));
+      live.add(f);
+    }
+    const source = new FileConfigSource([dir], { defaultNamespace: 'default' });
+    const opts = { defaultNamespace: 'default', cache: source.compileCache };
+    let patched = 0;
+    for (let step = 0; step < 60; step++) {
+      const what = rand(10);
+      const f = rand(6);
+      if (what < 6 || !live.has(f)) {
+        await write(`f${f}.yaml`, fileText(f, 1 + rand(3)));
+        live.add(f);
+      } else if (what < 8) {
+        await unlink(path.join(dir, `f${f}.yaml`));
+        live.delete(f);
+      } else if (what === 8) {
+        await write('00-gw.yaml', gateway(rand(2) === 0 ? ['*.test'] : ['h1.test', 'shared.test', '*.wild.test']));
+      } else {
+        await write('01-backends.yaml', backends.map((b) => backend(b, rand(2) === 0 ? 'v1' : 'v2')).join('---\n'));
+      }
+      const built = compileLoaded(await source.read(), { ...opts, version: step + 1 });
+      const expected = await fresh();
+      expect({ step, routes: renderRoutes(built.snapshot) }).toEqual({ step, routes: expected.routes });
+      expect({ step, clusters: [...built.snapshot.clusters.keys()] }).toEqual({ step, clusters: expected.clusters });
+      expect({ step, problems: built.problems.map(formatProblem) }).toEqual({ step, problems: expected.problems });
+      if (source.compileCache.tablesPatched.includes('http.80')) patched++;
+    }
+    // Enough of the edits took the patch for this to test it.
+    expect(patched).toBeGreaterThan(5);
   });
 });
