@@ -112,7 +112,15 @@ export function parseSourceFully(file: string, text: string): { docs: SourceDoc[
       continue;
     }
     flowColonsAsText(doc, text);
-    const value = doc.toJS({ maxAliasCount: 100 });
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (e) {
+      // The parser takes `*x` for an alias and finds out only now that no `&x` anchors it (or
+      // that aliases multiply out of bounds): a problem with this document, not a crash.
+      failures.push(aliasFailure(file, doc, e as Error, toPos));
+      continue;
+    }
     docs.push({ file, index: i, value, locate: (path) => locateIn(doc, path, toPos) });
   }
   return { docs, failures };
@@ -151,6 +159,24 @@ function flowColonsAsText(doc: Document, text: string): void {
       });
     },
   });
+}
+
+/** Where and why a document's aliases could not be resolved. */
+function aliasFailure(file: string, doc: Document, e: Error, toPos: (o: number) => Position): ParseFailure {
+  let alias: { source: string; range?: [number, number, number] | null } | undefined;
+  yaml().visit(doc, {
+    Alias(_key, node) {
+      if (node.resolve(doc) !== undefined) return undefined;
+      alias = node;
+      return yaml().visit.BREAK;
+    },
+  });
+  const at = toPos(alias?.range?.[0] ?? doc.range?.[0] ?? 0);
+  const message =
+    alias !== undefined && /Unresolved alias/.test(e.message)
+      ? `*${alias.source} is read as an alias, and no &${alias.source} anchor is defined before it; a value that starts with * must be quoted: "*${alias.source}"`
+      : cleanYamlMessage(e.message);
+  return { file, ...at, message };
 }
 
 function cleanYamlMessage(message: string): string {

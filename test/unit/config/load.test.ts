@@ -490,6 +490,22 @@ describe('YAML syntax errors', () => {
     expect(r.objects).toEqual([]);
   });
 
+  it('an unquoted wildcard host is an alias to nothing: an error at it that says to quote it, not a crash', () => {
+    const vsWith = (hosts: string) => `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: v}\nspec:\n${hosts}  http:\n  - route: [{destination: {host: a}}]\n`;
+    const flow = parse(vsWith('  hosts: [*.example.com]\n'), 'flow.yaml');
+    expect(lines(flow.problems)).toEqual(['flow.yaml:5:11: error: YAML syntax: *.example.com is read as an alias, and no &.example.com anchor is defined before it; a value that starts with * must be quoted: "*.example.com"']);
+    const block = parse(`${service('fine')}---\n${vsWith('  hosts:\n  - *.example.com\n')}`, 'block.yaml');
+    expect(lines(block.problems)).toEqual(['block.yaml:15:5: error: YAML syntax: *.example.com is read as an alias, and no &.example.com anchor is defined before it; a value that starts with * must be quoted: "*.example.com"']);
+    expect(refs(block)).toEqual(['Service default/fine']);
+  });
+
+  it('aliases that multiply out of bounds are an error, not a hang or a crash', () => {
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', ...Array.from({ length: 8 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10).fill(`*${String.fromCharCode(97 + i)}`).join(', ')}]`)].join('\n');
+    const r = parse(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: m}\ndata:\n  ${bomb.replace(/\n/g, '\n  ')}\n`, 'bomb.yaml');
+    expect(r.problems).toHaveLength(1);
+    expect(lines(r.problems)[0]).toMatch(/^bomb\.yaml:1:1: error: YAML syntax: .*alias/i);
+  });
+
   it('tab indentation is an error at its line', () => {
     expect(lines(parse('apiVersion: v1\nkind: Service\nmetadata:\n\tname: a\n').problems)).toEqual(['config.yaml:4:1: error: YAML syntax: Tabs are not allowed as indentation']);
   });
