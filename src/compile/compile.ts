@@ -9,7 +9,7 @@ import type { CompileCache } from './compile-cache.js';
 import { byCreation } from './creation-order.js';
 import { ROOT_NAMESPACE } from '../config/visibility.js';
 import { declaredAddresses, egressPolicy, sidecarReach } from './egress.js';
-import { addVirtualHost, boundGateways, gatewayListener, gatewayPorts, lowerHosts, newTable, type TlsInputs } from './gateway-listener.js';
+import { addVirtualHost, boundGateways, finishWildcards, gatewayListener, gatewayPorts, lowerHosts, newTable, type TlsInputs } from './gateway-listener.js';
 import { compileHttpRoutes, directRoute, ensureCluster, hasDelegates, qualifyGateway } from './routes.js';
 import type { EgressPolicy, HttpChainConfig, ListenerConfig, Route, Snapshot, VirtualHost } from './snapshot.js';
 
@@ -123,7 +123,7 @@ function meshListener(ctx: CompileContext, roots: ConfigObject<VirtualServiceSpe
   for (const [domain, vhost] of [...table.exact]) {
     for (const alias of shortNames(domain, namespace)) if (!table.exact.has(alias)) table.exact.set(alias, vhost);
   }
-  table.wildcards.sort((a, b) => b.suffix.length - a.suffix.length);
+  finishWildcards(table);
   const chain: HttpChainConfig = { type: 'http', name: 'mesh', listenerKind: 'mesh', port: 0, match: { transport: 'raw', serverNames: [] }, servers: [], routes: table, tls: null, forwardProxy: true };
   return { name: 'mesh', kind: 'mesh', port: 0, gateways: ['mesh'], servers: [], chains: [chain] };
 }

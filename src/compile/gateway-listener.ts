@@ -10,6 +10,7 @@ import { isolatedError, warn, type CompileContext } from './context.js';
 import { intersect, namespaceAllows, parseGatewayHost, type GatewayHost } from './hosts.js';
 import { compileHttpRoutes, ensureCluster, qualifyGateway } from './routes.js';
 import { LayeredHostMap } from './host-map.js';
+import { SUFFIX_INDEX_MIN, SuffixIndex } from './suffix-index.js';
 import type { FilterChainConfig, GatewayServer, HttpChainConfig, ListenerConfig, Route, RouteTable, Subnets, TcpDestination, TcpMatch, TcpRoute, VirtualHost } from './snapshot.js';
 
 export const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB']);
@@ -106,6 +107,12 @@ export interface TableBuilder extends RouteTable {
 
 export function newTable(name: string): TableBuilder {
   return { name, exact: new Map(), wildcards: [], any: null };
+}
+
+/** Once every host is in: wildcards longest first, and indexed when there are many. */
+export function finishWildcards(table: TableBuilder): void {
+  table.wildcards.sort((a, b) => b.suffix.length - a.suffix.length);
+  if (table.wildcards.length >= SUFFIX_INDEX_MIN) table.wildcardIndex = new SuffixIndex(table.wildcards.map((w) => ({ suffix: w.suffix, value: w.vhost })));
 }
 
 export function addVirtualHost(table: TableBuilder, domain: string, routes: Route[], extra?: Partial<VirtualHost>): void {
@@ -212,7 +219,7 @@ function httpTable(ctx: CompileContext, roots: ConfigObject<VirtualServiceSpec>[
     const routes = found.flatMap(({ vs, scope }) => compileHttpRoutes(ctx, vs, scope));
     addVirtualHost(table, domain, routes, found.some((e) => e.redirect) ? { requireTls: true } : undefined);
   }
-  table.wildcards.sort((a, b) => b.suffix.length - a.suffix.length);
+  finishWildcards(table);
   if (memoKey !== undefined) ctx.cache!.setTableMemo(name, { key: memoKey, scope: scopes.values().next().value!, roots, domains, table } satisfies HttpTableMemo);
   return table;
 }
@@ -292,7 +299,7 @@ function patchHttpTable(ctx: CompileContext, roots: readonly ConfigObject<Virtua
       const routes = Array.isArray(found) ? found.flatMap((b) => compileHttpRoutes(ctx, b.vs, memo.scope)) : compileHttpRoutes(ctx, found.vs, memo.scope);
       added.set(d, redirect ? { domain: d, routes, requireTls: true } : { domain: d, routes });
     }
-    const table: RouteTable = { name: memo.table.name, exact: LayeredHostMap.of(memo.table.exact, gone, added), wildcards: memo.table.wildcards, any: memo.table.any };
+    const table: RouteTable = { name: memo.table.name, exact: LayeredHostMap.of(memo.table.exact, gone, added), wildcards: memo.table.wildcards, wildcardIndex: memo.table.wildcardIndex, any: memo.table.any };
     ctx.cache!.tablesPatched.push(table.name);
     ctx.cache!.setTableMemo(table.name, { key: memo.key, scope: memo.scope, roots, domains, table } satisfies HttpTableMemo);
     return table;

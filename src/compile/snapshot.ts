@@ -4,6 +4,7 @@ import type { HttpFilter } from '../http/filters/filter.js';
 import type { Endpoint } from '../registry/registry.js';
 import type { ServerTlsConfig } from '../tls/server-tls.js';
 import type { UpstreamTls } from '../tls/upstream-tls.js';
+import type { SuffixIndex } from './suffix-index.js';
 
 /**
  * The compiled, immutable config the data plane reads. Built by `compile()` from validated
@@ -166,6 +167,8 @@ export interface RouteTable {
   exact: ReadonlyMap<string, VirtualHost>;
   /** `*.suffix` hosts, longest suffix first; `suffix` keeps its leading dot. */
   wildcards: { suffix: string; vhost: VirtualHost }[];
+  /** The wildcards indexed, when there are enough of them for a walk to cost (suffix-index.ts). */
+  wildcardIndex?: SuffixIndex<VirtualHost>;
   /** The `*` host, if any. */
   any: VirtualHost | null;
 }

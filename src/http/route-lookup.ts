@@ -5,6 +5,7 @@ import type { HeaderMap } from './downstream.js';
 export function findVirtualHost(table: RouteTable, host: string): VirtualHost | null {
   const exact = table.exact.get(host);
   if (exact !== undefined) return exact;
+  if (table.wildcardIndex !== undefined) return table.wildcardIndex.find(host) ?? table.any;
   const wc = table.wildcards;
   for (let i = 0; i < wc.length; i++) {
     const w = wc[i]!;
