@@ -47,7 +47,7 @@ const virtualService = (name: string, hosts: string[], to: string, extra = '') =
 kind: VirtualService
 metadata: {name: ${name}, namespace: default}
 spec:
-  hosts: [${hosts.join(', ')}]
+  hosts: [${hosts.map((h) => JSON.stringify(h)).join(', ')}]
   gateways: [gw]
   http:
   - match: [{uri: {prefix: /${name}/}}]
@@ -136,7 +136,12 @@ describe('a reload gives a fresh start\'s config, through random edits', () => {
     const fileText = (f: number, vsCount: number) =>
       `# write ${++writes}\n` +
       Array.from({ length: vsCount }, (_, k) => {
-        const hosts = [...new Set(Array.from({ length: 1 + rand(2) }, () => pick(hostPool)))];
+        // Istio refuses a VirtualService whose hosts overlap (*.wild.test and x.wild.test).
+        const hosts: string[] = [];
+        for (let n = 1 + rand(2); n > 0; n--) {
+          const h = pick(hostPool);
+          if (!hosts.some((o) => o === h || (o.startsWith('*') && h.endsWith(o.slice(1))) || (h.startsWith('*') && o.endsWith(h.slice(1))))) hosts.push(h);
+        }
         return virtualService(`f${f}-vs${k}-${rand(3)}`, hosts, pick(backends));
       }).join('---\n');
     await rm(dir, { recursive: true, force: true });
