@@ -7,7 +7,8 @@
 // to the baseline's. See bench/README.md, "Scale", for what is measured and how to read it.
 //
 // Environment: SCALE_SIZES (comma-separated VirtualService counts, default 1000,10000,30000),
-// DUR (s of load per size, default 5), SCALE_CONNS (load connections, 32), SCALE_WARMUP (s of
+// DUR (s of load per size, default 5), SCALE_CONNS (load connections, 32), SCALE_WILDCARD=1
+// (wildcard hosts, *.h-NNNNN.scale.example, instead of exact ones), SCALE_WARMUP (s of
 // warm-up load before each size's measured run, 3), BENCH_QUICK=1
 // (SCALE_SIZES 1000, DUR 2), BENCH_LOADGEN=wrk|autocannon, BENCH_UPSTREAM=nginx|node,
 // BENCH_PIN=0 (no taskset), BENCH_JSON=FILE (also write the results as JSON).
@@ -158,13 +159,18 @@ async function expectSeed(port, seed, what) {
 function editOneFile(files, seed) {
   const file = files[Math.max(0, Math.floor(files.length / 2) - 1)];
   const text = fs.readFileSync(file, 'utf8');
-  const re = /^ {2}hosts: \[(h-\d+\.scale\.example)\]$/m;
+  const re = /^ {2}hosts: \[(?:"\*\.)?(h-\d+\.scale\.example)"?\]$/m;
   const m = re.exec(text);
   if (!m) throw new HarnessError(`${path.basename(file)}: no "hosts: [h-NNNNN.scale.example]" line to edit (bench/lib/config.mjs changed?)`);
-  const oldHost = m[1];
-  const newHost = oldHost.replace('.scale.example', '-edited.scale.example');
+  // SCALE_WILDCARD=1: the hosts are `*.h-NNNNN…`, requested as `x.h-NNNNN…`.
+  const wild = m[0].includes('"*.');
+  const written = (name) => (wild ? `"*.${name}"` : name);
+  const oldName = m[1];
+  const newName = oldName.replace('.scale.example', '-edited.scale.example');
+  const oldHost = wild ? `x.${oldName}` : oldName;
+  const newHost = wild ? `x.${newName}` : newName;
   const keepOld = oldHost === seed.host;
-  const next = text.replace(re, `  hosts: [${keepOld ? `${oldHost}, ` : ''}${newHost}]`);
+  const next = text.replace(re, `  hosts: [${keepOld ? `${written(oldName)}, ` : ''}${written(newName)}]`);
   return {
     file,
     oldHost,
@@ -301,7 +307,7 @@ async function measureSize(n, ctx, keep = false) {
   const dir = path.join(work, `config-${n}`);
   const row = { vs: n };
   try {
-    const seed = writeScaleConfig(dir, upstream.port, { vs: n, perFile: 100 });
+    const seed = writeScaleConfig(dir, upstream.port, { vs: n, perFile: 100, wildcard: ctx.wildcard });
     row.files = seed.files.length + 1; // and 00-gateway.yaml
     row.configMiB = dirBytes(dir) / MiB;
     row.request = `${seed.host}${seed.path}`;
@@ -379,6 +385,7 @@ async function main() {
   const dur = intEnv('DUR', quick ? 2 : 5);
   const conns = intEnv('SCALE_CONNS', 32);
   const warmupS = intEnv('SCALE_WARMUP', 3);
+  const wildcard = ['1', 'true', 'yes'].includes(String(process.env.SCALE_WILDCARD ?? '').toLowerCase());
 
   if (!fs.existsSync(CLI)) throw new HarnessError(`${path.relative(process.cwd(), CLI)} is missing: run \`npm run build\` (npm run bench:scale does)`);
 
@@ -395,6 +402,7 @@ async function main() {
   log(`meshgate scale bench, ${new Date().toISOString().slice(0, 10)}, ${os.hostname()}`);
   log(`  machine     ${cpuModel}, ${os.cpus().length} CPU(s), allowed ${cpus.join(',')}; ${os.type()} ${os.release()}; node ${process.version}`);
   log(`  sizes       ${all.join(', ')} VirtualService(s) (the first is the baseline), 4 uri-prefix routes each, 100 per file with their ServiceEntry and DestinationRule`);
+  log(`  hosts       ${wildcard ? 'one wildcard host each, *.h-NNNNN.scale.example (SCALE_WILDCARD=1), requested as x.h-NNNNN.scale.example' : 'one exact host each, h-NNNNN.scale.example'}`);
   log(`  load        ${loadgen.description.replace('CONNS', String(conns))}, ${warmupS} s warm-up then ${dur} s per size`);
   log(`  upstream    ${upstream.description}, 127.0.0.1:${upstream.port}`);
   log(
@@ -404,7 +412,7 @@ async function main() {
   log(`  serve       node dist/cli.js serve -c DIR --workers 1 --access-log off; ready = spawn to first 200 from /healthz/ready (polled every ${READY_POLL_MS} ms)`);
   log();
 
-  const ctx = { work, upstream, loadgen, proxyCore, dur, conns, warmupS };
+  const ctx = { work, upstream, loadgen, proxyCore, dur, conns, warmupS, wildcard };
   const rows = [];
   for (const [i, n] of all.entries()) {
     const r = await measureSize(n, ctx, i === 0);

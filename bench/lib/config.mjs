@@ -179,9 +179,10 @@ export function writeHttpsConfig(srcDir, dir, upstreamPort, { host, credentialNa
  * VirtualServices of 4 uri-prefix routes (the last `prefix: /`), in files of `perFile`; each file
  * also holds the ServiceEntry (STATIC, 127.0.0.1:`upstreamPort`) and DestinationRule (round
  * robin, a connection pool) of the service its VirtualServices route to. Returns the files and
- * the request that takes the last route of the VirtualService in the middle.
+ * the request that takes the last route of the VirtualService in the middle. With `wildcard`,
+ * each VirtualService's host is `*.h-NNNNN.scale.example` (requested as `x.h-NNNNN…`).
  */
-export function writeScaleConfig(dir, upstreamPort, { vs, perFile = 100 }) {
+export function writeScaleConfig(dir, upstreamPort, { vs, perFile = 100, wildcard = false }) {
   fs.mkdirSync(dir, { recursive: true });
   const pad = (n) => String(n).padStart(5, '0');
   fs.writeFileSync(path.join(dir, '00-gateway.yaml'), [
@@ -226,7 +227,7 @@ export function writeScaleConfig(dir, upstreamPort, { vs, perFile = 100 }) {
         'kind: VirtualService',
         `metadata: {name: vs-${pad(h)}, namespace: default}`,
         'spec:',
-        `  hosts: [h-${pad(h)}.scale.example]`,
+        wildcard ? `  hosts: ["*.h-${pad(h)}.scale.example"]` : `  hosts: [h-${pad(h)}.scale.example]`,
         '  gateways: [scale]',
         '  http:',
       ];
@@ -244,5 +245,5 @@ export function writeScaleConfig(dir, upstreamPort, { vs, perFile = 100 }) {
     files.push(file);
   }
   const middle = Math.floor(vs / 2);
-  return { files, host: `h-${pad(middle)}.scale.example`, path: '/index.html' };
+  return { files, host: `${wildcard ? 'x.' : ''}h-${pad(middle)}.scale.example`, path: '/index.html' };
 }
