@@ -37,6 +37,7 @@ import {
 } from './lib/procs.mjs';
 import { checkNewConnections, httpsGet, makeCredential, writeNoTicketsConfig } from './lib/tls.mjs';
 import { BODY_BYTES, freePort, get, startUpstream, waitForHttp } from './lib/http.mjs';
+import { intEnv, UsageError } from './lib/env.mjs';
 
 const HERE = path.dirname(new URL(import.meta.url).pathname);
 const ROOT = path.resolve(HERE, '..');
@@ -44,15 +45,6 @@ const CLI = path.join(ROOT, 'dist/cli.js');
 const PATH = '/index.html';
 const SEED_HOST = 'mynginx.example.com';
 const CREDENTIAL = 'bench-credential';
-
-class UsageError extends Error {}
-
-function intEnv(name, dflt, min = 1) {
-  const v = process.env[name];
-  if (v === undefined || v === '') return dflt;
-  if (!/^\d+$/.test(v) || Number(v) < min) throw new UsageError(`${name}=${JSON.stringify(v)}: expected a whole number >= ${min}`);
-  return Number(v);
-}
 
 const log = (s = '') => process.stdout.write(s + '\n');
 const median = (xs) => {

@@ -37,6 +37,7 @@ import {
   wasInterrupted,
   which,
 } from './lib/procs.mjs';
+import { intEnv, UsageError } from './lib/env.mjs';
 
 const HERE = path.dirname(new URL(import.meta.url).pathname);
 const ROOT = path.resolve(HERE, '..');
@@ -48,15 +49,6 @@ const STEADY_AFTER_MS = 2000;
 const FIRST_REQUEST_SETTLE_MS = 1000;
 /** After the first `live` line of the reload, output quiet this long = every reload it set off is done. */
 const RELOAD_QUIET_MS = 1000;
-
-class UsageError extends Error {}
-
-function intEnv(name, dflt, min = 1) {
-  const v = process.env[name];
-  if (v === undefined || v === '') return dflt;
-  if (!/^\d+$/.test(v) || Number(v) < min) throw new UsageError(`${name}=${JSON.stringify(v)}: expected a whole number >= ${min}`);
-  return Number(v);
-}
 
 const log = (s = '') => process.stdout.write(s + '\n');
 const fmt = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');

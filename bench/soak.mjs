@@ -14,6 +14,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import path from 'node:path';
 import { HarnessError, cleanup, installCleanupHooks, makeTempDir, startChild, tail, waitForOutput, wasInterrupted } from './lib/procs.mjs';
+import { intEnv, UsageError } from './lib/env.mjs';
 
 const HERE = path.dirname(new URL(import.meta.url).pathname);
 const ROOT = path.resolve(HERE, '..');
@@ -58,8 +59,6 @@ const KIND_WHAT = {
   other: `HTTP/1.1 keep-alive GET, Host ${OTHER_HOST}, must reach the upstream its config names`,
   unknown: `HTTP/1.1 keep-alive GET, Host ${UNKNOWN_HOST}, must be 404`,
 };
-
-class UsageError extends Error {}
 
 /** Everything the summary needs, also when Ctrl-C cuts the run short. */
 let state = null;
@@ -154,13 +153,6 @@ spec:
 }
 
 // ---------------------------------------------------------------------------------------------
-
-function intEnv(name, dflt, min = 1) {
-  const v = process.env[name];
-  if (v === undefined || v === '') return dflt;
-  if (!/^\d+$/.test(v) || Number(v) < min) throw new UsageError(`${name}=${JSON.stringify(v)}: expected a whole number >= ${min}`);
-  return Number(v);
-}
 
 const log = (s = '') => process.stdout.write(s + '\n');
 const num = (n) => Math.round(n).toLocaleString('en-US');
