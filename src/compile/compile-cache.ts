@@ -69,7 +69,6 @@ export class CompileCache {
   }
 
   private lastOrder: ConfigObject[] | undefined;
-  private orderStamp = 0;
 
   /**
    * byCreation, reusing the last compile's order: the objects still there keep it, the new ones
@@ -78,12 +77,12 @@ export class CompileCache {
   inCreationOrder<T extends ConfigObject>(list: T[]): T[] {
     const prev = this.lastOrder as T[] | undefined;
     if (prev === undefined) return (this.lastOrder = byCreation(list));
-    const stamp = ++this.orderStamp;
-    for (const o of list) (o.derived ??= {}).orderStamp = stamp;
-    const kept = prev.filter((o) => o.derived?.orderStamp === stamp);
+    const stamp = this.nextStamp();
+    for (const o of list) (o.derived ??= {}).mark = stamp;
+    const kept = prev.filter((o) => o.derived?.mark === stamp);
     // Marked again: what is in the last order now carries -stamp; the rest is new.
-    for (const o of kept) o.derived!.orderStamp = -stamp;
-    const added = byCreation(list.filter((o) => o.derived!.orderStamp !== -stamp));
+    for (const o of kept) o.derived!.mark = -stamp;
+    const added = byCreation(list.filter((o) => o.derived!.mark !== -stamp));
     if (added.length === 0) return (this.lastOrder = kept);
     const out: T[] = [];
     let i = 0;

@@ -244,15 +244,15 @@ function patchHttpTable(ctx: CompileContext, roots: readonly ConfigObject<Virtua
   const q = serverQuery(s);
   const domainsOf = (vs: ConfigObject<VirtualServiceSpec>) => domainsOn(vs, s, q.key, q.gwRef, q.serverHosts);
   const stamp = ctx.cache!.nextStamp();
-  for (const vs of roots) (vs.derived ??= {}).tableStamp = stamp;
-  const removed = memo.roots.filter((vs) => vs.derived?.tableStamp !== stamp);
-  for (const vs of memo.roots) if (vs.derived!.tableStamp === stamp) vs.derived!.tableStamp = -stamp;
+  for (const vs of roots) (vs.derived ??= {}).mark = stamp;
+  const removed = memo.roots.filter((vs) => vs.derived?.mark !== stamp);
+  for (const vs of memo.roots) if (vs.derived!.mark === stamp) vs.derived!.mark = -stamp;
   // Added ones still carry +stamp: they must be the tail of the creation order.
   let firstAdded = roots.length;
-  while (firstAdded > 0 && roots[firstAdded - 1]!.derived!.tableStamp === stamp) firstAdded--;
+  while (firstAdded > 0 && roots[firstAdded - 1]!.derived!.mark === stamp) firstAdded--;
   if (removed.length + roots.length - firstAdded > Math.max(256, roots.length / PATCH_SHARE)) return undefined;
-  for (let i = 0; i < firstAdded; i++) if (roots[i]!.derived!.tableStamp === stamp) return undefined;
-  const kept = (b: Binding) => b.vs.derived?.tableStamp === -stamp;
+  for (let i = 0; i < firstAdded; i++) if (roots[i]!.derived!.mark === stamp) return undefined;
+  const kept = (b: Binding) => b.vs.derived?.mark === -stamp;
   const domains = memo.domains;
   // Every check first; the memo's map changes only once the patch is sure to go ahead.
   const gone = new Set<string>();

@@ -38,10 +38,11 @@ export interface DerivedFacts {
   source?: { object: string; file: string; line: number };
   /** A VirtualService's warnings against the Gateways it names, while they say the same (`token`). */
   gatewayFindings?: { owner: object; token: number; list: readonly { field: ReadonlyArray<string | number>; message: string }[] };
-  /** A route table patch's mark (gateway-listener.ts): here now (+), here before too (-). */
-  tableStamp?: number;
-  /** CompileCache.inCreationOrder's mark: in the list being ordered now. */
-  orderStamp?: number;
+  /**
+   * A step's mark on the objects it goes through (CompileCache.nextStamp): in the list now (+n),
+   * in the last one too (-n). Each step makes its own n, so steps never read each other's marks.
+   */
+  mark?: number;
   /** Whether a VirtualService delegates any of its HTTP routes. */
   delegates?: boolean;
   /** Its compiled routes by scope, kept by a CompileCache (compile/compile-cache.ts). */
