@@ -29,3 +29,60 @@ describe('partial wildcard hosts', () => {
     expect((await gw.get('-api.example.com', '/')).status).toBe(404);
   });
 });
+
+// Past 16 wildcard hosts a route table indexes them by suffix instead of walking them
+// (compile/suffix-index.ts); through the gateway the answers must stay Envoy's: exact first,
+// then the longest suffix (a label one or a partial one), then 404.
+describe('many wildcard hosts (the indexed table)', () => {
+  let ups: Upstream[];
+  let gw: TestGateway;
+  const to = (svc: string) => [{ route: [{ destination: { host: svc } }] }];
+
+  beforeAll(async () => {
+    ups = await Promise.all(['wide', 'narrow', 'partial', 'exact', 'filler'].map((name) => startUpstream({ name })));
+    const [wide, narrow, partial, exact, filler] = ups;
+    const fillers = Array.from({ length: 30 }, (_, i) => `*.t${i}.example`);
+    gw = await startGateway({
+      'gw.yaml': GATEWAY_ANY_HOST,
+      'svc.yaml': [
+        staticService('wide.svc', [wide!.port]),
+        staticService('narrow.svc', [narrow!.port]),
+        staticService('partial.svc', [partial!.port]),
+        staticService('exact.svc', [exact!.port]),
+        staticService('filler.svc', [filler!.port]),
+      ].join('\n---\n'),
+      'vs.yaml': [
+        virtualServiceYaml('wide', ['*.shop.example'], to('wide.svc')),
+        virtualServiceYaml('narrow', ['*.eu.shop.example'], to('narrow.svc')),
+        virtualServiceYaml('partial', ['*-api.shop.example'], to('partial.svc')),
+        virtualServiceYaml('exact', ['cart.eu.shop.example'], to('exact.svc')),
+        virtualServiceYaml('filler', fillers, to('filler.svc')),
+      ].join('\n---\n'),
+    });
+  });
+
+  afterAll(async () => {
+    await gw?.stop();
+    await Promise.all((ups ?? []).map((u) => u.close()));
+  });
+
+  it('routes each host as the walk of the list would', async () => {
+    const answers: Record<string, string | number> = {};
+    for (const host of ['x.shop.example', 'x.y.eu.shop.example', 'eu.shop.example', 'cart.eu.shop.example', 'pay-api.shop.example', 'a.t17.example', 'b.a.t29.example', 'shop.example', 't17.example', 'nowhere.test']) {
+      const r = await gw.get(host, '/');
+      answers[host] = r.status === 200 ? String(r.headers['x-upstream']) : r.status;
+    }
+    expect(answers).toEqual({
+      'x.shop.example': 'wide',
+      'x.y.eu.shop.example': 'narrow',
+      'eu.shop.example': 'wide',
+      'cart.eu.shop.example': 'exact',
+      'pay-api.shop.example': 'partial',
+      'a.t17.example': 'filler',
+      'b.a.t29.example': 'filler',
+      'shop.example': 404,
+      't17.example': 404,
+      'nowhere.test': 404,
+    });
+  });
+});
