@@ -53,6 +53,35 @@ describe('meshgate validate for CI', () => {
     }
   });
 
+  it('an unquoted wildcard host is a YAML error at its line that says to quote it, not a crash; the other files still count', async () => {
+    const dir = await writeConfigDir({
+      'a.yaml': `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: wild, namespace: default}
+spec:
+  hosts: [*.example.com]
+  http: [{route: [{destination: {host: app}}]}]
+`,
+      'b.yaml': `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: fine, namespace: default}
+spec:
+  hosts: [app.example.com]
+  gateways: [missing-gateway]
+  http: [{route: [{destination: {host: app.example.com}}]}]
+`,
+    });
+    try {
+      const r = await runCli(['validate', '-c', dir]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toContain(`${path.join(dir, 'a.yaml')}:5:11: error: YAML syntax: *.example.com is read as an alias, and no &.example.com anchor is defined before it; a value that starts with * must be quoted: "*.example.com"`);
+      expect(r.stdout).toMatch(/warning: VirtualService default\/fine: spec\.gateways\[0\]: .*missing-gateway/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a file with one refused object still gets the cross-object warnings of the others', async () => {
     const dir = await writeConfigDir({
       'all.yaml': `apiVersion: networking.istio.io/v1
