@@ -11,6 +11,7 @@ import type { ConfigObject } from '../config/types.js';
 import { isMaterial, type MaterialResult } from '../tls/credentials.js';
 import type { ClusterConfig, Route } from './snapshot.js';
 import { byCreation, createdBefore } from './creation-order.js';
+import { derivedOf } from '../config/derived.js';
 
 /** What compiling one VirtualService for one scope gave, to give again. */
 export interface RouteMemoEntry {
@@ -78,7 +79,7 @@ export class CompileCache {
     const prev = this.lastOrder as T[] | undefined;
     if (prev === undefined) return (this.lastOrder = byCreation(list));
     const stamp = this.nextStamp();
-    for (const o of list) (o.derived ??= {}).mark = stamp;
+    for (const o of list) derivedOf(o).mark = stamp;
     const kept = prev.filter((o) => o.derived?.mark === stamp);
     // Marked again: what is in the last order now carries -stamp; the rest is new.
     for (const o of kept) o.derived!.mark = -stamp;
@@ -133,7 +134,7 @@ export class CompileCache {
   }
 
   set(vs: ConfigObject, scope: string, entry: RouteMemoEntry): void {
-    const derived = (vs.derived ??= {});
+    const derived = derivedOf(vs);
     const memo = derived.routeMemo;
     // Nearly every VirtualService is compiled for one scope: that one needs no map.
     if (memo === undefined || memo.owner !== this || memo.generation !== this.generation) derived.routeMemo = { owner: this, generation: this.generation, scope, entry, more: undefined };

@@ -1,4 +1,5 @@
 import type { FieldPath } from '../config/source.js';
+import { derivedOf } from '../config/derived.js';
 import type { ConfigObject, DestinationRuleSpec, GatewaySpec, Labels, VirtualServiceSpec } from '../config/types.js';
 import { selects } from '../registry/labels.js';
 import { buildRegistry, CLUSTER_DOMAIN, resolveHost, type RegistryService } from '../registry/registry.js';
@@ -88,7 +89,7 @@ export function compile(objects: readonly ConfigObject[], opts: CompileOptions =
   checkDestinationRules(ctx);
   // In file order, so an operator reads them top to bottom alongside the YAML.
   ctx.problems.sort((a, b) => (a.file ?? '').localeCompare(b.file ?? '') || (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
-  const sources = objects.map((o) => ((o.derived ??= {}).source ??= { object: o.ref, file: o.source.file, line: o.source.locate(o.docPath).line }));
+  const sources = objects.map((o) => (derivedOf(o).source ??= { object: o.ref, file: o.source.file, line: o.source.locate(o.docPath).line }));
   return { version: opts.version ?? 1, builtAt: new Date(), listeners, clusters: ctx.clusters, problems: ctx.problems, egress, sources };
 }
 
@@ -162,7 +163,7 @@ const NO_FINDINGS: readonly { field: FieldPath; message: string }[] = Object.fre
 function checkGatewayBindings(ctx: CompileContext, vss: ConfigObject<VirtualServiceSpec>[], gateways: Map<string, ConfigObject<GatewaySpec>>, keep: { owner: object; token: number } | undefined): void {
   const hostsOf = new Map<ConfigObject<GatewaySpec>, ReturnType<typeof parseGatewayHost>[]>();
   for (const vs of vss) {
-    const derived = (vs.derived ??= {});
+    const derived = derivedOf(vs);
     const kept = derived.gatewayFindings;
     let findings = keep !== undefined && kept !== undefined && kept.owner === keep.owner && kept.token === keep.token ? kept.list : undefined;
     if (findings === undefined) {

@@ -1,7 +1,8 @@
 import { isExportedTo } from '../config/visibility.js';
 import type { RouteScope } from './routes.js';
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
-import type { ConfigObject, DerivedFacts, GatewaySpec, Labels, ServerSpec, VirtualServiceSpec } from '../config/types.js';
+import type { ConfigObject, GatewaySpec, Labels, ServerSpec, VirtualServiceSpec } from '../config/types.js';
+import { derivedOf } from '../config/derived.js';
 import { selects } from '../registry/labels.js';
 import { resolveHost } from '../registry/registry.js';
 import { credentialKey, isMaterial, type CredentialLookup } from '../tls/credentials.js';
@@ -78,7 +79,6 @@ export function gatewayPorts(ctx: CompileContext, served: ConfigObject<GatewaySp
   return [...ports].sort((a, b) => a[0] - b[0]);
 }
 
-const derivedOf = (o: ConfigObject): DerivedFacts => (o.derived ??= {});
 
 /** `ns/name` of each Gateway a VirtualService names; `mesh` when it names none. */
 export function boundGateways(vs: ConfigObject<VirtualServiceSpec>): readonly string[] {
@@ -244,7 +244,7 @@ function patchHttpTable(ctx: CompileContext, roots: readonly ConfigObject<Virtua
   const q = serverQuery(s);
   const domainsOf = (vs: ConfigObject<VirtualServiceSpec>) => domainsOn(vs, s, q.key, q.gwRef, q.serverHosts);
   const stamp = ctx.cache!.nextStamp();
-  for (const vs of roots) (vs.derived ??= {}).mark = stamp;
+  for (const vs of roots) derivedOf(vs).mark = stamp;
   const removed = memo.roots.filter((vs) => vs.derived?.mark !== stamp);
   for (const vs of memo.roots) if (vs.derived!.mark === stamp) vs.derived!.mark = -stamp;
   // Added ones still carry +stamp: they must be the tail of the creation order.
@@ -252,7 +252,7 @@ function patchHttpTable(ctx: CompileContext, roots: readonly ConfigObject<Virtua
   while (firstAdded > 0 && roots[firstAdded - 1]!.derived!.mark === stamp) firstAdded--;
   if (removed.length + roots.length - firstAdded > Math.max(256, roots.length / PATCH_SHARE)) return undefined;
   for (let i = 0; i < firstAdded; i++) if (roots[i]!.derived!.mark === stamp) return undefined;
-  const kept = (b: Binding) => b.vs.derived?.mark === -stamp;
+  const kept = (b: Binding) => b.vs.derived!.mark === -stamp;
   const domains = memo.domains;
   // Every check first; the memo's map changes only once the patch is sure to go ahead.
   const gone = new Set<string>();

@@ -2,6 +2,7 @@ import { parseDuration } from '../config/duration.js';
 import { buildFilters } from '../http/filters/chain.js';
 import { grpcCode } from '../config/grpc-status.js';
 import type { FieldPath } from '../config/source.js';
+import { derivedOf } from '../config/derived.js';
 import type { ClientTLSSettings, ConfigObject, Destination, DestinationRuleSpec, HTTPMatchRequest, HTTPRoute, HeaderOperations, Percent, VirtualServiceSpec } from '../config/types.js';
 import { buildUpstreamTls, upstreamCredentialKey, type UpstreamTls } from '../tls/upstream-tls.js';
 import { selects } from '../registry/labels.js';
@@ -81,7 +82,7 @@ export function compileHttpRoutes(ctx: CompileContext, vs: ConfigObject<VirtualS
 
 /** Whether a VirtualService hands any of its HTTP routes to a delegate. */
 export function hasDelegates(vs: ConfigObject<VirtualServiceSpec>): boolean {
-  const derived = (vs.derived ??= {});
+  const derived = derivedOf(vs);
   return (derived.delegates ??= (vs.spec.http ?? []).some((h) => Boolean(h.delegate)));
 }
 

@@ -1,3 +1,4 @@
+import type { DerivedFacts } from './derived.js';
 import type { SourceDoc } from './source.js';
 
 /** A validated Kubernetes/Istio object, with where it came from. */
@@ -24,29 +25,7 @@ export interface ConfigObject<Spec = unknown> {
    * What compile works out from the object once and keeps with it, as the object never changes
    * and stays the same object across reloads while its file is unchanged.
    */
-  derived?: DerivedFacts;
-}
-
-export interface DerivedFacts {
-  /** A VirtualService's Gateways as `ns/name` (or `mesh`). */
-  gateways?: readonly string[];
-  /** A VirtualService's hosts in lower case. */
-  lowerHosts?: readonly string[];
-  /** A VirtualService's domains on the server last asked about (`key`: its Gateway and hosts). */
-  domains?: { key: string; list: readonly string[] };
-  /** Where the object was written, as a snapshot lists it. */
-  source?: { object: string; file: string; line: number };
-  /** A VirtualService's warnings against the Gateways it names, while they say the same (`token`). */
-  gatewayFindings?: { owner: object; token: number; list: readonly { field: ReadonlyArray<string | number>; message: string }[] };
-  /**
-   * A step's mark on the objects it goes through (CompileCache.nextStamp): in the list now (+n),
-   * in the last one too (-n). Each step makes its own n, so steps never read each other's marks.
-   */
-  mark?: number;
-  /** Whether a VirtualService delegates any of its HTTP routes. */
-  delegates?: boolean;
-  /** Its compiled routes by scope, kept by a CompileCache (compile/compile-cache.ts). */
-  routeMemo?: { owner: object; generation: number; scope: string; entry: unknown; more: Map<string, unknown> | undefined };
+  derived: DerivedFacts | undefined;
 }
 
 export type Labels = Record<string, string>;

@@ -1,4 +1,5 @@
 import { deserialize, serialize } from 'node:v8';
+import { derivedOf } from '../../../src/config/derived.js';
 import { describe, expect, it } from 'vitest';
 import { parseConfigTexts, type FilePart } from '../../../src/config/load.js';
 import type { ConfigObject } from '../../../src/config/types.js';
@@ -66,7 +67,7 @@ describe('config sent to workers file by file', () => {
 
   it('compiled state kept on objects does not travel', () => {
     const a = part('a.yaml', 1, ['a1']);
-    a.objects[0]!.derived = { lowerHosts: ['x'] };
+    derivedOf(a.objects[0]!).lowerHosts = ['x'];
     const wire = overIpc(toWire(loaded([a]), new Map()));
     expect(wire.files![0]!.objects![0]!.derived).toBeUndefined();
   });
