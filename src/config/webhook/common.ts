@@ -800,8 +800,10 @@ export function asNumber(value: unknown): number {
 export function asBoolean(value: unknown): boolean {
   return value === true;
 }
+const NONE: readonly unknown[] = Object.freeze([]);
+
 export function asArray(value: unknown): readonly unknown[] {
-  return Array.isArray(value) ? value : [];
+  return Array.isArray(value) ? value : NONE;
 }
 /** The object, or undefined when the field is absent or null (Go's nil message). */
 export function asRecord(value: unknown): Record<string, unknown> | undefined {
