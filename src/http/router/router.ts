@@ -30,20 +30,20 @@ export function pickDestination(dests: WeightedDestination[], total: number): We
   return dests[dests.length - 1]!;
 }
 
-/** The router: the last filter of a forwarding route, as in Envoy. */
+/**
+ * The router: the last filter of a forwarding route, as in Envoy. It forwards along the
+ * stream's route, so one router serves every route (a config has 100,000s of them).
+ */
 export class RouterFilter implements HttpFilter {
   readonly name = 'router';
 
-  constructor(
-    readonly route: Route,
-    readonly action: ForwardAction,
-  ) {}
-
   onRequest(s: ActiveStream): FilterStatus {
-    new Forward(s, this).start();
+    new Forward(s, s.route!).start();
     return STOP;
   }
 }
+
+export const ROUTER = new RouterFilter();
 
 /** Envoy's reason details and flags for an upstream failure before any answer. */
 function failureOf(err: UpstreamError): { body: string; details: string; flag: number; status: number } {
@@ -125,15 +125,15 @@ class Forward implements AttemptOwner {
 
   constructor(
     private readonly s: ActiveStream,
-    private readonly filter: RouterFilter,
+    route: Route,
   ) {
-    this.route = filter.route;
+    this.route = route;
     this.grpc = isGrpc(s.headers);
   }
 
   start(): void {
     const s = this.s;
-    const action = this.filter.action;
+    const action = this.route.action as ForwardAction;
     const dest = pickDestination(action.destinations, action.totalWeight);
     const clusterName = dest.clusterByPort?.get(s.port) ?? dest.cluster;
     const cluster = s.active.clusters.get(clusterName);
