@@ -20,8 +20,8 @@ const NO_QUERY = Object.freeze([]) as unknown as CompiledMatch['query'];
 
 export function compileMatch(m: HTTPMatchRequest): CompiledMatch {
   const headers: HeaderMatcher[] = m.headers === undefined && m.withoutHeaders === undefined ? NO_HEADERS : [];
-  for (const [name, s] of Object.entries(m.headers ?? {})) headers.push({ name: name.toLowerCase(), m: stringMatcher(s), invert: false });
-  for (const [name, s] of Object.entries(m.withoutHeaders ?? {})) headers.push({ name: name.toLowerCase(), m: stringMatcher(s), invert: true });
+  if (m.headers !== undefined) for (const [name, s] of Object.entries(m.headers)) headers.push({ name: name.toLowerCase(), m: stringMatcher(s), invert: false });
+  if (m.withoutHeaders !== undefined) for (const [name, s] of Object.entries(m.withoutHeaders)) headers.push({ name: name.toLowerCase(), m: stringMatcher(s), invert: true });
   const query = m.queryParams === undefined ? NO_QUERY : Object.entries(m.queryParams).map(([name, s]) => ({ name, m: stringMatcher(s) }));
   return {
     name: m.name,

@@ -39,5 +39,7 @@ export class HeaderEditsFilter implements HttpFilter {
 /** Whether a route needs the header-edits filter at all. */
 export function hasHeaderEdits(route: Route): boolean {
   if (route.requestHeaders !== null || route.responseHeaders !== null) return true;
-  return route.action.type === 'forward' && route.action.destinations.some((d) => d.requestHeaders !== null || d.responseHeaders !== null);
+  if (route.action.type !== 'forward') return false;
+  for (const d of route.action.destinations) if (d.requestHeaders !== null || d.responseHeaders !== null) return true;
+  return false;
 }
