@@ -73,8 +73,10 @@ export function obj(v: unknown): Obj | undefined {
   return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined;
 }
 
-export function arr(v: unknown): unknown[] {
-  return Array.isArray(v) ? v : [];
+const NONE: readonly unknown[] = Object.freeze([]);
+
+export function arr(v: unknown): readonly unknown[] {
+  return Array.isArray(v) ? v : NONE;
 }
 
 export function str(v: unknown): string {

@@ -116,6 +116,7 @@ function covered(a: PrefixMatch, b: PrefixMatch): boolean {
 
 function analyzeSection(ctx: Context, vs: ConfigObject, section: 'http' | 'tcp' | 'tls'): void {
   const rules = arr(specOf(vs)[section]);
+  if (rules.length === 0) return;
   const isHttp = section === 'http';
   const routeName = (r: Obj, n: number) => (isHttp && str(r.name) !== '' ? goQuote(str(r.name)) : `#${n}`);
   const matchName = (m: Obj, n: number) => (isHttp && str(m.name) !== '' ? goQuote(str(m.name)) : `#${n}`);

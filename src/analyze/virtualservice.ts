@@ -102,39 +102,56 @@ interface Dest {
   subset: string;
   port: number | undefined;
   hasPort: boolean;
-  /** Path from the spec to the destination object (at() makes it the object's, for a report). */
-  rel: Path;
+  /**
+   * Where it is, from the spec: `section[rule].route[index].destination`, or for a mirror
+   * `http[rule].mirror` (index -1) or `http[rule].mirrors[index].destination`. The path is made
+   * by relOf, only for a report: a config has 100,000s of destinations.
+   */
+  section: 'tcp' | 'tls' | 'http';
+  rule: number;
+  index: number;
 }
 
-function readDest(d: unknown, kind: Dest['kind'], path: Path): Dest | undefined {
+function relOf(d: Dest): Path {
+  if (d.kind === 'route') return [d.section, d.rule, 'route', d.index, 'destination'];
+  return d.index < 0 ? ['http', d.rule, 'mirror'] : ['http', d.rule, 'mirrors', d.index, 'destination'];
+}
+
+function readDest(d: unknown, kind: Dest['kind'], section: Dest['section'], rule: number, index: number): Dest | undefined {
   const o = obj(d);
   if (!o) return undefined;
   const port = obj(o.port);
-  return { kind, host: str(o.host), subset: str(o.subset), port: num(port?.number), hasPort: port !== undefined, rel: path };
+  return { kind, host: str(o.host), subset: str(o.subset), port: num(port?.number), hasPort: port !== undefined, section, rule, index };
 }
+
+const ROUTE_SECTIONS = ['tcp', 'tls', 'http'] as const;
 
 /** Route destinations (tcp, tls, http) and HTTP mirrors, in that order. */
 function destinations(vs: ConfigObject): Dest[] {
   const spec = specOf(vs);
   const out: Dest[] = [];
-  for (const section of ['tcp', 'tls', 'http'] as const) {
-    arr(spec[section]).forEach((rule, i) => {
-      arr(obj(rule)?.route).forEach((rd, j) => {
-        const d = readDest(obj(rd)?.destination, 'route', [section, i, 'route', j, 'destination']);
+  for (const section of ROUTE_SECTIONS) {
+    const rules = arr(spec[section]);
+    for (let i = 0; i < rules.length; i++) {
+      const routes = arr(obj(rules[i])?.route);
+      for (let j = 0; j < routes.length; j++) {
+        const d = readDest(obj(routes[j])?.destination, 'route', section, i, j);
         if (d) out.push(d);
-      });
-    });
+      }
+    }
   }
-  arr(spec.http).forEach((rule, i) => {
-    const r = obj(rule);
-    if (!r) return;
-    const m = readDest(r.mirror, 'mirror', ['http', i, 'mirror']);
+  const http = arr(spec.http);
+  for (let i = 0; i < http.length; i++) {
+    const r = obj(http[i]);
+    if (!r) continue;
+    const m = readDest(r.mirror, 'mirror', 'http', i, -1);
     if (m) out.push(m);
-    arr(r.mirrors).forEach((mp, j) => {
-      const d = readDest(obj(mp)?.destination, 'mirror', ['http', i, 'mirrors', j, 'destination']);
+    const mirrors = arr(r.mirrors);
+    for (let j = 0; j < mirrors.length; j++) {
+      const d = readDest(obj(mirrors[j])?.destination, 'mirror', 'http', i, j);
       if (d) out.push(d);
-    });
-  });
+    }
+  }
   return out;
 }
 
@@ -194,7 +211,7 @@ export function analyzeDestinationHosts(ctx: Context): void {
       const svc = lookupHost(known, vs.namespace, exportTo, d.host);
       if (!svc) {
         const what = d.kind === 'mirror' ? 'mirror host' : 'host';
-        ctx.report('IST0101', vs, at(vs, ...d.rel, 'host'), `Referenced ${what} not found: ${goQuote(d.host)}`);
+        ctx.report('IST0101', vs, at(vs, ...relOf(d), 'host'), `Referenced ${what} not found: ${goQuote(d.host)}`);
         continue;
       }
       if (!d.hasPort) {
@@ -202,7 +219,7 @@ export function analyzeDestinationHosts(ctx: Context): void {
           ctx.report(
             'IST0112',
             vs,
-            at(vs, ...d.rel, 'host'),
+            at(vs, ...relOf(d), 'host'),
             `This VirtualService routes to a service ${goQuote(d.host)} that exposes multiple ports ${goList(svc.ports)}. Specifying a port in the destination is required to disambiguate.`,
           );
         }
@@ -210,7 +227,7 @@ export function analyzeDestinationHosts(ctx: Context): void {
       }
       const port = d.port ?? 0;
       if (!svc.ports.includes(port)) {
-        ctx.report('IST0101', vs, at(vs, ...d.rel, 'port', 'number'), `Referenced host:port not found: ${goQuote(`${d.host}:${port}`)}`);
+        ctx.report('IST0101', vs, at(vs, ...relOf(d), 'port', 'number'), `Referenced host:port not found: ${goQuote(`${d.host}:${port}`)}`);
       }
     }
   }
@@ -228,7 +245,7 @@ export function analyzeDestinationSubsets(ctx: Context): void {
       if (d.subset === '') continue;
       if (subsets.has(`${resourceNameFromHost(vs.namespace, d.host)}+${d.subset}`)) continue;
       const what = d.kind === 'mirror' ? 'mirror+subset in destinationrule' : 'host+subset in destinationrule';
-      ctx.report('IST0101', vs, at(vs, ...d.rel, 'subset'), `Referenced ${what} not found: ${goQuote(`${d.host}+${d.subset}`)}`);
+      ctx.report('IST0101', vs, at(vs, ...relOf(d), 'subset'), `Referenced ${what} not found: ${goQuote(`${d.host}+${d.subset}`)}`);
     }
   }
 }
