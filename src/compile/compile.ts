@@ -1,3 +1,4 @@
+import { groupByKind, ofKind } from '../config/by-kind.js';
 import type { FieldPath } from '../config/source.js';
 import { derivedOf } from '../config/derived.js';
 import type { ConfigObject, DestinationRuleSpec, GatewaySpec, Labels, VirtualServiceSpec } from '../config/types.js';
@@ -45,25 +46,29 @@ function defaultProxyNamespace(served: readonly ConfigObject[], opts: CompileOpt
   return opts.meshNamespace ?? ROOT_NAMESPACE;
 }
 
+// Numbers each compile (CompileContext.compileStamp).
+let compiles = 0;
+
 /** Validated objects in, the data plane's immutable Snapshot out. Pure: no sockets, no clock but `builtAt`. */
 export function compile(objects: readonly ConfigObject[], opts: CompileOptions = {}): Snapshot {
-  const vsList = objects.filter((o) => o.kind === 'VirtualService') as ConfigObject<VirtualServiceSpec>[];
+  const kinds = groupByKind(objects);
+  const vsList = ofKind<VirtualServiceSpec>(kinds, 'VirtualService') as ConfigObject<VirtualServiceSpec>[];
   const virtualServices = opts.cache !== undefined ? opts.cache.inCreationOrder(vsList) : byCreation(vsList);
-  const gateways = objects.filter((o) => o.kind === 'Gateway') as ConfigObject<GatewaySpec>[];
+  const gateways = ofKind<GatewaySpec>(kinds, 'Gateway') as ConfigObject<GatewaySpec>[];
   const served = gateways.filter((g) => opts.labels === undefined || selects(g.spec.selector, opts.labels));
   const proxyNamespace = defaultProxyNamespace(served, opts);
   opts.cache?.begin(objects, JSON.stringify([opts.labels ?? null, opts.meshNamespace ?? null, proxyNamespace]), opts.tls?.credentials);
   const ctx: CompileContext = {
-    registry: buildRegistry(objects, proxyNamespace),
+    registry: buildRegistry(objects, proxyNamespace, kinds),
     proxyNamespace,
     problems: [],
     clusters: new Map(),
-    destinationRules: byCreation(objects.filter((o) => o.kind === 'DestinationRule')) as ConfigObject<DestinationRuleSpec>[],
+    destinationRules: byCreation(ofKind<DestinationRuleSpec>(kinds, 'DestinationRule') as ConfigObject<DestinationRuleSpec>[]),
     virtualServices,
     reported: new Set(),
-    compiled: new Set(),
+    compileStamp: ++compiles,
     credentials: opts.tls?.credentials,
-    declaredAddresses: declaredAddresses(objects),
+    declaredAddresses: declaredAddresses(objects, kinds),
     cache: opts.cache,
   };
   const gatewayIndex = new Map(gateways.map((g) => [`${g.namespace}/${g.name}`, g]));
@@ -79,7 +84,7 @@ export function compile(objects: readonly ConfigObject[], opts: CompileOptions =
 
   // Rules no listener serves here (mesh-bound without --mesh-listen, unselected gateways) are
   // still config: check their destinations too, without adding their clusters.
-  for (const vs of roots) if (!ctx.compiled.has(vs)) compileHttpRoutes({ ...ctx, clusters: new Map() }, vs, { gateway: 'mesh', port: 0 });
+  for (const vs of roots) if (vs.derived?.compiledIn !== ctx.compileStamp) compileHttpRoutes({ ...ctx, clusters: new Map() }, vs, { gateway: 'mesh', port: 0 });
 
   // Built only where something proxies forward: it makes a cluster for every registry port.
   const proxies = listeners.some((l) => l.chains.some((c) => c.type === 'http' && c.forwardProxy));

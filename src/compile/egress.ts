@@ -1,3 +1,4 @@
+import { groupByKind, ofKind, type ObjectsByKind } from '../config/by-kind.js';
 import type { ConfigObject, ServiceEntrySpec } from '../config/types.js';
 import type { RegistryService } from '../registry/registry.js';
 import { warn, type CompileContext } from './context.js';
@@ -80,9 +81,9 @@ const NONE: ReadonlySet<string> = new Set();
  * The addresses each ServiceEntry names itself (endpoints, addresses), by `ServiceEntry ns/name`:
  * the only loopback or link-local ones its hosts may reach. Another entry's addresses do not count.
  */
-export function declaredAddresses(objects: readonly ConfigObject[]): Map<string, ReadonlySet<string>> {
+export function declaredAddresses(objects: readonly ConfigObject[], kinds: ObjectsByKind = groupByKind(objects)): Map<string, ReadonlySet<string>> {
   const out = new Map<string, ReadonlySet<string>>();
-  for (const se of objects.filter((o) => o.kind === 'ServiceEntry') as ConfigObject<ServiceEntrySpec>[]) {
+  for (const se of ofKind<ServiceEntrySpec>(kinds, 'ServiceEntry')) {
     const set = new Set<string>();
     for (const a of se.spec.addresses ?? []) set.add(a.split('/')[0]!);
     for (const e of se.spec.endpoints ?? []) if (e.address) set.add(e.address);

@@ -243,15 +243,24 @@ const PATCH_SHARE = 8;
 function patchHttpTable(ctx: CompileContext, roots: readonly ConfigObject<VirtualServiceSpec>[], s: ServerRef, memo: HttpTableMemo): RouteTable | undefined {
   const q = serverQuery(s);
   const domainsOf = (vs: ConfigObject<VirtualServiceSpec>) => domainsOn(vs, s, q.key, q.gwRef, q.serverHosts);
+  // Few passes over the 30,000: the first reload runs them before the JIT has compiled them.
   const stamp = ctx.cache!.nextStamp();
   for (const vs of roots) derivedOf(vs).mark = stamp;
-  const removed = memo.roots.filter((vs) => vs.derived?.mark !== stamp);
-  for (const vs of memo.roots) if (vs.derived!.mark === stamp) vs.derived!.mark = -stamp;
-  // Added ones still carry +stamp: they must be the tail of the creation order.
+  const removed: ConfigObject<VirtualServiceSpec>[] = [];
+  let keptCount = 0;
+  for (const vs of memo.roots) {
+    const d = vs.derived;
+    if (d !== undefined && d.mark === stamp) {
+      d.mark = -stamp;
+      keptCount++;
+    } else removed.push(vs);
+  }
+  // Added ones still carry +stamp: they must be the tail of the creation order, which they are
+  // when the kept ones are exactly the ones before it.
   let firstAdded = roots.length;
   while (firstAdded > 0 && roots[firstAdded - 1]!.derived!.mark === stamp) firstAdded--;
+  if (keptCount !== firstAdded) return undefined;
   if (removed.length + roots.length - firstAdded > Math.max(256, roots.length / PATCH_SHARE)) return undefined;
-  for (let i = 0; i < firstAdded; i++) if (roots[i]!.derived!.mark === stamp) return undefined;
   const kept = (b: Binding) => b.vs.derived!.mark === -stamp;
   const domains = memo.domains;
   // Every check first; the memo's map changes only once the patch is sure to go ahead.
@@ -421,7 +430,7 @@ function tcpRoutes(ctx: CompileContext, roots: ConfigObject<VirtualServiceSpec>[
   for (const { vs } of bindings(roots, s)) {
     if (seen.has(vs)) continue;
     seen.add(vs);
-    ctx.compiled.add(vs);
+    derivedOf(vs).compiledIn = ctx.compileStamp;
     const list = ((which === 'tls' ? vs.spec.tls : vs.spec.tcp) ?? []) as { match?: L4Match[]; route?: unknown }[];
     list.forEach((r, i) => {
       const applying = applicable(r.match, vs, gateway, port);

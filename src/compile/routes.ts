@@ -50,7 +50,7 @@ export function qualifyGateway(ref: string, namespace: string): string {
 }
 
 export function compileHttpRoutes(ctx: CompileContext, vs: ConfigObject<VirtualServiceSpec>, scope: RouteScope): Route[] {
-  ctx.compiled.add(vs);
+  derivedOf(vs).compiledIn = ctx.compileStamp;
   // A root's routes depend on its delegates too: those are compiled afresh every time.
   const cache = ctx.cache;
   if (cache === undefined || ctx.clustersNamed !== undefined || hasDelegates(vs)) return compileHttpRoutesAfresh(ctx, vs, scope);
@@ -58,12 +58,12 @@ export function compileHttpRoutes(ctx: CompileContext, vs: ConfigObject<VirtualS
   const hit = cache.get(vs, key);
   if (hit) {
     for (const c of hit.clusters) if (!ctx.clusters.has(c.name)) ctx.clusters.set(c.name, c);
-    hit.problems.forEach((p, i) => {
+    for (let i = 0; i < hit.problems.length; i++) {
       const k = hit.reportedKeys[i]!;
-      if (ctx.reported.has(k)) return;
+      if (ctx.reported.has(k)) continue;
       ctx.reported.add(k);
-      ctx.problems.push(p);
-    });
+      ctx.problems.push(hit.problems[i]!);
+    }
     return hit.routes;
   }
   const problemsBefore = ctx.problems.length;

@@ -20,6 +20,8 @@ export interface DerivedFacts {
    * in the last one too (-n). Each step makes its own n, so steps never read each other's marks.
    */
   mark: number;
+  /** The last compile (CompileContext.compileStamp) in which some listener compiled this VirtualService's routes. */
+  compiledIn: number;
   /** Whether a VirtualService delegates any of its HTTP routes. */
   delegates: boolean | undefined;
   /** Its compiled routes by scope, kept by a CompileCache (compile/compile-cache.ts). */
@@ -28,5 +30,5 @@ export interface DerivedFacts {
 
 /** The object's facts, made on first use. */
 export function derivedOf(o: ConfigObject): DerivedFacts {
-  return (o.derived ??= { gateways: undefined, lowerHosts: undefined, domains: undefined, source: undefined, gatewayFindings: undefined, mark: 0, delegates: undefined, routeMemo: undefined });
+  return (o.derived ??= { gateways: undefined, lowerHosts: undefined, domains: undefined, source: undefined, gatewayFindings: undefined, mark: 0, compiledIn: 0, delegates: undefined, routeMemo: undefined });
 }

@@ -1,3 +1,4 @@
+import { groupByKind, ofKind, type ObjectsByKind } from '../config/by-kind.js';
 import { exportToOf, isExportedTo } from '../config/visibility.js';
 import type {
   ConfigObject,
@@ -73,7 +74,7 @@ export function resolveHost(registry: Registry, host: string, namespace: string)
  * ServiceEntries not exported to that namespace are left out, as Istio leaves them out of the
  * proxy's config.
  */
-export function buildRegistry(objects: readonly ConfigObject[], proxyNamespace?: string): Registry {
+export function buildRegistry(objects: readonly ConfigObject[], proxyNamespace?: string, kinds: ObjectsByKind = groupByKind(objects)): Registry {
   const services = new Map<string, RegistryService>();
   const hidden = new Map<string, string>();
   const visible = (o: ConfigObject, hosts: readonly string[]) => {
@@ -81,7 +82,7 @@ export function buildRegistry(objects: readonly ConfigObject[], proxyNamespace?:
     for (const h of hosts) if (!hidden.has(h)) hidden.set(h, o.ref);
     return false;
   };
-  const byKind = (k: string) => objects.filter((o) => o.kind === k);
+  const byKind = (k: string) => ofKind(kinds, k);
   const workloadEntries = byKind('WorkloadEntry') as ConfigObject<WorkloadEntrySpec>[];
   const endpointsObjs = byKind('Endpoints') as ConfigObject<EndpointsBody>[];
   const slices = byKind('EndpointSlice') as ConfigObject<EndpointSliceBody>[];
