@@ -12,6 +12,7 @@ import { isMaterial, type MaterialResult } from '../tls/credentials.js';
 import type { ClusterConfig, Route } from './snapshot.js';
 import { byCreation, createdBefore } from './creation-order.js';
 import { derivedOf } from '../config/derived.js';
+import { ofKind, type ObjectsByKind } from '../config/by-kind.js';
 
 /** What compiling one VirtualService for one scope gave, to give again. */
 export interface RouteMemoEntry {
@@ -42,14 +43,18 @@ export class CompileCache {
    * as last time (an unchanged object in a file that changed is read again as a new object, so
    * they are compared by what they say), under the same options and certificate material.
    */
-  begin(objects: readonly ConfigObject[], options: string, credentials: ReadonlyMap<string, MaterialResult> | undefined): void {
+  begin(kinds: ObjectsByKind, options: string, credentials: ReadonlyMap<string, MaterialResult> | undefined): void {
     const parts = [options, credentialsFingerprint(credentials)];
-    for (const o of objects) if (o.kind !== 'VirtualService') parts.push(this.contentOf(o));
+    // Kind by kind, in a fixed order: nothing compile reads depends on how kinds interleave.
+    for (const kind of [...kinds.keys()].sort()) {
+      if (kind === 'VirtualService') continue;
+      parts.push(kind);
+      for (const o of kinds.get(kind)!) parts.push(this.contentOf(o));
+    }
     // Creation time decides between DestinationRules for one host: their order is a dependency,
     // not their times (a rewritten file gives its objects new ones).
     const byHost = new Map<string, ConfigObject[]>();
-    for (const o of objects) {
-      if (o.kind !== 'DestinationRule') continue;
+    for (const o of ofKind(kinds, 'DestinationRule')) {
       const host = String((o.spec as { host?: unknown }).host);
       const list = byHost.get(host);
       if (list) list.push(o);

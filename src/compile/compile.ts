@@ -57,7 +57,7 @@ export function compile(objects: readonly ConfigObject[], opts: CompileOptions =
   const gateways = ofKind<GatewaySpec>(kinds, 'Gateway') as ConfigObject<GatewaySpec>[];
   const served = gateways.filter((g) => opts.labels === undefined || selects(g.spec.selector, opts.labels));
   const proxyNamespace = defaultProxyNamespace(served, opts);
-  opts.cache?.begin(objects, JSON.stringify([opts.labels ?? null, opts.meshNamespace ?? null, proxyNamespace]), opts.tls?.credentials);
+  opts.cache?.begin(kinds, JSON.stringify([opts.labels ?? null, opts.meshNamespace ?? null, proxyNamespace]), opts.tls?.credentials);
   const ctx: CompileContext = {
     registry: buildRegistry(objects, proxyNamespace, kinds),
     proxyNamespace,
