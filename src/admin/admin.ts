@@ -1,4 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify';
+import { OWN_PORT_OPTIONS } from './fastify-options.js';
 import { renderRoutes, snapshotToJSON } from '../compile/describe.js';
 import type { Snapshot } from '../compile/snapshot.js';
 import { explain } from '../compile/explain.js';
@@ -16,7 +17,7 @@ export interface AdminSources {
 export function createAdminServer(src: AdminSources): FastifyInstance {
   const current = src.snapshot;
   const egressRefusals = src.egressRefusals ?? (() => new Map<string, number>());
-  const app = Fastify({ logger: false });
+  const app = Fastify(OWN_PORT_OPTIONS);
   app.get('/config_dump', (_req, reply) => {
     reply.type('application/json').send(JSON.stringify(snapshotToJSON(current()), null, 2) + '\n');
   });

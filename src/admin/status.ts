@@ -1,4 +1,5 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { OWN_PORT_OPTIONS } from './fastify-options.js';
 
 export interface StatusSource {
   ready(): boolean;
@@ -8,7 +9,7 @@ export interface StatusSource {
 
 /** The status port Kubernetes probes and load balancers read: /healthz/ready. */
 export function createStatusServer(src: StatusSource): FastifyInstance {
-  const app = Fastify({ logger: false });
+  const app = Fastify(OWN_PORT_OPTIONS);
   app.get('/healthz/ready', (_req, reply) => {
     if (src.ready()) reply.code(200).type('text/plain').send('');
     else reply.code(503).type('text/plain').send('not ready\n');
