@@ -185,13 +185,19 @@ export function parseConfigTexts(
   return mergeFiles(sources.map((src) => parseFile(src.file, src.text, src.mtimeMs ?? Date.now(), opts)));
 }
 
+// Shared by every object that has them (read-only, as the objects are): 3 objects fewer for
+// each of 30,000.
+const TOP_LEVEL: readonly (string | number)[] = Object.freeze([]);
+const SPEC_PATH: readonly (string | number)[] = Object.freeze(['spec']);
+const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
+
 /** One file's objects and problems, in the order they are written. */
 function parseFile(file: string, text: string, mtimeMs: number, opts: LoadOptions): { objects: ConfigObject[]; problems: Problem[] } {
   const problems: Problem[] = [];
   const objects: ConfigObject[] = [];
   const { docs, failures } = parseSource(file, text);
   for (const f of failures) problems.push({ severity: 'error', file: f.file, line: f.line, col: f.col, message: `YAML syntax: ${f.message}` });
-  for (const doc of docs) readDocument(doc, doc.value, [], mtimeMs, opts, problems, objects);
+  for (const doc of docs) readDocument(doc, doc.value, TOP_LEVEL, mtimeMs, opts, problems, objects);
   return { objects, problems };
 }
 
@@ -218,7 +224,7 @@ function mergeFiles(parts: readonly { objects: ConfigObject[]; problems: Problem
 function readDocument(
   doc: SourceDoc,
   value: unknown,
-  docPath: (string | number)[],
+  docPath: readonly (string | number)[],
   mtimeMs: number,
   opts: LoadOptions,
   problems: Problem[],
@@ -263,7 +269,7 @@ function readDocument(
     problems.push({ severity: 'error', ...at(['metadata', 'name']), object: ref, field: 'metadata.name', message: 'required field is missing: every object needs a name' });
     return;
   }
-  const specPath = info.body === 'spec' ? ['spec'] : [];
+  const specPath = info.body === 'spec' ? SPEC_PATH : TOP_LEVEL;
   let body: unknown;
   if (info.body === 'spec') {
     body = value.spec ?? {};
@@ -288,7 +294,7 @@ function readDocument(
       if (reported === undefined || !reported.has(formatPath([...specPath, ...p]))) report(p, message);
     }, (p) => fieldsAt(info.schema, p));
   }
-  const labels = isPlainObject(meta.labels) ? (meta.labels as Record<string, string>) : {};
+  const labels = isPlainObject(meta.labels) ? (meta.labels as Record<string, string>) : NO_LABELS;
   const annotations = isPlainObject(meta.annotations) ? (meta.annotations as Record<string, string>) : undefined;
   // Istio's webhook runs only on what its schema admitted, as the API server orders them.
   if (found.length === 0 && info.crd !== undefined && isPlainObject(body)) {
