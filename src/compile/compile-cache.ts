@@ -85,11 +85,19 @@ export class CompileCache {
     if (prev === undefined) return (this.lastOrder = byCreation(list));
     const stamp = this.nextStamp();
     for (const o of list) derivedOf(o).mark = stamp;
-    const kept = prev.filter((o) => o.derived?.mark === stamp);
-    // Marked again: what is in the last order now carries -stamp; the rest is new.
-    for (const o of kept) o.derived!.mark = -stamp;
-    const added = byCreation(list.filter((o) => o.derived!.mark !== -stamp));
-    if (added.length === 0) return (this.lastOrder = kept);
+    // What is in the last order too now carries -stamp; the rest is new.
+    const kept: T[] = [];
+    for (const o of prev) {
+      const d = o.derived;
+      if (d !== undefined && d.mark === stamp) {
+        d.mark = -stamp;
+        kept.push(o);
+      }
+    }
+    if (kept.length === list.length) return (this.lastOrder = kept);
+    const added = byCreation(list.filter((o) => o.derived!.mark === stamp));
+    // Usually the new ones are the newest (an edited file's objects are): they go after the rest.
+    if (kept.length === 0 || createdBefore(kept[kept.length - 1]!, added[0]!)) return (this.lastOrder = kept.concat(added));
     const out: T[] = [];
     let i = 0;
     let j = 0;
