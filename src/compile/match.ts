@@ -19,10 +19,11 @@ const NO_HEADERS = Object.freeze([]) as unknown as HeaderMatcher[];
 const NO_QUERY = Object.freeze([]) as unknown as CompiledMatch['query'];
 
 export function compileMatch(m: HTTPMatchRequest): CompiledMatch {
-  const headers: HeaderMatcher[] = m.headers === undefined && m.withoutHeaders === undefined ? NO_HEADERS : [];
-  if (m.headers !== undefined) for (const [name, s] of Object.entries(m.headers)) headers.push({ name: name.toLowerCase(), m: stringMatcher(s), invert: false });
-  if (m.withoutHeaders !== undefined) for (const [name, s] of Object.entries(m.withoutHeaders)) headers.push({ name: name.toLowerCase(), m: stringMatcher(s), invert: true });
-  const query = m.queryParams === undefined ? NO_QUERY : Object.entries(m.queryParams).map(([name, s]) => ({ name, m: stringMatcher(s) }));
+  // A field written with nothing under it (`headers:`) is null, which the checks let through.
+  const headers: HeaderMatcher[] = m.headers == null && m.withoutHeaders == null ? NO_HEADERS : [];
+  if (m.headers != null) for (const [name, s] of Object.entries(m.headers)) headers.push({ name: name.toLowerCase(), m: stringMatcher(s), invert: false });
+  if (m.withoutHeaders != null) for (const [name, s] of Object.entries(m.withoutHeaders)) headers.push({ name: name.toLowerCase(), m: stringMatcher(s), invert: true });
+  const query = m.queryParams == null ? NO_QUERY : Object.entries(m.queryParams).map(([name, s]) => ({ name, m: stringMatcher(s) }));
   return {
     name: m.name,
     uri: m.uri ? stringMatcher(m.uri, m.ignoreUriCase === true) : null,

@@ -90,7 +90,8 @@ const NO_ROUTES: Route[] = Object.freeze([]) as unknown as Route[];
 
 function compileHttpRoutesAfresh(ctx: CompileContext, vs: ConfigObject<VirtualServiceSpec>, scope: RouteScope): Route[] {
   const http = vs.spec.http;
-  if (http === undefined || http.length === 0) return NO_ROUTES;
+  // `http:` written with nothing under it is null: the checks let that through, as the API server does.
+  if (http == null || http.length === 0) return NO_ROUTES;
   const out: Route[] = [];
   for (let index = 0; index < http.length; index++) {
     const h = http[index]!;

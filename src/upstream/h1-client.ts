@@ -6,11 +6,18 @@ import { connectFailure, isConnectError, tlsFailure, UpstreamError } from './err
 import { installUndiciFixes, type ReuseAware } from './undici-fixes.js';
 
 // undici's index loads fetch, WebSocket, cookies and the rest (120 ms of every start, measured
-// with require); the data path needs its Pool and Client only (48 ms). undici-fixes.ts reaches
-// into undici 7's files the same way.
+// with require); the data path needs its Pool and Client only (48 ms). Those are undici 7's own
+// files, as undici-fixes.ts reads them; should a release move them, the index serves.
 const require = createRequire(import.meta.url);
-const Pool = require('undici/lib/dispatcher/pool.js') as typeof UndiciPool;
-const Client = require('undici/lib/dispatcher/client.js') as typeof UndiciClient;
+const { Pool, Client } = undiciDispatchers();
+
+function undiciDispatchers(): { Pool: typeof UndiciPool; Client: typeof UndiciClient } {
+  try {
+    return { Pool: require('undici/lib/dispatcher/pool.js') as typeof UndiciPool, Client: require('undici/lib/dispatcher/client.js') as typeof UndiciClient };
+  } catch {
+    return require('undici') as { Pool: typeof UndiciPool; Client: typeof UndiciClient };
+  }
+}
 
 // undici's names for an answer that breaks HTTP/1.1 framing.
 const PROTOCOL_ERRORS = new Set(['UND_ERR_INFO', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH', 'UND_ERR_RES_EXCEEDED_MAX_SIZE', 'UND_ERR_HEADERS_OVERFLOW']);

@@ -228,6 +228,56 @@ describe('compile: route order and match compilation', () => {
   });
 });
 
+describe('compile: fields written with nothing under them (null)', () => {
+  // `http:` or `headers:` with every entry commented out reads as null; the schema, CRD and
+  // webhook checks let a null through, as the API server does, so compile must take it too.
+  it('a VirtualService with `http:` null and a tcp route, on an HTTP server and unbound, gives no HTTP routes', () => {
+    const snap = build(
+      gateway('gw', 'default', [{ port: 80, hosts: ['n.example.com'] }]) +
+        service('svc.example.com') +
+        `---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: bound, namespace: default}
+spec:
+  hosts: [n.example.com]
+  gateways: [gw]
+  http:
+  tcp:
+  - route: [{destination: {host: svc.example.com, port: {number: 80}}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: unbound, namespace: default}
+spec:
+  hosts: [svc.example.com]
+  http:
+  tcp:
+  - route: [{destination: {host: svc.example.com, port: {number: 80}}}]
+`,
+    );
+    expect(listener(snap, 80).routes.exact.get('n.example.com')?.routes ?? []).toEqual([]);
+  });
+
+  it('a match whose headers, withoutHeaders and queryParams are null tests its URI only', () => {
+    const snap = build(
+      gateway('gw', 'default', [{ port: 80, hosts: ['n.example.com'] }]) +
+        service('svc.example.com') +
+        vs('nulls', 'default', ['n.example.com'], ['gw'], `  - name: nulls
+    match:
+    - uri: {prefix: /n}
+      headers:
+      withoutHeaders:
+      queryParams:
+    route: [{destination: {host: svc.example.com}}]`),
+    );
+    const m = listener(snap, 80).routes.exact.get('n.example.com')!.routes[0]!.matches![0]!;
+    expect(m.uri).toMatchObject({ kind: 1, value: '/n' });
+    expect(m.headers).toEqual([]);
+    expect(m.query).toEqual([]);
+  });
+});
+
 describe('compile: which VirtualServices bind to which Gateway hosts', () => {
   const snap = build(
     gateway('gw', 'gw-ns', [{ port: 80, hosts: ['short.example.com', 'qualified.example.com', 'unqualified.example.com', 'mesh.example.com', 'narrow.example.com', 'exported.example.com'] }]) +
