@@ -13,6 +13,7 @@ import { clusterPolicy, destinationRuleFor } from './policy.js';
 import { isExportedTo } from '../config/visibility.js';
 import { compileRe2Search } from './regex.js';
 import { wire } from './wire.js';
+import type { RouteMemoEntry } from './compile-cache.js';
 import type {
   ClusterConfig,
   CompiledMatch,
@@ -38,6 +39,23 @@ export interface RouteScope {
   key?: string;
 }
 
+/** The compile cache's key of a scope, made once per scope object. */
+export function scopeKey(scope: RouteScope): string {
+  return (scope.key ??= `${scope.gateway}|${scope.port}`);
+}
+
+/** Kept routes in a compile: the clusters they name, where not named yet, and the warnings they raised, once. */
+export function replayKept(ctx: CompileContext, hit: RouteMemoEntry): Route[] {
+  for (const c of hit.clusters) if (!ctx.clusters.has(c.name)) ctx.clusters.set(c.name, c);
+  for (let i = 0; i < hit.problems.length; i++) {
+    const k = hit.reportedKeys[i]!;
+    if (ctx.reported.has(k)) continue;
+    ctx.reported.add(k);
+    ctx.problems.push(hit.problems[i]!);
+  }
+  return hit.routes;
+}
+
 export function qualifyGateway(ref: string, namespace: string): string {
   if (ref === 'mesh') return 'mesh';
   if (ref.includes('/')) return ref;
@@ -54,18 +72,9 @@ export function compileHttpRoutes(ctx: CompileContext, vs: ConfigObject<VirtualS
   // A root's routes depend on its delegates too: those are compiled afresh every time.
   const cache = ctx.cache;
   if (cache === undefined || ctx.clustersNamed !== undefined || hasDelegates(vs)) return compileHttpRoutesAfresh(ctx, vs, scope);
-  const key = (scope.key ??= `${scope.gateway}|${scope.port}`);
+  const key = scopeKey(scope);
   const hit = cache.get(vs, key);
-  if (hit) {
-    for (const c of hit.clusters) if (!ctx.clusters.has(c.name)) ctx.clusters.set(c.name, c);
-    for (let i = 0; i < hit.problems.length; i++) {
-      const k = hit.reportedKeys[i]!;
-      if (ctx.reported.has(k)) continue;
-      ctx.reported.add(k);
-      ctx.problems.push(hit.problems[i]!);
-    }
-    return hit.routes;
-  }
+  if (hit) return replayKept(ctx, hit);
   const problemsBefore = ctx.problems.length;
   ctx.clustersNamed = new Set();
   ctx.reportedLog = [];
