@@ -94,8 +94,20 @@ export function compile(objects: readonly ConfigObject[], opts: CompileOptions =
   checkDestinationRules(ctx);
   // In file order, so an operator reads them top to bottom alongside the YAML.
   ctx.problems.sort((a, b) => (a.file ?? '').localeCompare(b.file ?? '') || (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
-  const sources = objects.map((o) => (derivedOf(o).source ??= { object: o.ref, file: o.source.file, line: o.source.locate(o.docPath).line }));
-  return { version: opts.version ?? 1, builtAt: new Date(), listeners, clusters: ctx.clusters, problems: ctx.problems, egress, sources };
+  // Where each object came from is for /config_dump: listed when first asked for, not on every
+  // reload (30,000 entries).
+  let sources: Snapshot['sources'] | undefined;
+  return {
+    version: opts.version ?? 1,
+    builtAt: new Date(),
+    listeners,
+    clusters: ctx.clusters,
+    problems: ctx.problems,
+    egress,
+    get sources() {
+      return (sources ??= objects.map((o) => (derivedOf(o).source ??= { object: o.ref, file: o.source.file, line: o.source.locate(o.docPath).line })));
+    },
+  };
 }
 
 /**

@@ -21,7 +21,7 @@ export interface Snapshot {
   /** What the forward proxy (CONNECT, absolute-form) may reach. */
   egress: EgressPolicy;
   /** The objects it was compiled from, and where each was read (for /config_dump). */
-  sources: { object: string; file: string; line: number }[];
+  readonly sources: { object: string; file: string; line: number }[];
 }
 
 /** Outbound traffic policy for the mesh listener and egress gateways, compiled from the registry and Sidecar. */
