@@ -179,13 +179,15 @@ const NO_FINDINGS: readonly { field: FieldPath; message: string }[] = Object.fre
  */
 function checkGatewayBindings(ctx: CompileContext, vss: ConfigObject<VirtualServiceSpec>[], gateways: Map<string, ConfigObject<GatewaySpec>>, keep: { owner: object; token: number } | undefined): void {
   const hostsOf = new Map<ConfigObject<GatewaySpec>, ReturnType<typeof parseGatewayHost>[]>();
+  // Nearly every VirtualService has nothing to report: those share one record.
+  const none = keep !== undefined ? { owner: keep.owner, token: keep.token, list: NO_FINDINGS } : undefined;
   for (const vs of vss) {
     const derived = derivedOf(vs);
     const kept = derived.gatewayFindings;
     let findings = keep !== undefined && kept !== undefined && kept.owner === keep.owner && kept.token === keep.token ? kept.list : undefined;
     if (findings === undefined) {
       findings = gatewayFindings(vs, gateways, hostsOf);
-      if (keep !== undefined) derived.gatewayFindings = { owner: keep.owner, token: keep.token, list: findings };
+      if (keep !== undefined) derived.gatewayFindings = findings === NO_FINDINGS ? none : { owner: keep.owner, token: keep.token, list: findings };
     }
     for (const f of findings) warn(ctx, vs, f.field, f.message);
   }
@@ -193,25 +195,39 @@ function checkGatewayBindings(ctx: CompileContext, vss: ConfigObject<VirtualServ
 
 function gatewayFindings(vs: ConfigObject<VirtualServiceSpec>, gateways: Map<string, ConfigObject<GatewaySpec>>, hostsOf: Map<ConfigObject<GatewaySpec>, ReturnType<typeof parseGatewayHost>[]>): readonly { field: FieldPath; message: string }[] {
   let out: { field: FieldPath; message: string }[] | undefined;
-  (vs.spec.gateways ?? []).forEach((g, i) => {
-    const ref = qualifyGateway(g, vs.namespace);
-    if (ref !== 'mesh' && !gateways.has(ref)) (out ??= []).push({ field: ['gateways', i], message: `gateway ${ref} does not exist, so these routes are not served on it` });
-  });
-  for (const ref of boundGateways(vs)) {
+  // Plain loops over the names boundGateways keeps: this runs for every VirtualService at start.
+  const bound = boundGateways(vs);
+  const named = vs.spec.gateways;
+  if (named !== undefined && named !== null && named.length > 0) {
+    // boundGateways qualified these very names, one for one.
+    for (let i = 0; i < bound.length; i++) {
+      const ref = bound[i]!;
+      if (ref !== 'mesh' && !gateways.has(ref)) (out ??= []).push({ field: ['gateways', i], message: `gateway ${ref} does not exist, so these routes are not served on it` });
+    }
+  }
+  for (const ref of bound) {
     const gw = gateways.get(ref);
     if (!gw) continue;
     let serverHosts = hostsOf.get(gw);
     if (!serverHosts) hostsOf.set(gw, (serverHosts = gw.spec.servers.flatMap((s) => s.hosts.map(parseGatewayHost))));
     const lower = lowerHosts(vs);
-    (vs.spec.hosts ?? []).forEach((h, i) => {
-      const ok = serverHosts.some((sh) => intersect(lower[i]!, sh.host) !== undefined && namespaceAllows(sh, vs.namespace, gw.namespace));
+    const hosts = vs.spec.hosts ?? [];
+    for (let i = 0; i < hosts.length; i++) {
+      const h = hosts[i]!;
+      let ok = false;
+      for (const sh of serverHosts) {
+        if (intersect(lower[i]!, sh.host) !== undefined && namespaceAllows(sh, vs.namespace, gw.namespace)) {
+          ok = true;
+          break;
+        }
+      }
       if (!ok) {
         (out ??= []).push({
           field: ['hosts', i],
           message: `host ${h} is not among the hosts of gateway ${ref} (${serverHosts.map((s) => (s.namespace === '*' ? s.host : `${s.namespace}/${s.host}`)).join(', ')}) for this namespace, so it is not served there`,
         });
       }
-    });
+    }
   }
   return out ?? NO_FINDINGS;
 }
