@@ -12,7 +12,7 @@ import { byCreation } from './creation-order.js';
 import { ROOT_NAMESPACE } from '../config/visibility.js';
 import { declaredAddresses, egressPolicy, sidecarReach } from './egress.js';
 import { addVirtualHost, boundGateways, finishWildcards, gatewayListener, gatewayPorts, lowerHosts, newTable, type TlsInputs } from './gateway-listener.js';
-import { compileHttpRoutes, directRoute, ensureCluster, hasDelegates, qualifyGateway } from './routes.js';
+import { compileHttpRoutes, directRoute, ensureCluster, hasDelegates } from './routes.js';
 import type { EgressPolicy, HttpChainConfig, ListenerConfig, Route, Snapshot, VirtualHost } from './snapshot.js';
 
 const NO_EGRESS: EgressPolicy = { mode: 'REGISTRY_ONLY', exact: new Map(), wildcards: [], leftOut: new Map(), source: 'no forward proxy served' };
