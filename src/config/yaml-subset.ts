@@ -37,13 +37,42 @@ const HEX_DIGITS: Record<string, number> = { x: 2, u: 4, U: 8 };
 
 const isBlank = (c: number) => c === SPACE || c === TAB;
 
-// Map keys repeat endlessly (host, port, name, 120,000 times each in a large config). The last
-// plain key of each first character and length is kept, and a key whose text is that key's is
-// that same string: no slice, no check and no string-table lookup to make it a property name.
-const KEY_SLOTS = 1024;
-const lastKeys: (string | undefined)[] = new Array<string | undefined>(KEY_SLOTS).fill(undefined);
-const VALUE_SLOTS = 4096;
-const lastValues: (string | undefined)[] = new Array<string | undefined>(VALUE_SLOTS).fill(undefined);
+// Keys and text values repeat endlessly (host, port, name, apiVersion, kind, a destination
+// host: 120,000 times each in a large config). The last one read in each slot (by length and
+// first characters) is kept, and a plain scalar whose text is that one's is that same string: no
+// slice, no check, no string-table lookup for a key, and one string held by many objects.
+class Slots {
+  private readonly strings: (string | undefined)[];
+  /**
+   * Whether a slot's string was copied out of its text. V8 cuts a string of 13 or more
+   * characters as a view of the whole text it came from: handed to objects of other files, it
+   * would keep this file's text alive after the file changed (200 such 1 MB texts: 201 MiB
+   * kept, 2 MiB as copies). A string is copied when first found again, as most are not.
+   */
+  private readonly copied: Uint8Array;
+
+  constructor(readonly size: number) {
+    this.strings = new Array<string | undefined>(size).fill(undefined);
+    this.copied = new Uint8Array(size);
+  }
+
+  /** The string kept in `slot` when the text at from..to is the same, else undefined. */
+  recall(slot: number, t: string, from: number, to: number): string | undefined {
+    const seen = this.strings[slot];
+    if (seen === undefined || seen.length !== to - from || !t.startsWith(seen, from)) return undefined;
+    if (this.copied[slot] === 1) return seen;
+    this.copied[slot] = 1;
+    return (this.strings[slot] = seen.length < 13 ? seen : (seen + ' ').slice(0, -1));
+  }
+
+  keep(slot: number, s: string): string {
+    this.copied[slot] = 0;
+    return (this.strings[slot] = s);
+  }
+}
+
+const lastKeys = new Slots(1024);
+const lastValues = new Slots(4096);
 
 /**
  * A list grown by push keeps room for 17 items; config lists mostly hold one. A copy has exactly
@@ -307,32 +336,26 @@ class SubsetReader {
     return key;
   }
 
-  /**
-   * A plain scalar's value. Text values repeat too (apiVersion, kind, namespace, a route's
-   * destination host): the last of each length and first and last character is kept, as keys
-   * are, and one held by many objects is then one string.
-   */
+  /** A plain scalar's value; a text value is kept in its slot (by length, first and last character). */
   private plainValue(from: number, to: number): unknown {
     const t = this.text;
-    const slot = (((to - from) * 31 + t.charCodeAt(from)) * 31 + t.charCodeAt(to - 1)) & (VALUE_SLOTS - 1);
-    const seen = lastValues[slot];
-    if (seen !== undefined && seen.length === to - from && t.startsWith(seen, from)) return seen;
+    const slot = (((to - from) * 31 + t.charCodeAt(from)) * 31 + t.charCodeAt(to - 1)) & (lastValues.size - 1);
+    const seen = lastValues.recall(slot, t, from, to);
+    if (seen !== undefined) return seen;
     const text = this.plainText(from, to);
     const v = plainScalar(text);
-    if (v === text) lastValues[slot] = text;
-    return v;
+    return v === text ? lastValues.keep(slot, text) : v;
   }
 
   /** A plain key's text. A key read as something other than text (`on:`, `1:`) is js-yaml's to name. */
   private plainKey(from: number, to: number): string {
     const t = this.text;
-    const slot = ((to - from) * 31 + t.charCodeAt(from)) & (KEY_SLOTS - 1);
-    const seen = lastKeys[slot];
-    if (seen !== undefined && seen.length === to - from && t.startsWith(seen, from)) return seen;
+    const slot = ((to - from) * 31 + t.charCodeAt(from)) & (lastKeys.size - 1);
+    const seen = lastKeys.recall(slot, t, from, to);
+    if (seen !== undefined) return seen;
     const key = this.plainText(from, to);
     if (plainScalar(key) !== key) this.fail();
-    lastKeys[slot] = key;
-    return key;
+    return lastKeys.keep(slot, key);
   }
 
   /** Checks a plain scalar's characters and returns it. */
