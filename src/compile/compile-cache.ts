@@ -80,7 +80,7 @@ export class CompileCache {
    * byCreation, reusing the last compile's order: the objects still there keep it, the new ones
    * are sorted and merged in. A reload that changed one file sorts its objects only.
    */
-  inCreationOrder<T extends ConfigObject>(list: T[]): T[] {
+  inCreationOrder<T extends ConfigObject>(list: readonly T[]): T[] {
     const prev = this.lastOrder as T[] | undefined;
     if (prev === undefined) return (this.lastOrder = byCreation(list));
     const stamp = this.nextStamp();

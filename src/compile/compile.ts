@@ -52,7 +52,7 @@ let compiles = 0;
 /** Validated objects in, the data plane's immutable Snapshot out. Pure: no sockets, no clock but `builtAt`. */
 export function compile(objects: readonly ConfigObject[], opts: CompileOptions = {}): Snapshot {
   const kinds = groupByKind(objects);
-  const vsList = ofKind<VirtualServiceSpec>(kinds, 'VirtualService') as ConfigObject<VirtualServiceSpec>[];
+  const vsList = ofKind<VirtualServiceSpec>(kinds, 'VirtualService');
   const virtualServices = opts.cache !== undefined ? opts.cache.inCreationOrder(vsList) : byCreation(vsList);
   const gateways = ofKind<GatewaySpec>(kinds, 'Gateway') as ConfigObject<GatewaySpec>[];
   const served = gateways.filter((g) => opts.labels === undefined || selects(g.spec.selector, opts.labels));
@@ -63,7 +63,7 @@ export function compile(objects: readonly ConfigObject[], opts: CompileOptions =
     proxyNamespace,
     problems: [],
     clusters: new Map(),
-    destinationRules: byCreation(ofKind<DestinationRuleSpec>(kinds, 'DestinationRule') as ConfigObject<DestinationRuleSpec>[]),
+    destinationRules: byCreation(ofKind<DestinationRuleSpec>(kinds, 'DestinationRule')),
     virtualServices,
     reported: new Set(),
     compileStamp: ++compiles,
@@ -198,7 +198,7 @@ function gatewayFindings(vs: ConfigObject<VirtualServiceSpec>, gateways: Map<str
   // Plain loops over the names boundGateways keeps: this runs for every VirtualService at start.
   const bound = boundGateways(vs);
   const named = vs.spec.gateways;
-  if (named !== undefined && named !== null && named.length > 0) {
+  if (named != null && named.length > 0) {
     // boundGateways qualified these very names, one for one.
     for (let i = 0; i < bound.length; i++) {
       const ref = bound[i]!;

@@ -2,7 +2,7 @@
 // then namespace/name.
 import type { ConfigObject } from '../config/types.js';
 
-export function byCreation<T extends ConfigObject>(list: T[]): T[] {
+export function byCreation<T extends ConfigObject>(list: readonly T[]): T[] {
   // Istio orders same-host rules by creation time, then name. Each key is made once, not once
   // per comparison (30,000 VirtualServices on every reload).
   const keyed = list.map((o) => ({ o, ms: o.createdMs, name: o.namespace + '/' + o.name }));

@@ -1,8 +1,8 @@
 import type { ConfigObject } from './types.js';
 
-// One object shape for every object's facts, made with all its fields at once: a reload walks
-// 30,000 of them (marks, memos), and facts added field by field in varying order gave them
-// dozens of shapes, which made each of those reads a slow megamorphic lookup.
+// One object shape for every object's facts, made with all its fields at once. Facts added
+// field by field gave them several shapes, and the first reload's marks then gave 30,000 of
+// them a new one each (a map transition and a bigger property store, per object).
 
 export interface DerivedFacts {
   /** A VirtualService's Gateways as `ns/name` (or `mesh`). */

@@ -82,12 +82,11 @@ export function buildRegistry(objects: readonly ConfigObject[], proxyNamespace?:
     for (const h of hosts) if (!hidden.has(h)) hidden.set(h, o.ref);
     return false;
   };
-  const byKind = (k: string) => ofKind(kinds, k);
-  const workloadEntries = byKind('WorkloadEntry') as ConfigObject<WorkloadEntrySpec>[];
-  const endpointsObjs = byKind('Endpoints') as ConfigObject<EndpointsBody>[];
-  const slices = byKind('EndpointSlice') as ConfigObject<EndpointSliceBody>[];
+  const workloadEntries = ofKind<WorkloadEntrySpec>(kinds, 'WorkloadEntry');
+  const endpointsObjs = ofKind<EndpointsBody>(kinds, 'Endpoints');
+  const slices = ofKind<EndpointSliceBody>(kinds, 'EndpointSlice');
 
-  for (const svc of byKind('Service') as ConfigObject<KubeServiceSpec>[]) {
+  for (const svc of ofKind<KubeServiceSpec>(kinds, 'Service')) {
     const hostname = `${svc.name}.${svc.namespace}.${CLUSTER_DOMAIN}`;
     if (!visible(svc, [hostname])) continue;
     const spec = svc.spec;
@@ -138,7 +137,7 @@ export function buildRegistry(objects: readonly ConfigObject[], proxyNamespace?:
     services.set(hostname, { hostname, namespace: svc.namespace, origin: 'Service', ref: svc.ref, ports, external: false, endpoints, discovery });
   }
 
-  for (const se of byKind('ServiceEntry') as ConfigObject<ServiceEntrySpec>[]) {
+  for (const se of ofKind<ServiceEntrySpec>(kinds, 'ServiceEntry')) {
     const spec = se.spec;
     if (!visible(se, spec.hosts.map((h) => h.toLowerCase()))) continue;
     const resolution = spec.resolution ?? 'NONE';
