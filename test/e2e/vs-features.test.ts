@@ -207,6 +207,31 @@ spec:
     directResponse: {status: 200}
   - route: ${backend}
 `,
+    // Fields written with nothing under them read as null; Istio's checks let that through.
+    'empty-fields.yaml': `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: empty-fields, namespace: default}
+spec:
+  hosts: [empty-fields.example.com]
+  gateways: [gw]
+  http:
+  - match:
+    - uri: {prefix: /empty}
+      headers:
+      withoutHeaders:
+      queryParams:
+    route: ${backend}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: no-http, namespace: default}
+spec:
+  hosts: [no-http.example.com]
+  gateways: [gw]
+  http:
+  tcp:
+  - route: ${backend}
+`,
     'cors.yaml': `apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: cors, namespace: default}
@@ -576,6 +601,21 @@ describe('headers', () => {
     expect(up['x-route-set']).toBeUndefined();
     expect(a.headers['x-upstream']).toBe('backend');
     expect(a.headers['x-resp-route']).toBeUndefined();
+  });
+});
+
+describe('fields written with nothing under them', () => {
+  it('a match whose headers, withoutHeaders and queryParams are empty tests its URI only', async () => {
+    const a = await gw.get('empty-fields.example.com', '/empty/x?q=1');
+    expect(a.status).toBe(200);
+    expect(a.headers['x-upstream']).toBe('backend');
+    expect((await gw.get('empty-fields.example.com', '/other')).status).toBe(404);
+  });
+
+  it('a VirtualService whose http is empty gives its host no HTTP routes (404 route_not_found)', async () => {
+    const a = await gw.get('no-http.example.com', '/');
+    expect(a.status).toBe(404);
+    expect(a.headers.server).toBe('istio-envoy');
   });
 });
 
