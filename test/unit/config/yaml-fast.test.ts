@@ -47,6 +47,8 @@ describe('the fast reader gives what the full reader gives', () => {
     ['block scalars and quoting', 'a: |\n  line one\n  --- not a marker\nb: >-\n  folded\n  text\nc: "q\\tx"\nd: \'it\'\'s\''],
     ['documents: leading comment, empty document, List', '# c\n---\n---\na: 1\n---\nkind: List\nitems: [{a: 1}]\n'],
     ['JSON', '{"apiVersion": "v1", "kind": "Service", "spec": {"ports": [{"port": 80}]}}'],
+    // What sends a text to the full reader, written where it is only text: in quotes and comments.
+    ['anchors, tags, merge keys and `:]` in quotes and comments', 'a: "x &y *z !w <<: u:]" # &anchor *alias !tag <<: x:]\nb: \'null: 1\'\n# ~: 2\n'],
   ])('%s', (_what, text) => {
     expect(readFast(text)).toBeDefined();
     const { fast, full } = both(text);
