@@ -41,27 +41,45 @@ export interface Context {
   ofKind(kind: string): readonly ConfigObject[];
   find(kind: string, namespace: string, name: string): ConfigObject | undefined;
   report(code: Code, object: ConfigObject, path: Path, message: string): void;
+  /**
+   * What one analyzer worked out and another needs too (a VirtualService's destinations), kept
+   * for this run only, by the name the analyzers agree on.
+   */
+  readonly shared: Map<string, unknown>;
 }
 
 export function createContext(objects: readonly ConfigObject[], out: AnalyzerMessage[]): Context {
   const byKind = new Map<string, ConfigObject[]>();
-  const byKey = new Map<string, ConfigObject>();
   for (const o of objects) {
     if (!o || typeof o.kind !== 'string') continue;
     let list = byKind.get(o.kind);
     if (!list) byKind.set(o.kind, (list = []));
     list.push(o);
-    const key = `${o.kind}/${o.namespace}/${o.name}`;
-    if (!byKey.has(key)) byKey.set(key, o);
   }
+  // Objects by namespace/name, for the kinds looked up (Gateways, Secrets): not 30,000 keys made
+  // for VirtualServices no analyzer looks up by name.
+  const byName = new Map<string, Map<string, ConfigObject>>();
+  const namesOf = (kind: string) => {
+    let names = byName.get(kind);
+    if (names === undefined) {
+      names = new Map();
+      for (const o of byKind.get(kind) ?? []) {
+        const key = `${o.namespace}/${o.name}`;
+        if (!names.has(key)) names.set(key, o);
+      }
+      byName.set(kind, names);
+    }
+    return names;
+  };
   return {
     objects,
     ofKind: (kind) => byKind.get(kind) ?? [],
-    find: (kind, namespace, name) => byKey.get(`${kind}/${namespace}/${name}`),
+    find: (kind, namespace, name) => namesOf(kind).get(`${namespace}/${name}`),
     report(code, object, path, message) {
       const { name, level } = CATALOG[code];
       out.push({ code, name, level, object, path, message });
     },
+    shared: new Map(),
   };
 }
 

@@ -60,6 +60,7 @@ export function analyze(objects: readonly ConfigObject[], _opts: AnalyzeOptions)
       // An analyzer that trips over odd input reports what it found so far and no more.
     }
   }
+  if (out.length === 0) return out;
   const order = new Map<ConfigObject, number>();
   valid.forEach((o, i) => {
     if (!order.has(o)) order.set(o, i);

@@ -71,6 +71,16 @@ function namesForNamespace(hosts: readonly string[], namespace: string): string[
 }
 
 export function analyzeGateways(ctx: Context): void {
+  // A Gateway's hosts as seen from a namespace, worked out once: 30,000 VirtualServices may name
+  // the same Gateway.
+  const visibleHosts = new Map<ConfigObject, Map<string, string[]>>();
+  const hostsFor = (gw: ConfigObject, namespace: string) => {
+    let byNs = visibleHosts.get(gw);
+    if (byNs === undefined) visibleHosts.set(gw, (byNs = new Map()));
+    let hosts = byNs.get(namespace);
+    if (hosts === undefined) byNs.set(namespace, (hosts = namesForNamespace(gatewayHosts(gw), namespace)));
+    return hosts;
+  };
   for (const vs of ctx.ofKind('VirtualService')) {
     const spec = specOf(vs);
     const vsHosts = strs(spec.hosts);
@@ -80,7 +90,7 @@ export function analyzeGateways(ctx: Context): void {
       const gw = ctx.find('Gateway', ref.namespace, ref.name);
       const path = at(vs, 'gateways', i);
       if (!gw) ctx.report('IST0101', vs, path, `Referenced gateway not found: ${goQuote(g)}`);
-      const ghosts = gw ? namesForNamespace(gatewayHosts(gw), vs.namespace) : [];
+      const ghosts = gw ? hostsFor(gw, vs.namespace) : [];
       const matched = ghosts.some((gh) => vsHosts.some((vh) => hostMatches(gh, vh)));
       if (!matched) {
         ctx.report(
@@ -125,6 +135,18 @@ function readDest(d: unknown, kind: Dest['kind'], section: Dest['section'], rule
 }
 
 const ROUTE_SECTIONS = ['tcp', 'tls', 'http'] as const;
+
+/**
+ * A VirtualService's destinations, read once in a run for both analyzers that need them (the
+ * first one to ask keeps them in ctx.shared).
+ */
+function destinationsOf(ctx: Context, vs: ConfigObject): Dest[] {
+  let kept = ctx.shared.get('destinations') as Map<ConfigObject, Dest[]> | undefined;
+  if (kept === undefined) ctx.shared.set('destinations', (kept = new Map()));
+  let list = kept.get(vs);
+  if (list === undefined) kept.set(vs, (list = destinations(vs)));
+  return list;
+}
 
 /** Route destinations (tcp, tls, http) and HTTP mirrors, in that order. */
 function destinations(vs: ConfigObject): Dest[] {
@@ -207,7 +229,7 @@ export function analyzeDestinationHosts(ctx: Context): void {
   const known = serviceHostMap(ctx);
   for (const vs of ctx.ofKind('VirtualService')) {
     const exportTo = strs(specOf(vs).exportTo);
-    for (const d of destinations(vs)) {
+    for (const d of destinationsOf(ctx, vs)) {
       const svc = lookupHost(known, vs.namespace, exportTo, d.host);
       if (!svc) {
         const what = d.kind === 'mirror' ? 'mirror host' : 'host';
@@ -241,7 +263,7 @@ export function analyzeDestinationSubsets(ctx: Context): void {
     for (const ss of arr(spec.subsets)) subsets.add(`${host}+${str(obj(ss)?.name)}`);
   }
   for (const vs of ctx.ofKind('VirtualService')) {
-    for (const d of destinations(vs)) {
+    for (const d of destinationsOf(ctx, vs)) {
       if (d.subset === '') continue;
       if (subsets.has(`${resourceNameFromHost(vs.namespace, d.host)}+${d.subset}`)) continue;
       const what = d.kind === 'mirror' ? 'mirror+subset in destinationrule' : 'host+subset in destinationrule';
