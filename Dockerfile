@@ -3,6 +3,7 @@ FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json ./
 COPY src ./src
+COPY scripts/bundle.mjs ./scripts/
 # npm ci runs `prepare`, which builds dist/; dev dependencies are dropped afterwards.
 RUN npm ci && npm prune --omit=dev
 

@@ -77,6 +77,17 @@ describe('Dockerfile', () => {
     expect(cmd[0]).toBe('serve');
     expect(serveOptionsFrom(cmd.slice(1))).not.toBe('help');
   });
+
+  it('copies the scripts `npm run build` runs (npm ci builds dist/ in the image)', () => {
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+    const scripts = [...(pkg.scripts.build as string).matchAll(/\bnode (\S+)/g)].map((m) => m[1]!);
+    expect(scripts).toContain('scripts/bundle.mjs');
+    const copied = [...dockerfile.matchAll(/^COPY (?!--from)(.+) (\S+)$/gm)].map((m) => ({ from: m[1]!.split(' '), to: m[2]! }));
+    for (const script of scripts) {
+      const ok = copied.some((c) => c.from.some((f) => script === f || script.startsWith(f.replace(/\/?$/, '/'))));
+      expect(ok, `${script} is not copied into the build stage`).toBe(true);
+    }
+  });
 });
 
 describe('FQDN EndpointSlices, as compose uses them', () => {
