@@ -8,10 +8,19 @@
 //   files by path; a second, bundled copy would be the one left unpatched;
 // - yaml: loaded only when a message needs a position (config/source.ts).
 import { build } from 'esbuild';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const entry = path.join(ROOT, 'dist/cli.js');
+// Bundled CommonJS dependencies (fastify) call require: ESM has none of its own.
+const BANNER = "import { createRequire as __meshgateRequire } from 'node:module'; const require = __meshgateRequire(import.meta.url);";
+
+// The bundle replaces tsc's dist/cli.js: bundling it again would fold the old bundle in.
+if (readFileSync(entry, 'utf8').includes(BANNER)) {
+  console.error('dist/cli.js is a bundle already: run `npm run build` (tsc, then this script)');
+  process.exit(1);
+}
 
 await build({
   entryPoints: [entry],
@@ -22,8 +31,7 @@ await build({
   format: 'esm',
   target: 'node20',
   external: ['undici', 'yaml'],
-  // Bundled CommonJS dependencies (fastify) call require: ESM has none of its own.
-  banner: { js: "import { createRequire as __meshgateRequire } from 'node:module'; const require = __meshgateRequire(import.meta.url);" },
+  banner: { js: BANNER },
   sourcemap: true,
   logLevel: 'warning',
 });
