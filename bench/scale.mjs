@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // `npm run bench:scale`: meshgate on large configs, side by side with a 1-VirtualService config in
 // the same run. For each size (SCALE_SIZES VirtualServices, after the 1-VirtualService baseline):
-// the config's size, `meshgate validate` time and peak RSS, `meshgate serve` time to ready and
-// steady RSS, a one-file edit + SIGHUP applied (time to the `config version N live` line, peak
-// RSS), and req/s of one request (the last route of the middle VirtualService) with the ratio
-// to the baseline's. See bench/README.md, "Scale", for what is measured and how to read it.
+// the config's size, `meshgate validate` time and peak RSS, `meshgate serve` time to ready (with the
+// machine's cores, and in a start of its own pinned to one) and steady RSS, a one-file edit +
+// SIGHUP applied (time to the `config version N live` line, peak RSS), and req/s of one request
+// (the last route of the middle VirtualService) with the ratio to the baseline's. See
+// bench/README.md, "Scale", for what is measured and how to read it.
 //
 // Environment: SCALE_SIZES (comma-separated VirtualService counts, default 1000,10000,30000),
 // DUR (s of load per size, default 5), SCALE_CONNS (load connections, 32), SCALE_WILDCARD=1
@@ -30,6 +31,7 @@ import {
   machineBusySeconds,
   makeTempDir,
   ownCpuSeconds,
+  pinProcess,
   startChild,
   stopChild,
   tail,
@@ -309,16 +311,27 @@ async function measureSize(n, ctx, keep = false) {
     row.validatePeakMiB = v.peakMiB;
 
     const [port, statusPort, adminPort] = await freePorts(3);
+    const serveArgs = [CLI, 'serve', '-c', dir, '--workers', '1', '--listen', `80=127.0.0.1:${port}`, '--status-port', String(statusPort), '--admin-port', String(adminPort), '--access-log', 'off'];
+    const readyTimeoutMs = Math.max(120_000, n * 10);
+    if (proxyCore !== null) {
+      // Start-up on one core, as the gateway runs for the load below: V8's garbage-collector
+      // and compiler threads then share that core with the main thread.
+      const t1 = performance.now();
+      const oneCore = startChild(`${name} (1 core)`, process.execPath, serveArgs, { core: proxyCore, cwd: ROOT });
+      try {
+        row.readyOneCoreS = ((await waitReady(oneCore, statusPort, readyTimeoutMs)) - t1) / 1000;
+      } finally {
+        await stopChild(oneCore);
+      }
+    }
+    // Start-up with the machine's cores, as validate runs (and as the gateway starts in a pod);
+    // pinned once ready, for the reload and the load.
     const t0 = performance.now();
-    const child = startChild(
-      name,
-      process.execPath,
-      [CLI, 'serve', '-c', dir, '--workers', '1', '--listen', `80=127.0.0.1:${port}`, '--status-port', String(statusPort), '--admin-port', String(adminPort), '--access-log', 'off'],
-      { core: proxyCore, cwd: ROOT },
-    );
+    const child = startChild(name, process.execPath, serveArgs, { core: null, cwd: ROOT });
     const gw = { child, port };
     try {
-      row.readyS = ((await waitReady(child, statusPort, Math.max(120_000, n * 10))) - t0) / 1000;
+      row.readyS = ((await waitReady(child, statusPort, readyTimeoutMs)) - t0) / 1000;
+      if (proxyCore !== null) pinProcess(child.pid, proxyCore);
       await sleep(STEADY_AFTER_MS);
       if (!isAlive(child)) throw new HarnessError(`${name} exited after it was ready\n${tail(child.output())}`);
       row.steadyRssMiB = procMiB(child.pid, 'VmRSS');
@@ -398,7 +411,7 @@ async function main() {
   log(`  load        ${loadgen.description.replace('CONNS', String(conns))}, ${warmupS} s warm-up then ${dur} s per size`);
   log(`  upstream    ${upstream.description}, 127.0.0.1:${upstream.port}`);
   log(
-    `  pinning     ${pin ? `taskset: load generator + upstream on CPU ${loadCore}, meshgate serve on CPU ${proxyCore}; validate not pinned` : `none (${process.env.BENCH_PIN === '0' ? 'BENCH_PIN=0' : which('taskset') ? `only ${cpus.length} CPU allowed` : 'taskset not installed'})`}`,
+    `  pinning     ${pin ? `taskset: load generator + upstream on CPU ${loadCore}, meshgate serve on CPU ${proxyCore} once ready (all its threads); validate and the start-up not pinned, but "ready s, 1 core" from a start of its own pinned from spawn` : `none (${process.env.BENCH_PIN === '0' ? 'BENCH_PIN=0' : which('taskset') ? `only ${cpus.length} CPU allowed` : 'taskset not installed'})`}`,
   );
   log(`  validate    node dist/cli.js validate -q -c DIR${fs.existsSync(TIME) ? ', under /usr/bin/time -f "%e %M"' : ' (no /usr/bin/time: wall time from the harness, no peak; apt-get install -y time)'}`);
   log(`  serve       node dist/cli.js serve -c DIR --workers 1 --access-log off; ready = spawn to first 200 from /healthz/ready (polled every ${READY_POLL_MS} ms)`);
@@ -411,7 +424,7 @@ async function main() {
     rows.push(r);
     const bg = r.backgroundCores >= 0.1 ? ` [bg ${fmt(r.backgroundCores, 1)}]` : '';
     log(
-      `${String(n).padStart(6)} VS: ${fmt(r.configMiB, 1)} MiB; validate ${fmt(r.validateS)} s; ready ${fmt(r.readyS)} s, ${fmt(r.steadyRssMiB, 0)} MiB; ` +
+      `${String(n).padStart(6)} VS: ${fmt(r.configMiB, 1)} MiB; validate ${fmt(r.validateS)} s; ready ${fmt(r.readyS)} s${r.readyOneCoreS === undefined ? '' : ` (${fmt(r.readyOneCoreS)} s on 1 core)`}, ${fmt(r.steadyRssMiB, 0)} MiB; ` +
         `reload ${fmt(r.reloadMs, 0)} ms (version${r.reload.versions.length > 1 ? 's' : ''} ${r.reload.versions.join(', ')} live); ${Math.round(r.rps)} req/s${bg}` +
         (r.pairedBaseline ? ` (1 VS right before: ${Math.round(r.pairedBaseline.rps)}${r.pairedBaseline.backgroundCores >= 0.1 ? ` [bg ${fmt(r.pairedBaseline.backgroundCores, 1)}]` : ''})` : '') +
         (r.load.non2xx + r.load.errors > 0 ? ` (${r.load.non2xx} non-2xx, ${r.load.errors} socket errors)` : ''),
@@ -427,6 +440,7 @@ async function main() {
     'validate s',
     'validate peak MiB',
     'ready s',
+    'ready s, 1 core',
     'steady RSS MiB',
     'one-file reload ms',
     'peak RSS before reload MiB',
@@ -447,6 +461,7 @@ async function main() {
       fmt(r.validateS),
       fmt(r.validatePeakMiB, 0),
       fmt(r.readyS),
+      r.readyOneCoreS === undefined ? '-' : fmt(r.readyOneCoreS),
       fmt(r.steadyRssMiB, 0),
       fmt(r.reloadMs, 0),
       fmt(r.hwmBeforeMiB, 0),

@@ -1,6 +1,6 @@
 // Child processes and temp dirs of one bench run, and their cleanup on every way out:
 // normal end, harness failure, Ctrl-C (SIGINT), SIGTERM, SIGHUP.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -51,6 +51,12 @@ export function allowedCpus() {
     // not Linux
   }
   return os.cpus().map((_, i) => i);
+}
+
+/** Pins a running process, all its threads, to one CPU (taskset -a -p). */
+export function pinProcess(pid, core) {
+  const r = spawnSync('taskset', ['-a', '-p', '-c', String(core), String(pid)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new HarnessError(`taskset -a -p -c ${core} ${pid} failed: ${r.stderr || r.error}`);
 }
 
 /**
