@@ -123,7 +123,7 @@ export class ConfigFileCache {
         if (before.has(e)) continue;
         for (const o of e.objects) {
           if (prev.refs.has(o.ref)) unique = false;
-          prev.refs.add(o.ref);
+          prev.refs.set(o.ref, o);
         }
       }
       if (unique) {
@@ -133,20 +133,13 @@ export class ConfigFileCache {
       }
     }
     const merged = mergeFiles(entries);
-    const refs = new Set<string>();
-    let unique = true;
-    for (const e of entries) {
-      for (const o of e.objects) {
-        if (refs.has(o.ref)) unique = false;
-        refs.add(o.ref);
-      }
-    }
-    this.lastMerge = unique ? { entries, refs } : undefined;
-    this.concatenated = unique;
-    return merged;
+    // With no object defined twice, the merge's map holds every ref once: kept as the refs.
+    this.lastMerge = merged.unique ? { entries, refs: merged.byRef } : undefined;
+    this.concatenated = merged.unique;
+    return { objects: merged.objects, problems: merged.problems };
   }
 
-  private lastMerge: { entries: readonly FileEntry[]; refs: Set<string> } | undefined;
+  private lastMerge: { entries: readonly FileEntry[]; refs: Map<string, ConfigObject> } | undefined;
   /** Whether the last merge's objects are the entries' objects, one after the other. */
   concatenated = false;
 
@@ -192,7 +185,8 @@ export function parseConfigTexts(
   sources: readonly { file: string; text: string; mtimeMs?: number }[],
   opts: LoadOptions,
 ): { objects: ConfigObject[]; problems: Problem[] } {
-  return mergeFiles(sources.map((src) => parseFile(src.file, src.text, src.mtimeMs ?? Date.now(), opts)));
+  const { objects, problems } = mergeFiles(sources.map((src) => parseFile(src.file, src.text, src.mtimeMs ?? Date.now(), opts)));
+  return { objects, problems };
 }
 
 // Shared by every object that has them (read-only, as the objects are): 3 objects fewer for
@@ -211,16 +205,26 @@ function parseFile(file: string, text: string, mtimeMs: number, opts: LoadOption
   return { objects, problems };
 }
 
-/** The files' objects together: a later definition of the same object replaces the earlier one. */
-function mergeFiles(parts: readonly { objects: ConfigObject[]; problems: Problem[] }[]): { objects: ConfigObject[]; problems: Problem[] } {
+/**
+ * The files' objects together: a later definition of the same object replaces the earlier one.
+ * `unique`: no object was defined twice.
+ */
+function mergeFiles(parts: readonly { objects: ConfigObject[]; problems: Problem[] }[]): {
+  objects: ConfigObject[];
+  problems: Problem[];
+  byRef: Map<string, ConfigObject>;
+  unique: boolean;
+} {
   const problems: Problem[] = [];
   const byRef = new Map<string, ConfigObject>();
+  let unique = true;
   for (const part of parts) {
     problems.push(...part.problems);
     for (const obj of part.objects) {
       const key = obj.ref;
       const earlier = byRef.get(key);
       if (earlier) {
+        unique = false;
         const where = earlier.source.locate(earlier.docPath);
         problems.push({ severity: 'warning', file: obj.source.file, ...obj.source.locate(obj.docPath), object: obj.ref, message: `defined again; this definition replaces the one at ${earlier.source.file}:${where.line}` });
         byRef.delete(key);
@@ -228,7 +232,7 @@ function mergeFiles(parts: readonly { objects: ConfigObject[]; problems: Problem
       byRef.set(key, obj);
     }
   }
-  return { objects: [...byRef.values()], problems };
+  return { objects: [...byRef.values()], problems, byRef, unique };
 }
 
 function readDocument(
