@@ -1,5 +1,6 @@
 import { parse as parseCel } from '@marcbachmann/cel-js';
 import { isPlainObject, suggest, type Report } from './schema.js';
+import { memoByObject } from './memo.js';
 
 /**
  * The part of an OpenAPI v3 schema (as Kubernetes CRDs write it) that constrains a value. The
@@ -111,16 +112,7 @@ class CrdNode {
   }
 }
 
-const nodes = new WeakMap<CrdSchema, CrdNode>();
-
-function nodeOf(schema: CrdSchema): CrdNode {
-  let n = nodes.get(schema);
-  if (n === undefined) {
-    n = new CrdNode(schema);
-    nodes.set(schema, n);
-  }
-  return n;
-}
+const nodeOf = memoByObject((schema: CrdSchema) => new CrdNode(schema));
 
 /**
  * Checks `value` against `schema`, reporting each mistake at its path. Rules over a value

@@ -1,5 +1,6 @@
 import { parseDuration } from './duration.js';
 import type { FieldPath } from './source.js';
+import { memoByObject } from './memo.js';
 
 /**
  * A small declarative schema, enough to describe the Istio and Kubernetes kinds we read and to
@@ -156,16 +157,7 @@ class SchemaNode {
   }
 }
 
-const nodes = new WeakMap<Schema, SchemaNode>();
-
-function nodeOf(schema: Schema): SchemaNode {
-  let n = nodes.get(schema);
-  if (n === undefined) {
-    n = new SchemaNode(schema);
-    nodes.set(schema, n);
-  }
-  return n;
-}
+const nodeOf = memoByObject((schema: Schema) => new SchemaNode(schema));
 
 function fail(report: Report, path: (string | number)[], message: string): number {
   report([...path], message);
