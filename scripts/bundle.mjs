@@ -10,8 +10,10 @@
 import { build } from 'esbuild';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const ROOT = path.resolve(import.meta.dirname, '..');
+// Not import.meta.dirname: it is Node 20.11's, and package.json allows 20.10.
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const entry = path.join(ROOT, 'dist/cli.js');
 // Bundled CommonJS dependencies (fastify) call require: ESM has none of its own.
 const BANNER = "import { createRequire as __meshgateRequire } from 'node:module'; const require = __meshgateRequire(import.meta.url);";
