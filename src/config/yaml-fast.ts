@@ -34,7 +34,8 @@ const KUBECTL_SCHEMA = FAILSAFE_SCHEMA.extend({
 // (compile/regex.ts), a pattern that backtracks often over a long text switches engines and
 // takes seconds.
 const NEEDS_FULL_READER = [/(?:^|[ \t[{,])[&*!][^\s,\]}]/m, /<<[ \t]*:/, /^%/m, /^\.\.\.(?:[ \t]|$)/m, /:[,\]}]/];
-// A key `null` or `~` (js-yaml names it "null", the `yaml` package ""), found from its literal.
+// A key `null` or `~` (js-yaml names it "null", the `yaml` package ""), found from its literal:
+// at the start of a line or list item, or after `{`, `[` or `,` in a flow collection.
 const NULL_KEY = /(?:~|[Nn]ull|NULL)[ \t]*:/g;
 const COMMENTS_ONLY = /^(?:[ \t]*(?:#[^\n]*)?\r?\n)*[ \t]*(?:#[^\n]*)?$/;
 
@@ -43,7 +44,7 @@ function needsFullReader(text: string): boolean {
   for (const m of text.matchAll(NULL_KEY)) {
     let i = m.index! - 1;
     while (i >= 0 && (text[i] === ' ' || text[i] === '\t' || text[i] === '-')) i--;
-    if (i < 0 || text[i] === '\n') return true;
+    if (i < 0 || text[i] === '\n' || text[i] === '{' || text[i] === '[' || text[i] === ',') return true;
   }
   return false;
 }

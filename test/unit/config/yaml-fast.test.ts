@@ -62,6 +62,7 @@ describe('the fast reader gives what the full reader gives', () => {
     ['a colon right before ] in a flow list (001:db8::)', 'a: [1.2.3.4, 001:db8::]'],
     ['directives', '%YAML 1.1\n---\na: 1'],
     ['a null key', 'null: 1\n~: 2'],
+    ['a null key in a flow map', 'a: {null: 1}\nb: [{x: 1, ~: 2}]'],
     ['document end markers', 'a: 1\n...\n---\nb: 2'],
     ['a syntax error', 'a: [1, 2'],
     ['a duplicate key', 'a: 1\na: 2'],
