@@ -336,6 +336,11 @@ export interface Blame {
   field: FieldPath;
 }
 
+/** A cluster's warning, on the field that named it; none for a cluster no rule names. */
+function blameWarn(ctx: CompileContext, blame: Blame | undefined, sub: string, message: string): void {
+  if (blame) warn(ctx, blame.obj, [...blame.field, sub], message);
+}
+
 export function ensureCluster(ctx: CompileContext, host: string, portNumber: number | undefined, subset: string | undefined, scope: RouteScope, blame?: Blame): ClusterConfig {
   const svc = ctx.registry.services.get(host);
   let port = portNumber;
@@ -343,32 +348,28 @@ export function ensureCluster(ctx: CompileContext, host: string, portNumber: num
     if (svc && svc.ports.length === 1) port = svc.ports[0]!.number;
     else if (svc && svc.ports.length > 1) {
       port = svc.ports[0]!.number;
-      if (scope.port !== 0 && blame) warn(ctx, blame.obj, [...blame.field, 'port'], `${host} has several ports (${svc.ports.map((p) => p.number).join(', ')}); name one with port.number (using ${port})`);
+      if (scope.port !== 0) blameWarn(ctx, blame, 'port', `${host} has several ports (${svc.ports.map((p) => p.number).join(', ')}); name one with port.number (using ${port})`);
     } else port = scope.port !== 0 ? scope.port : 80;
   }
   const name = `outbound|${port}|${subset ?? ''}|${host}`;
   ctx.clustersNamed?.add(name);
   const existing = ctx.clusters.get(name);
   if (existing) return existing;
-  // Made past the common case (a cluster named before): 120,000 routes, 300 clusters.
-  const report = (sub: string, message: string) => {
-    if (blame) warn(ctx, blame.obj, [...blame.field, sub], message);
-  };
 
   const hiddenBy = svc ? undefined : ctx.registry.hidden.get(host);
   if (hiddenBy !== undefined) {
-    report('host', `${host} is declared by ${hiddenBy}, which is not exported to namespace ${ctx.proxyNamespace} where this gateway runs; requests get 503`);
+    blameWarn(ctx, blame, 'host', `${host} is declared by ${hiddenBy}, which is not exported to namespace ${ctx.proxyNamespace} where this gateway runs; requests get 503`);
   } else if (!svc) {
-    report('host', `${host} is not in the service registry (no Service or ServiceEntry declares it); requests get 503`);
+    blameWarn(ctx, blame, 'host', `${host} is not in the service registry (no Service or ServiceEntry declares it); requests get 503`);
   } else if (!svc.endpoints.has(port)) {
-    report('port', `${host} has no port ${port} (its ports: ${svc.ports.map((p) => p.number).join(', ') || 'none'})`);
+    blameWarn(ctx, blame, 'port', `${host} has no port ${port} (its ports: ${svc.ports.map((p) => p.number).join(', ') || 'none'})`);
   }
   const dr = destinationRuleFor(ctx, host);
   const policy = clusterPolicy(dr, port, subset);
   let endpoints = svc?.endpoints.get(port) ?? [];
   if (subset !== undefined) {
     if (!policy.subsetDefined) {
-      report('subset', `subset ${subset} is not defined by any DestinationRule for ${host}; requests get 503`);
+      blameWarn(ctx, blame, 'subset', `subset ${subset} is not defined by any DestinationRule for ${host}; requests get 503`);
       endpoints = [];
     } else {
       endpoints = endpoints.filter((e) => selects(policy.subsetLabels, e.labels));
