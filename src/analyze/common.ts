@@ -41,11 +41,6 @@ export interface Context {
   ofKind(kind: string): readonly ConfigObject[];
   find(kind: string, namespace: string, name: string): ConfigObject | undefined;
   report(code: Code, object: ConfigObject, path: Path, message: string): void;
-  /**
-   * What one analyzer worked out and another needs too (a VirtualService's destinations), kept
-   * for this run only, by the name the analyzers agree on.
-   */
-  readonly shared: Map<string, unknown>;
 }
 
 export function createContext(objects: readonly ConfigObject[], out: AnalyzerMessage[]): Context {
@@ -79,7 +74,6 @@ export function createContext(objects: readonly ConfigObject[], out: AnalyzerMes
       const { name, level } = CATALOG[code];
       out.push({ code, name, level, object, path, message });
     },
-    shared: new Map(),
   };
 }
 

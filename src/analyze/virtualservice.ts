@@ -1,6 +1,7 @@
 // VirtualService analyzers: referenced gateways (IST0101, IST0132), destination hosts and
 // ports (IST0101, IST0112), destination subsets (IST0101), hosts shared on the mesh gateway (IST0109).
 import type { ConfigObject } from '../config/types.js';
+import { memoByObject } from '../config/memo.js';
 import {
   arr,
   at,
@@ -136,13 +137,11 @@ function readDest(d: unknown, kind: Dest['kind'], section: Dest['section'], rule
 
 const ROUTE_SECTIONS = ['tcp', 'tls', 'http'] as const;
 
-/**
- * A VirtualService's destinations, read once in a run for both analyzers that need them (the
- * first one to ask keeps them in ctx.shared).
- */
+/** Per analyzer run (its context): each VirtualService's destinations, read once for the two analyzers that need them. */
+const destinationsInRun = memoByObject((_ctx: Context) => new Map<ConfigObject, Dest[]>());
+
 function destinationsOf(ctx: Context, vs: ConfigObject): Dest[] {
-  let kept = ctx.shared.get('destinations') as Map<ConfigObject, Dest[]> | undefined;
-  if (kept === undefined) ctx.shared.set('destinations', (kept = new Map()));
+  const kept = destinationsInRun(ctx);
   let list = kept.get(vs);
   if (list === undefined) kept.set(vs, (list = destinations(vs)));
   return list;
