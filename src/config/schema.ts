@@ -264,13 +264,12 @@ function runObject(value: unknown, node: SchemaNode, path: (string | number)[], 
   if (node.oneOf !== undefined) {
     for (const group of node.oneOf) {
       if (countSet(value, group) < 2) continue;
-      const set = group.filter((g) => value[g] !== undefined && value[g] !== null);
-      errors += fail(report, path, `only one of ${group.join(', ')} may be set, found ${set.join(' and ')}`);
+      errors += fail(report, path, `only one of ${group.join(', ')} may be set, found ${fieldsSet(value, group).join(' and ')}`);
     }
   }
   const exactlyOne = node.exactlyOne;
   if (exactlyOne !== undefined && countSet(value, exactlyOne) !== 1) {
-    const set = exactlyOne.filter((g) => value[g] !== undefined && value[g] !== null);
+    const set = fieldsSet(value, exactlyOne);
     errors += fail(report, path, set.length === 0 ? `one of ${exactlyOne.join(', ')} must be set` : `only one of ${exactlyOne.join(', ')} may be set, found ${set.join(' and ')}`);
   }
   if (errors === 0 && node.objectCheck !== undefined) {
@@ -281,6 +280,15 @@ function runObject(value: unknown, node: SchemaNode, path: (string | number)[], 
     }
   }
   return errors;
+}
+
+/**
+ * The fields of the group that are set, for a message. Not an inline filter in runObject: a
+ * closure over `value` there made V8 allocate runObject's context on every call, for each of
+ * the 800,000 objects of 30,000 VirtualServices (most of the garbage this check made).
+ */
+function fieldsSet(value: Record<string, unknown>, group: readonly string[]): string[] {
+  return group.filter((g) => value[g] !== undefined && value[g] !== null);
 }
 
 function countSet(value: Record<string, unknown>, fields: readonly string[]): number {
