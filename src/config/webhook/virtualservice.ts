@@ -34,7 +34,7 @@ import {
   validateWildcardDomain,
   validateWildcardDomainForVirtualServiceBoundToGateway,
 } from './common.js';
-import { Findings, type SpecPath, type WebhookContext, type WebhookFinding } from './types.js';
+import { childPath, Findings, type SpecPath, type WebhookContext, type WebhookFinding } from './types.js';
 
 type Obj = Record<string, unknown>;
 
@@ -136,23 +136,25 @@ function checkDelegateVirtualService(f: Findings, gateways: readonly string[], t
 
 /** validateGatewayNames: `<namespace>/<name>`, or a legacy short or FQDN name. */
 function checkGatewayNames(f: Findings, names: readonly string[], at: SpecPath): void {
-  for (const [k, name] of names.entries()) {
-    const path = [...at, k];
+  // Paths are made only for a finding: every VirtualService names its gateways.
+  for (let k = 0; k < names.length; k++) {
+    const name = names[k]!;
     const slash = name.indexOf('/');
     if (slash < 0) {
       if (name.includes('.')) {
         const [gw, ns] = name.split('.');
-        f.warn(path, `using legacy gatewayName format ${goQuote(name)}; prefer the <namespace>/<name> format: ${goQuote(`${ns}/${gw}`)}`);
+        f.warn(childPath(at, k), `using legacy gatewayName format ${goQuote(name)}; prefer the <namespace>/<name> format: ${goQuote(`${ns}/${gw}`)}`);
       }
-      f.errorIf(path, validateFQDN(name));
+      const fqdnError = validateFQDN(name);
+      if (fqdnError) f.error(childPath(at, k), fqdnError);
       // Istio returns here: the names after the first one without a namespace are not checked.
       return;
     }
     const ns = name.slice(0, slash);
     const gw = name.slice(slash + 1);
-    if (ns === '' || gw === '') f.error(path, 'config namespace and gateway name cannot be empty');
-    if (!isDNS1123Label(ns)) f.error(path, `invalid value for namespace: ${goQuote(ns)}`);
-    if (!isDNS1123Label(gw)) f.error(path, `invalid value for gateway name: ${goQuote(gw)}`);
+    if (ns === '' || gw === '') f.error(childPath(at, k), 'config namespace and gateway name cannot be empty');
+    if (!isDNS1123Label(ns)) f.error(childPath(at, k), `invalid value for namespace: ${goQuote(ns)}`);
+    if (!isDNS1123Label(gw)) f.error(childPath(at, k), `invalid value for gateway name: ${goQuote(gw)}`);
   }
 }
 
@@ -220,7 +222,7 @@ function checkHTTPRoute(f: Findings, route: Obj, at: SpecPath, inDelegate: boole
   const matches = asArray(route.match);
   for (let j = 0; j < matches.length; j++) {
     const m = asRecord(matches[j]);
-    if (m) checkHTTPMatch(f, m, [...at, 'match', j]);
+    if (m) checkHTTPMatch(f, m, childPath(at, 'match', j));
   }
   // Each check does nothing for an absent field: skipping it here saves making its path, which
   // at 120,000 routes was a good part of what validation cost.
@@ -235,7 +237,7 @@ function checkHTTPRoute(f: Findings, route: Obj, at: SpecPath, inDelegate: boole
   if (route.retries != null) checkRetries(f, route.retries, [...at, 'retries']);
   if (route.rewrite != null) checkRewrite(f, route.rewrite, [...at, 'rewrite']);
   checkAuthoritySetOnce(f, route, at);
-  checkRouteDestinations(f, route.route, [...at, 'route'], true);
+  checkRouteDestinations(f, route.route, childPath(at, 'route'), true);
   if (isSet(route.timeout)) {
     const timeoutError = validateDuration(route.timeout);
     if (timeoutError) f.error([...at, 'timeout'], timeoutError);
@@ -277,13 +279,14 @@ function checkHTTPRouteConflicts(f: Findings, route: Obj, at: SpecPath, kind: Ro
 
 /** validateHTTPRouteMatchRequest for one match. */
 function checkHTTPMatch(f: Findings, match: Obj, at: SpecPath): void {
-  for (const [name, sm] of entriesOf(match.headers)) {
+  // Most matches have none of these maps: no iterator is made for them.
+  if (match.headers != null) for (const [name, sm] of entriesOf(match.headers)) {
     const path = [...at, 'headers', name];
     if (!isSet(sm)) f.error(path, `header match ${name} cannot be null`);
     f.errorIf(path, validateHTTPHeaderNameOrJwtClaimRoute(name));
     checkStringMatch(f, sm, path, 'headers');
   }
-  for (const [name, sm] of entriesOf(match.withoutHeaders)) {
+  if (match.withoutHeaders != null) for (const [name, sm] of entriesOf(match.withoutHeaders)) {
     const path = [...at, 'withoutHeaders', name];
     f.errorIf(path, validateHTTPHeaderNameOrJwtClaimRoute(name));
     // `*` is no RE2 regex here: Istio turns it into a presence match.
@@ -294,7 +297,7 @@ function checkHTTPMatch(f: Findings, match: Obj, at: SpecPath): void {
   if (match.scheme != null) checkStringMatch(f, match.scheme, [...at, 'scheme'], 'scheme');
   if (match.method != null) checkStringMatch(f, match.method, [...at, 'method'], 'method');
   if (match.authority != null) checkStringMatch(f, match.authority, [...at, 'authority'], 'authority');
-  for (const [name, sm] of entriesOf(match.queryParams)) {
+  if (match.queryParams != null) for (const [name, sm] of entriesOf(match.queryParams)) {
     checkStringMatch(f, sm, [...at, 'queryParams', name], 'queryParams');
   }
 
