@@ -75,10 +75,18 @@ const lastKeys = new Slots(1024);
 const lastValues = new Slots(4096);
 
 /**
- * A list grown by push keeps room for 17 items; config lists mostly hold one. A copy has exactly
- * the room it needs (at 30,000 VirtualServices, 40 MB less).
+ * The items of the lists being read, innermost last. A list grown by push has room for 17 items
+ * where config lists mostly hold one, and a copy at its size was a second list: a list cut from
+ * this stack is made once, at its size (30 MB less garbage at 30,000 VirtualServices).
  */
-const exact = (arr: unknown[]): unknown[] => (arr.length < 16 ? arr.slice() : arr);
+const items: unknown[] = [];
+
+/** The items pushed since `base`, as a list of their own. */
+function takeItems(base: number): unknown[] {
+  const list = items.slice(base);
+  items.length = base;
+  return list;
+}
 
 /**
  * The value of one YAML document (with or without its `---` line), or `undefined` when it is
@@ -90,6 +98,8 @@ export function readSubset(text: string): { value: unknown } | undefined {
   } catch (e) {
     if (e === DECLINED) return undefined;
     throw e;
+  } finally {
+    items.length = 0;
   }
 }
 
@@ -252,7 +262,7 @@ class SubsetReader {
   }
 
   private seq(ind: number): unknown[] {
-    const arr: unknown[] = [];
+    const base = items.length;
     const t = this.text;
     for (;;) {
       let i = this.pos + 1;
@@ -262,16 +272,16 @@ class SubsetReader {
       if (c === -1 || c === LF || c === HASH || c === TAB) {
         this.endLine();
         this.skipLines();
-        arr.push(this.col > ind ? this.block(this.col) : null);
+        items.push(this.col > ind ? this.block(this.col) : null);
       } else {
         const itemCol = i - this.lineStart;
-        if (this.isSeqEntry(i)) arr.push(this.seq(itemCol));
-        else if (c !== LBRACE && c !== LBRACKET && this.isKeyLine(i)) arr.push(this.map(itemCol));
-        else arr.push(this.inline(ind));
+        if (this.isSeqEntry(i)) items.push(this.seq(itemCol));
+        else if (c !== LBRACE && c !== LBRACKET && this.isKeyLine(i)) items.push(this.map(itemCol));
+        else items.push(this.inline(ind));
       }
-      if (this.col < ind) return exact(arr);
+      if (this.col < ind) return takeItems(base);
       if (this.col > ind) this.fail();
-      if (!this.isSeqEntry(this.pos)) return exact(arr);
+      if (!this.isSeqEntry(this.pos)) return takeItems(base);
     }
   }
 
@@ -471,19 +481,19 @@ class SubsetReader {
   }
 
   private flowSeq(ind: number): unknown[] {
-    const arr: unknown[] = [];
     this.pos++;
     this.flowSpace(ind);
     if (this.code(this.pos) === RBRACKET) {
       this.pos++;
-      return arr;
+      return [];
     }
+    const base = items.length;
     for (;;) {
-      arr.push(this.flowNode(ind));
+      items.push(this.flowNode(ind));
       this.flowSpace(ind);
       const c = this.code(this.pos);
       this.pos++;
-      if (c === RBRACKET) return exact(arr);
+      if (c === RBRACKET) return takeItems(base);
       if (c !== COMMA) this.fail();
       this.flowSpace(ind);
     }
