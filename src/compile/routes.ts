@@ -458,8 +458,9 @@ function headerOps(h: HeaderOperations | undefined): HeaderOps | null {
 }
 
 /** The Host a route's request header edits ask for, which Istio applies as an authority rewrite. */
-function authorityFrom(h: HeaderOperations | undefined): string | undefined {
-  if (h === undefined) return undefined;
+function authorityFrom(h: HeaderOperations | null | undefined): string | undefined {
+  // `request:` written with nothing under it is null.
+  if (h == null) return undefined;
   for (const ops of [h.set, h.add]) {
     for (const [k, v] of Object.entries(ops ?? {})) if (isAuthority(k.toLowerCase())) return wire(v);
   }

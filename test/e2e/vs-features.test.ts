@@ -221,6 +221,11 @@ spec:
       withoutHeaders:
       queryParams:
     route: ${backend}
+  - match: [{uri: {prefix: /renamed}}]
+    rewrite: {uri: /as-rewritten}
+    headers:
+      request:
+    route: ${backend}
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -610,6 +615,12 @@ describe('fields written with nothing under them', () => {
     expect(a.status).toBe(200);
     expect(a.headers['x-upstream']).toBe('backend');
     expect((await gw.get('empty-fields.example.com', '/other')).status).toBe(404);
+  });
+
+  it('a route whose request header edits are empty still rewrites its URI', async () => {
+    const a = await gw.get('empty-fields.example.com', '/renamed');
+    expect(a.status).toBe(200);
+    expect(backend.seen.some((s) => s.headers.host?.startsWith('empty-fields.example.com') && s.url === '/as-rewritten')).toBe(true);
   });
 
   it('a VirtualService whose http is empty gives its host no HTTP routes (404 route_not_found)', async () => {
