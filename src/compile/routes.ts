@@ -171,7 +171,12 @@ function filterScope(match: HTTPMatchRequest[] | undefined, namespace: string, s
   // every/filter with a closure: V8 would allocate this function's context on each of 100,000s
   // of calls.)
   let all = true;
-  for (const m of match) if (!appliesInScope(m, namespace, scope)) all = false;
+  for (const m of match) {
+    if (!appliesInScope(m, namespace, scope)) {
+      all = false;
+      break;
+    }
+  }
   if (all) return match;
   const kept: HTTPMatchRequest[] = [];
   for (const m of match) if (appliesInScope(m, namespace, scope)) kept.push(m);

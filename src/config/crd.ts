@@ -1,5 +1,5 @@
 import { parse as parseCel } from '@marcbachmann/cel-js';
-import { isPlainObject, suggest, type Report } from './schema.js';
+import { fieldsSet, isPlainObject, suggest, type Report } from './schema.js';
 import { memoByObject } from './memo.js';
 
 /**
@@ -257,8 +257,7 @@ function oneOf(value: Record<string, unknown>, branches: CrdSchema[], path: (str
  */
 function oneOfMessage(value: Record<string, unknown>, branches: CrdSchema[]): string {
   const names = branches.flatMap((b) => b.required ?? []);
-  const set = names.filter((n) => value[n] !== undefined && value[n] !== null);
-  return `only one of ${names.join(', ')} may be set, found ${set.join(' and ')}`;
+  return `only one of ${names.join(', ')} may be set, found ${fieldsSet(value, names).join(' and ')}`;
 }
 
 function duplicateKeys(list: unknown[], keys: string[], path: (string | number)[], report: Report): number {
