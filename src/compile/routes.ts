@@ -340,7 +340,7 @@ function destinationPath(index: number, di: number): FieldPath {
 function destinationClusters(ctx: CompileContext, vs: ConfigObject, field: FieldPath, d: Destination, scope: RouteScope) {
   const host = resolveHost(ctx.registry, d.host, vs.namespace);
   const svc = ctx.registry.services.get(host);
-  const cluster = ensureCluster(ctx, host, d.port?.number, d.subset, scope, { obj: vs, field });
+  const cluster = clusterFor(ctx, host, d.port?.number, d.subset, scope, vs, field);
   // On the mesh listener a destination without a port follows the port the call was made to.
   const clusterByPort = scope.port === 0 && d.port?.number === undefined && svc && svc.ports.length > 1 ? clustersByPort(ctx, vs, field, d, scope, host, svc) : undefined;
   return { cluster: cluster.name, host, port: cluster.port, subset: d.subset, clusterByPort };
@@ -358,44 +358,100 @@ export interface Blame {
 }
 
 /** A cluster's warning, on the field that named it; none for a cluster no rule names. */
-function blameWarn(ctx: CompileContext, blame: Blame | undefined, sub: string, message: string): void {
-  if (blame) warn(ctx, blame.obj, [...blame.field, sub], message);
+function blameWarn(ctx: CompileContext, obj: ConfigObject | undefined, field: FieldPath | undefined, sub: string, message: string): void {
+  if (obj !== undefined && field !== undefined) warn(ctx, obj, [...field, sub], message);
 }
 
 export function ensureCluster(ctx: CompileContext, host: string, portNumber: number | undefined, subset: string | undefined, scope: RouteScope, blame?: Blame): ClusterConfig {
+  return clusterFor(ctx, host, portNumber, subset, scope, blame?.obj, blame?.field);
+}
+
+/** ensureCluster, with its blame as two arguments: no object made for each of 100,000s of routes. */
+function clusterFor(
+  ctx: CompileContext,
+  host: string,
+  portNumber: number | undefined,
+  subset: string | undefined,
+  scope: RouteScope,
+  obj: ConfigObject | undefined,
+  field: FieldPath | undefined,
+): ClusterConfig {
   const svc = ctx.registry.services.get(host);
   let port = portNumber;
   if (port === undefined) {
     if (svc && svc.ports.length === 1) port = svc.ports[0]!.number;
     else if (svc && svc.ports.length > 1) {
       port = svc.ports[0]!.number;
-      if (scope.port !== 0) blameWarn(ctx, blame, 'port', `${host} has several ports (${svc.ports.map((p) => p.number).join(', ')}); name one with port.number (using ${port})`);
+      if (scope.port !== 0) blameWarn(ctx, obj, field, 'port', `${host} has several ports (${svc.ports.map((p) => p.number).join(', ')}); name one with port.number (using ${port})`);
     } else port = scope.port !== 0 ? scope.port : 80;
+  }
+  const known = knownCluster(ctx, host, port, subset);
+  if (known !== undefined) {
+    ctx.clustersNamed?.add(known.name);
+    return known;
   }
   const name = `outbound|${port}|${subset ?? ''}|${host}`;
   ctx.clustersNamed?.add(name);
-  return ctx.clusters.get(name) ?? newCluster(ctx, name, host, port, subset, svc, blame);
+  const cluster = ctx.clusters.get(name) ?? newCluster(ctx, name, host, port, subset, svc, obj, field);
+  const byHost = clusterIndex(ctx);
+  const list = byHost.get(host);
+  if (list === undefined) byHost.set(host, [cluster]);
+  // A subset written '' names the cluster of no subset: found by its name, and not listed twice.
+  else if (!list.includes(cluster)) list.push(cluster);
+  return cluster;
+}
+
+/**
+ * The clusters of this compile by host, found without making their names (`outbound|port|subset|host`,
+ * five strings joined and then hashed, for each of 100,000s of routes naming a few hundred
+ * clusters). Made again when the compile's cluster map is another (compile.ts's pass for
+ * VirtualServices no listener took compiles into a map of its own).
+ */
+function clusterIndex(ctx: CompileContext): Map<string, ClusterConfig[]> {
+  const index = ctx.clusterIndex;
+  if (index !== undefined && index.of === ctx.clusters) return index.byHost;
+  ctx.clusterIndex = { of: ctx.clusters, byHost: new Map() };
+  return ctx.clusterIndex.byHost;
+}
+
+function knownCluster(ctx: CompileContext, host: string, port: number, subset: string | undefined): ClusterConfig | undefined {
+  const list = clusterIndex(ctx).get(host);
+  if (list === undefined) return undefined;
+  for (let i = 0; i < list.length; i++) {
+    const c = list[i]!;
+    if (c.port === port && c.subset === subset) return c;
+  }
+  return undefined;
 }
 
 /**
  * A cluster not named before. Apart from ensureCluster, which 100,000s of routes call for a few
  * hundred clusters: the closures here would have made V8 allocate a context on each of those calls.
  */
-function newCluster(ctx: CompileContext, name: string, host: string, port: number, subset: string | undefined, svc: RegistryService | undefined, blame: Blame | undefined): ClusterConfig {
+function newCluster(
+  ctx: CompileContext,
+  name: string,
+  host: string,
+  port: number,
+  subset: string | undefined,
+  svc: RegistryService | undefined,
+  obj: ConfigObject | undefined,
+  field: FieldPath | undefined,
+): ClusterConfig {
   const hiddenBy = svc ? undefined : ctx.registry.hidden.get(host);
   if (hiddenBy !== undefined) {
-    blameWarn(ctx, blame, 'host', `${host} is declared by ${hiddenBy}, which is not exported to namespace ${ctx.proxyNamespace} where this gateway runs; requests get 503`);
+    blameWarn(ctx, obj, field, 'host', `${host} is declared by ${hiddenBy}, which is not exported to namespace ${ctx.proxyNamespace} where this gateway runs; requests get 503`);
   } else if (!svc) {
-    blameWarn(ctx, blame, 'host', `${host} is not in the service registry (no Service or ServiceEntry declares it); requests get 503`);
+    blameWarn(ctx, obj, field, 'host', `${host} is not in the service registry (no Service or ServiceEntry declares it); requests get 503`);
   } else if (!svc.endpoints.has(port)) {
-    blameWarn(ctx, blame, 'port', `${host} has no port ${port} (its ports: ${svc.ports.map((p) => p.number).join(', ') || 'none'})`);
+    blameWarn(ctx, obj, field, 'port', `${host} has no port ${port} (its ports: ${svc.ports.map((p) => p.number).join(', ') || 'none'})`);
   }
   const dr = destinationRuleFor(ctx, host);
   const policy = clusterPolicy(dr, port, subset);
   let endpoints = svc?.endpoints.get(port) ?? [];
   if (subset !== undefined) {
     if (!policy.subsetDefined) {
-      blameWarn(ctx, blame, 'subset', `subset ${subset} is not defined by any DestinationRule for ${host}; requests get 503`);
+      blameWarn(ctx, obj, field, 'subset', `subset ${subset} is not defined by any DestinationRule for ${host}; requests get 503`);
       endpoints = [];
     } else {
       endpoints = endpoints.filter((e) => selects(policy.subsetLabels, e.labels));

@@ -472,6 +472,19 @@ subsets:
     expect(v1.subset).toBe('v1');
   });
 
+  it('a host has one cluster per port and subset named, shared by every route that names it', () => {
+    expect([...snap.clusters.keys()].filter((k) => k.endsWith('|svc.example.com')).sort()).toEqual([
+      'outbound|80|v1|svc.example.com',
+      'outbound|80|v2|svc.example.com',
+      'outbound|80|v3|svc.example.com',
+      'outbound|80||svc.example.com',
+      'outbound|81||svc.example.com',
+    ]);
+    expect(fwd('even').destinations.map((d) => d.cluster)).toEqual(['outbound|80|v1|svc.example.com', 'outbound|80|v2|svc.example.com']);
+    expect(fwd('ninety').destinations.map((d) => d.cluster)).toEqual(['outbound|80||svc.example.com', 'outbound|80|v1|svc.example.com']);
+    expect(fwd('bad-port').destinations.map((d) => d.cluster)).toEqual(['outbound|81||svc.example.com']);
+  });
+
   it('warns about a host not in the registry and marks its cluster unknown', () => {
     expect(warningFor('spec.http[3].route[0].destination.host')).toEqual([expect.stringMatching(/missing\.example\.com is not in the service registry/)]);
     expect(snap.clusters.get('outbound|80||missing.example.com')).toMatchObject({ known: false, endpoints: [] });
