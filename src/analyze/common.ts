@@ -95,8 +95,11 @@ export function str(v: unknown): string {
   return typeof v === 'string' ? v : '';
 }
 
-export function strs(v: unknown): string[] {
-  return arr(v).filter((x): x is string => typeof x === 'string');
+/** The strings of a list: the list itself when it holds nothing else, as lists almost always do. */
+export function strs(v: unknown): readonly string[] {
+  const list = arr(v);
+  for (let i = 0; i < list.length; i++) if (typeof list[i] !== 'string') return list.filter((x): x is string => typeof x === 'string');
+  return list as readonly string[];
 }
 
 export function num(v: unknown): number | undefined {

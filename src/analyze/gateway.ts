@@ -25,7 +25,7 @@ interface Server {
   index: number;
   port: number | undefined;
   bind: string;
-  hosts: string[];
+  hosts: readonly string[];
   tls: Obj | undefined;
 }
 

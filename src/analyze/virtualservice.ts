@@ -71,38 +71,62 @@ function namesForNamespace(hosts: readonly string[], namespace: string): string[
   return out;
 }
 
+/** A gateway as a VirtualService of one namespace names it, and the Gateway's hosts seen from there. */
+interface GatewayRef {
+  namespace: string;
+  name: string;
+  gw: ConfigObject | undefined;
+  hosts: readonly string[];
+}
+
 export function analyzeGateways(ctx: Context): void {
-  // A Gateway's hosts as seen from a namespace, worked out once: 30,000 VirtualServices may name
-  // the same Gateway.
+  // Worked out once per namespace and name written: 30,000 VirtualServices may name the same
+  // Gateway, and each was a key, a name object, a path and two closures.
+  const refs = new Map<string, Map<string, GatewayRef>>();
   const visibleHosts = new Map<ConfigObject, Map<string, string[]>>();
-  const hostsFor = (gw: ConfigObject, namespace: string) => {
-    let byNs = visibleHosts.get(gw);
-    if (byNs === undefined) visibleHosts.set(gw, (byNs = new Map()));
-    let hosts = byNs.get(namespace);
-    if (hosts === undefined) byNs.set(namespace, (hosts = namesForNamespace(gatewayHosts(gw), namespace)));
-    return hosts;
+  const resolve = (namespace: string, g: string): GatewayRef => {
+    let byName = refs.get(namespace);
+    if (byName === undefined) refs.set(namespace, (byName = new Map()));
+    let ref = byName.get(g);
+    if (ref === undefined) {
+      const { namespace: gwNs, name } = shortOrFullName(namespace, g);
+      const gw = ctx.find('Gateway', gwNs, name);
+      let hosts: string[] = [];
+      if (gw !== undefined) {
+        let byNs = visibleHosts.get(gw);
+        if (byNs === undefined) visibleHosts.set(gw, (byNs = new Map()));
+        hosts = byNs.get(namespace) ?? namesForNamespace(gatewayHosts(gw), namespace);
+        byNs.set(namespace, hosts);
+      }
+      byName.set(g, (ref = { namespace: gwNs, name, gw, hosts }));
+    }
+    return ref;
   };
   for (const vs of ctx.ofKind('VirtualService')) {
     const spec = specOf(vs);
+    const gateways = arr(spec.gateways);
+    if (gateways.length === 0) continue;
     const vsHosts = strs(spec.hosts);
-    arr(spec.gateways).forEach((g, i) => {
-      if (typeof g !== 'string' || g === '' || g === MESH) return;
-      const ref = shortOrFullName(vs.namespace, g);
-      const gw = ctx.find('Gateway', ref.namespace, ref.name);
-      const path = at(vs, 'gateways', i);
-      if (!gw) ctx.report('IST0101', vs, path, `Referenced gateway not found: ${goQuote(g)}`);
-      const ghosts = gw ? hostsFor(gw, vs.namespace) : [];
-      const matched = ghosts.some((gh) => vsHosts.some((vh) => hostMatches(gh, vh)));
-      if (!matched) {
+    for (let i = 0; i < gateways.length; i++) {
+      const g = gateways[i];
+      if (typeof g !== 'string' || g === '' || g === MESH) continue;
+      const ref = resolve(vs.namespace, g);
+      if (!ref.gw) ctx.report('IST0101', vs, at(vs, 'gateways', i), `Referenced gateway not found: ${goQuote(g)}`);
+      if (!anyHostMatches(ref.hosts, vsHosts)) {
         ctx.report(
           'IST0132',
           vs,
-          path,
+          at(vs, 'gateways', i),
           `one or more host ${goList(vsHosts)} defined in VirtualService ${fullName(vs)} not found in Gateway ${ref.namespace}/${ref.name}.`,
         );
       }
-    });
+    }
   }
+}
+
+function anyHostMatches(gatewayHosts: readonly string[], vsHosts: readonly string[]): boolean {
+  for (const gh of gatewayHosts) for (const vh of vsHosts) if (hostMatches(gh, vh)) return true;
+  return false;
 }
 
 // ---- destinations ----------------------------------------------------------------------------
@@ -180,9 +204,56 @@ interface KnownService {
   ports: number[];
 }
 
-/** Known hosts keyed `scope/fqdn`: ServiceEntry hosts per exportTo scope, then Services (visible everywhere). */
-function serviceHostMap(ctx: Context): Map<string, KnownService> {
-  const map = new Map<string, KnownService>();
+/**
+ * Known hosts: ServiceEntry hosts per exportTo scope, then Services (visible everywhere). Exact
+ * hosts by scope, then by FQDN: a lookup makes no `scope/fqdn` key for each of 100,000s of
+ * destinations. Wildcard hosts apart, in the order first written (a later entry for the same
+ * scope and host replaces the value, not the place).
+ */
+class KnownHosts {
+  private readonly byScope = new Map<string, Map<string, KnownService>>();
+  private readonly wildcards = new Map<string, { scope: string; suffix: string; service: KnownService }>();
+
+  add(scope: string, fqdn: string, service: KnownService): void {
+    if (fqdn.startsWith('*')) {
+      const key = `${scope}/${fqdn}`;
+      const seen = this.wildcards.get(key);
+      if (seen !== undefined) seen.service = service;
+      else this.wildcards.set(key, { scope, suffix: fqdn.slice(1), service });
+      return;
+    }
+    let hosts = this.byScope.get(scope);
+    if (hosts === undefined) this.byScope.set(scope, (hosts = new Map()));
+    hosts.set(fqdn, service);
+  }
+
+  lookup(sourceNs: string, exportTo: readonly string[], host: string): KnownService | undefined {
+    const fqdn = toFqdn(sourceNs, host);
+    const direct = this.exact(EXPORT_ALL, fqdn);
+    if (direct) return direct;
+    if (exportTo.length === 0) {
+      const s = this.exact(sourceNs, fqdn);
+      if (s) return s;
+    }
+    for (const e of exportTo) {
+      const s = this.exact(e === EXPORT_LOCAL ? sourceNs : e, fqdn);
+      if (s) return s;
+    }
+    const bare = host.startsWith('*') ? host.slice(1) : host;
+    for (const w of this.wildcards.values()) {
+      if (w.scope !== EXPORT_ALL && w.scope !== sourceNs) continue;
+      if (bare.endsWith(w.suffix)) return w.service;
+    }
+    return undefined;
+  }
+
+  private exact(scope: string, fqdn: string): KnownService | undefined {
+    return this.byScope.get(scope)?.get(fqdn);
+  }
+}
+
+function knownHosts(ctx: Context): KnownHosts {
+  const known = new KnownHosts();
   for (const se of ctx.ofKind('ServiceEntry')) {
     const spec = specOf(se);
     const ports = arr(spec.ports)
@@ -191,45 +262,24 @@ function serviceHostMap(ctx: Context): Map<string, KnownService> {
     const entry: KnownService = { ports };
     const scopes = exportScopes(strs(spec.exportTo), se.namespace);
     for (const h of strs(spec.hosts)) {
-      for (const scope of scopes) map.set(`${scope}/${toFqdn(se.namespace, h)}`, entry);
+      for (const scope of scopes) known.add(scope, toFqdn(se.namespace, h), entry);
     }
   }
   for (const svc of ctx.ofKind('Service')) {
     const ports = arr(specOf(svc).ports)
       .map((p) => num(obj(p)?.port))
       .filter((n): n is number => n !== undefined);
-    map.set(`${EXPORT_ALL}/${toFqdn(svc.namespace, svc.name)}`, { ports });
+    known.add(EXPORT_ALL, toFqdn(svc.namespace, svc.name), { ports });
   }
-  return map;
-}
-
-function lookupHost(map: Map<string, KnownService>, sourceNs: string, exportTo: readonly string[], host: string): KnownService | undefined {
-  const fqdn = toFqdn(sourceNs, host);
-  const direct = map.get(`${EXPORT_ALL}/${fqdn}`);
-  if (direct) return direct;
-  const scopes = exportTo.length === 0 ? [sourceNs] : exportTo.map((e) => (e === EXPORT_LOCAL ? sourceNs : e));
-  for (const scope of scopes) {
-    const s = map.get(`${scope}/${fqdn}`);
-    if (s) return s;
-  }
-  const bare = host.startsWith('*') ? host.slice(1) : host;
-  for (const [key, s] of map) {
-    const slash = key.indexOf('/');
-    const scope = key.slice(0, slash);
-    const seHost = key.slice(slash + 1);
-    if (!seHost.startsWith('*')) continue;
-    if (scope !== EXPORT_ALL && scope !== sourceNs) continue;
-    if (bare.endsWith(seHost.slice(1))) return s;
-  }
-  return undefined;
+  return known;
 }
 
 export function analyzeDestinationHosts(ctx: Context): void {
-  const known = serviceHostMap(ctx);
+  const known = knownHosts(ctx);
   for (const vs of ctx.ofKind('VirtualService')) {
     const exportTo = strs(specOf(vs).exportTo);
     for (const d of destinationsOf(ctx, vs)) {
-      const svc = lookupHost(known, vs.namespace, exportTo, d.host);
+      const svc = known.lookup(vs.namespace, exportTo, d.host);
       if (!svc) {
         const what = d.kind === 'mirror' ? 'mirror host' : 'host';
         ctx.report('IST0101', vs, at(vs, ...relOf(d), 'host'), `Referenced ${what} not found: ${goQuote(d.host)}`);

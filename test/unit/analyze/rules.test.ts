@@ -75,6 +75,26 @@ describe('unreachable rules and ineffective matches', () => {
     ]);
   });
 
+  it('IST0131 for a URI test with quotes and backslashes written with a field that says nothing, not for one with more than its URI', () => {
+    const msgs = analyzeYaml(
+      vs(`
+  - match: [{ uri: { regex: '^/a\\"b\\\\' }, ignoreUriCase: false }]
+    ${to}
+  - match: [{ uri: { regex: '^/a\\"b\\\\' } }]
+    ${to}
+  - match: [{ uri: { exact: /e }, withoutHeaders: { x-env: { exact: test } } }]
+    ${to}
+  - match: [{ uri: { exact: /e } }]
+    ${to}
+  - match: [{ uri: { exact: /e }, ignoreUriCase: false }]
+    ${to}`),
+    );
+    expect(withCode(msgs, 'IST0131').map((m) => m.path)).toEqual([
+      ['spec', 'http', 1, 'match', 0],
+      ['spec', 'http', 4, 'match', 0],
+    ]);
+  });
+
   it('IST0131 when a shorter prefix earlier takes a longer one', () => {
     const msgs = analyzeYaml(
       vs(`

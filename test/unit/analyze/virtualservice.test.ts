@@ -229,6 +229,27 @@ ${vs(route, 'v', 'b')}`), 'IST0101').map((m) => m.message)).toEqual(['Referenced
   });
 });
 
+describe('virtualservice destinations: wildcard ServiceEntries by scope', () => {
+  const se = `
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: ext, namespace: a }
+spec:
+  hosts: ["*.example.com"]
+  exportTo: ["."]
+  ports: [{ number: 443, name: https, protocol: HTTPS }]
+`;
+  const route = `
+  hosts: [x.example.org]
+  http: [{ route: [{ destination: { host: api.example.com }, weight: 50 }, { destination: { host: api.example.net }, weight: 50 }] }]`;
+
+  it('a wildcard ServiceEntry exported to its own namespace takes destinations there, not in another', () => {
+    const notFound = (ns: string) => withCode(analyzeYaml(`${se}\n---\n${vs(route, 'v', ns)}`), 'IST0101').map((m) => m.message);
+    expect(notFound('a')).toEqual(['Referenced host not found: "api.example.net"']);
+    expect(notFound('b')).toEqual(['Referenced host not found: "api.example.com"', 'Referenced host not found: "api.example.net"']);
+  });
+});
+
 describe('virtualservice destination subsets', () => {
   const DR = `
 apiVersion: networking.istio.io/v1
