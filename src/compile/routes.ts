@@ -3,6 +3,7 @@ import { buildFilters } from '../http/filters/chain.js';
 import { grpcCode } from '../config/grpc-status.js';
 import type { FieldPath } from '../config/source.js';
 import { derivedOf } from '../config/derived.js';
+import { memoByText } from '../config/memo.js';
 import type { ClientTLSSettings, ConfigObject, Destination, DestinationRuleSpec, HTTPMatchRequest, HTTPRoute, HTTPRouteDestination, HeaderOperations, Percent, VirtualServiceSpec } from '../config/types.js';
 import { buildUpstreamTls, upstreamCredentialKey, type UpstreamTls } from '../tls/upstream-tls.js';
 import { selects } from '../registry/labels.js';
@@ -510,12 +511,29 @@ const isAuthority = (name: string) => name === 'host' || name === ':authority';
 
 function headerOps(h: HeaderOperations | undefined): HeaderOps | null {
   if (!h) return null;
-  // Istio turns a set/add of Host into an authority rewrite (see authorityFrom) and never removes it.
-  const set = Object.entries(h.set ?? {}).map(([k, v]) => [k.toLowerCase(), wire(v)] as [string, string]).filter(([k]) => !isAuthority(k));
-  const add = Object.entries(h.add ?? {}).map(([k, v]) => [k.toLowerCase(), wire(v)] as [string, string]).filter(([k]) => !isAuthority(k));
-  const remove = (h.remove ?? []).map((k) => k.toLowerCase()).filter((k) => !isAuthority(k));
+  const set = headerPairs(h.set);
+  const add = headerPairs(h.add);
+  const remove: string[] = [];
+  if (h.remove != null) {
+    for (const k of h.remove) {
+      const name = k.toLowerCase();
+      if (!isAuthority(name)) remove.push(name);
+    }
+  }
   if (set.length === 0 && add.length === 0 && remove.length === 0) return null;
   return { set, add, remove };
+}
+
+/** A set or add map as [lower-case name, value] pairs. */
+function headerPairs(map: Record<string, string> | undefined): [string, string][] {
+  const out: [string, string][] = [];
+  if (map == null) return out;
+  for (const k in map) {
+    const name = k.toLowerCase();
+    // Istio turns a set/add of Host into an authority rewrite (see authorityFrom) and never removes it.
+    if (!isAuthority(name)) out.push([name, wire(map[k]!)]);
+  }
+  return out;
 }
 
 /** The Host a route's request header edits ask for, which Istio applies as an authority rewrite. */
@@ -556,26 +574,46 @@ const GRPC_RETRY_ON: Record<string, number> = { cancelled: 1, 'deadline-exceeded
 function compileRetry(http: HTTPRoute): RetryPolicy | null {
   const r = http.retries;
   if (!r || !r.attempts) return null;
-  const explicit = r.retryOn !== undefined && r.retryOn.trim() !== '';
-  const on = (explicit ? r.retryOn! : DEFAULT_RETRY_ON).split(',').map((s) => s.trim()).filter(Boolean);
-  const codes = on.filter((c) => /^\d{3}$/.test(c)).map(Number);
+  const on = r.retryOn !== undefined && r.retryOn.trim() !== '' ? retryOnOf(r.retryOn) : (defaultRetryOn ??= { ...retryOnOf(DEFAULT_RETRY_ON), statusCodes: [503] });
   const policy: RetryPolicy = {
     retries: r.attempts,
     perTryTimeoutMs: r.perTryTimeout !== undefined ? parseDuration(r.perTryTimeout)! : 0,
+    on5xx: on.on5xx,
+    onGatewayError: on.onGatewayError,
+    onReset: on.onReset,
+    onConnectFailure: on.onConnectFailure,
+    onRefusedStream: on.onRefusedStream,
+    onRetriable4xx: on.onRetriable4xx,
+    statusCodes: on.statusCodes,
+    grpcCodes: on.grpcCodes,
+    backoffBaseMs: r.backoff !== undefined ? parseDuration(r.backoff)! : 25,
+  };
+  return policy;
+}
+
+let defaultRetryOn: RetryOn | undefined;
+
+type RetryOn = Pick<RetryPolicy, 'on5xx' | 'onGatewayError' | 'onReset' | 'onConnectFailure' | 'onRefusedStream' | 'onRetriable4xx' | 'statusCodes' | 'grpcCodes'>;
+
+/**
+ * What a retryOn text retries, read once per text (routes repeat a few); its lists are shared
+ * by the policies of every route that writes it (read only, as policies are).
+ */
+const retryOnOf = memoByText((text: string): RetryOn => {
+  const on = text.split(',').map((s) => s.trim()).filter(Boolean);
+  return {
     on5xx: on.includes('5xx'),
     onGatewayError: on.includes('gateway-error'),
     onReset: on.includes('reset') || on.includes('reset-before-request'),
     onConnectFailure: on.includes('connect-failure'),
     onRefusedStream: on.includes('refused-stream'),
     onRetriable4xx: on.includes('retriable-4xx'),
-    // Istio keeps its default codes (503) only with its default retryOn; a retryOn that is set
-    // brings its own bare codes, so `retriable-status-codes` alone retries no status.
-    statusCodes: explicit ? codes : [503],
+    // Istio keeps its default codes (503) only with its default retryOn (defaultRetryOn); a
+    // retryOn that is set brings its own bare codes, so `retriable-status-codes` alone retries no status.
+    statusCodes: on.filter((c) => /^\d{3}$/.test(c)).map(Number),
     grpcCodes: on.map((c) => GRPC_RETRY_ON[c]).filter((c): c is number => c !== undefined),
-    backoffBaseMs: r.backoff !== undefined ? parseDuration(r.backoff)! : 25,
   };
-  return policy;
-}
+});
 
 function compileFault(http: HTTPRoute): FaultPolicy | null {
   const f = http.fault;

@@ -1,5 +1,6 @@
 // Istio accepts Go-style durations in YAML ("1h30m", "1.5s", "250ms", "0s"); protobuf's JSON
 // form ("1.5s") is a subset of that, so one parser covers both.
+import { memoByText } from './memo.js';
 const UNIT_MS: Record<string, number> = {
   h: 3_600_000,
   m: 60_000,
@@ -15,6 +16,13 @@ const PART = /(\d+(?:\.\d*)?|\.\d+)(h|ms|m|s|us|µs|ns)/y;
 /** Milliseconds for a duration string, or undefined when the string is not a duration. */
 export function parseDuration(text: string): number | undefined {
   if (typeof text !== 'string' || text.length === 0) return undefined;
+  return durationMsOfText(text);
+}
+
+// Routes repeat the same few durations: each text is read once.
+const durationMsOfText = memoByText(readDuration);
+
+function readDuration(text: string): number | undefined {
   if (text === '0') return 0;
   let total = 0;
   PART.lastIndex = 0;

@@ -3,6 +3,7 @@ import { GRPC_CODES, grpcCode } from './grpc-status.js';
 import type { CrdSchema } from './crd.js';
 import { CRD_SPECS } from './crd-schema.gen.js';
 import { S, type Schema, type ObjectSchema } from './schema.js';
+import { memoByText } from './memo.js';
 
 // Field lists follow istio/api networking/v1alpha3/*.proto (the same in v1beta1 and v1) and the
 // Kubernetes core/discovery APIs. Closed objects reject unknown fields, as kubectl's strict
@@ -38,7 +39,10 @@ const RETRY_CONDITIONS = [
   'refused-stream', 'retriable-status-codes', 'retriable-headers', 'http3-post-connect-failure',
   'cancelled', 'deadline-exceeded', 'internal', 'resource-exhausted', 'unavailable',
 ];
-function checkRetryOn(v: string): string | undefined {
+// Routes repeat the same few retryOn texts: each is read once.
+const checkRetryOn = memoByText(retryOnProblem);
+
+function retryOnProblem(v: string): string | undefined {
   for (const raw of v.split(',')) {
     const c = raw.trim();
     if (c === '') continue;

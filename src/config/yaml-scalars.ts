@@ -60,10 +60,27 @@ export function plainScalar(s: string): unknown {
   const c = s.charCodeAt(0);
   const first = c < 128 ? FIRST[c] : 0;
   if (first === 0 || (first === 2 && s.length > LONGEST_WORD)) return s;
+  // Port numbers, counts, weights: digits alone, not led by 0 (octal), read without a pattern.
+  if ((c >= 0x31 && c <= 0x39) || (c === 0x30 && s.length === 1)) {
+    const n = decimalDigits(s);
+    if (n !== undefined) return n;
+  }
   if (isNullScalar(s)) return null;
   for (const t of TYPED_SCALARS) {
     if (!t.firstChars.includes(s[0]!)) continue;
     for (const [re, value] of t.forms) if (re.test(s)) return value(s);
   }
   return s;
+}
+
+/** The value of a text of up to 15 decimal digits (exact in a double), or undefined for any other. */
+function decimalDigits(s: string): number | undefined {
+  if (s.length > 15) return undefined;
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const d = s.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) return undefined;
+    n = n * 10 + d;
+  }
+  return n;
 }

@@ -4,6 +4,7 @@
 // value is valid; the caller decides the path and the severity. Messages keep Istio's wording,
 // because operators search for it.
 import type { Findings, SpecPath, WebhookContext } from './types.js';
+import { memoByText } from '../memo.js';
 
 // ---------------------------------------------------------------------------------------------
 // Go formatting helpers
@@ -36,6 +37,13 @@ const TRAILING_ZEROS = /0+$/;
 /** Go's time.ParseDuration as nanoseconds (sign allowed, "0" alone allowed); undefined if unparsable. */
 export function durationNs(text: unknown): bigint | undefined {
   if (typeof text !== 'string' || text === '') return undefined;
+  return durationNsOfText(text);
+}
+
+// Routes repeat the same few durations: each text is read once.
+const durationNsOfText = memoByText(readDurationNs);
+
+function readDurationNs(text: string): bigint | undefined {
   let pos = 0;
   let negative = false;
   if (text[0] === '-' || text[0] === '+') {

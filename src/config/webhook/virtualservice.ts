@@ -35,6 +35,7 @@ import {
   validateWildcardDomainForVirtualServiceBoundToGateway,
 } from './common.js';
 import { childPath, Findings, type SpecPath, type WebhookContext, type WebhookFinding } from './types.js';
+import { memoByText } from '../memo.js';
 
 type Obj = Record<string, unknown>;
 
@@ -607,15 +608,19 @@ function checkRetries(f: Findings, retries: unknown, at: SpecPath): void {
   }
   if (isSet(r.perTryTimeout)) f.errorIf([...at, 'perTryTimeout'], validateDuration(r.perTryTimeout));
   if (retryOn !== '') {
-    // Entries are taken verbatim: " 5xx" (after a comma and a space) is no policy.
-    for (const policy of retryOn.split(',')) {
-      if (!isKnownHTTPStatus(policy) && !RETRY_ON_POLICIES.has(policy)) {
-        f.error([...at, 'retryOn'], `${goQuote(policy)} is not a valid retryOn policy`);
-      }
-    }
+    for (const policy of unknownRetryOn(retryOn)) f.error([...at, 'retryOn'], `${goQuote(policy)} is not a valid retryOn policy`);
   }
   if (isSet(r.backoff)) f.errorIf([...at, 'backoff'], validateDuration(r.backoff));
 }
+
+const NO_POLICIES: readonly string[] = Object.freeze([]);
+
+/** The entries of a retryOn text that are no policy, read once per text (routes repeat a few). */
+const unknownRetryOn = memoByText((retryOn: string): readonly string[] => {
+  // Entries are taken verbatim: " 5xx" (after a comma and a space) is no policy.
+  const unknown = retryOn.split(',').filter((policy) => !isKnownHTTPStatus(policy) && !RETRY_ON_POLICIES.has(policy));
+  return unknown.length === 0 ? NO_POLICIES : unknown;
+});
 
 /** validateHTTPRewrite: like Istio, reports only the first problem. */
 function checkRewrite(f: Findings, rewrite: unknown, at: SpecPath): void {

@@ -84,6 +84,14 @@ describe('retries', () => {
     expect(one({ retries: { attempts: 1, retryOn: '' } }).retry).toMatchObject({ onConnectFailure: true, onRefusedStream: true, statusCodes: [503] });
   });
 
+  it('retryOn written out as Istio\'s default text brings its own (no) bare codes, not the default 503; routes sharing a retryOn each get it', () => {
+    const written = 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes';
+    expect(one({ retries: { attempts: 1, retryOn: written } }).retry).toMatchObject({ onConnectFailure: true, onRefusedStream: true, statusCodes: [], grpcCodes: [14, 1] });
+    expect(one({ retries: { attempts: 1 } }).retry).toMatchObject({ onConnectFailure: true, statusCodes: [503], grpcCodes: [14, 1] });
+    expect(one({ retries: { attempts: 2, retryOn: '503,5xx' } }).retry).toMatchObject({ retries: 2, on5xx: true, statusCodes: [503] });
+    expect(one({ retries: { attempts: 4, retryOn: '503,5xx' } }).retry).toMatchObject({ retries: 4, on5xx: true, statusCodes: [503] });
+  });
+
   it('reads each Envoy condition of retryOn, and nothing it does not name', () => {
     expect(one({ retries: { attempts: 1, retryOn: '5xx' } }).retry).toMatchObject({ on5xx: true, onGatewayError: false, onReset: false, onConnectFailure: false, onRetriable4xx: false, statusCodes: [] });
     expect(one({ retries: { attempts: 1, retryOn: 'gateway-error' } }).retry).toMatchObject({ on5xx: false, onGatewayError: true, onConnectFailure: false, statusCodes: [] });

@@ -89,6 +89,12 @@ describe('the subset reader gives the full reader\'s value or declines', () => {
     expect(readSubset(doc)).toBeUndefined();
   });
 
+  it('reads numbers written as digits as the full reader does: leading zeros (octal), long runs, signs, underscores', () => {
+    const values = ['0', '7', '08', '010', '0777', '12345', '123456789012345', '1234567890123456', '99999999999999999999', '+80', '-80', '1_000', '80.', '0x1F', '0b101', '8e3'];
+    const doc = `a:\n${values.map((v, i) => `  k${i}: ${v}`).join('\n')}\nb: [${values.join(', ')}]\nc: {${values.map((v, i) => `k${i}: ${v}`).join(', ')}}\n`;
+    expect(expectSameOrDeclined(doc)).toBe(true);
+  });
+
   it('declines or agrees on thousands of small mutations of the corpus', () => {
     // Deterministic: a fixed-seed generator picks documents, places and edits.
     const rand = seeded(12345);
