@@ -9,7 +9,8 @@
 //
 // Environment: SCALE_SIZES (comma-separated VirtualService counts, default 1000,10000,30000),
 // DUR (s of load per size, default 5), SCALE_CONNS (load connections, 32), SCALE_WILDCARD=1
-// (wildcard hosts, *.h-NNNNN.scale.example, instead of exact ones), SCALE_WARMUP (s of
+// (wildcard hosts, *.h-NNNNN.scale.example, instead of exact ones), SCALE_FEATURES=1 (each route
+// with a timeout, retries, header edits and, but for the requested one, a rewrite), SCALE_WARMUP (s of
 // warm-up load before each size's measured run, 3), BENCH_QUICK=1
 // (SCALE_SIZES 1000, DUR 2), BENCH_LOADGEN=wrk|autocannon, BENCH_UPSTREAM=nginx|node,
 // BENCH_PIN=0 (no taskset), BENCH_JSON=FILE (also write the results as JSON).
@@ -301,7 +302,7 @@ async function measureSize(n, ctx, keep = false) {
   const dir = path.join(work, `config-${n}`);
   const row = { vs: n };
   try {
-    const seed = writeScaleConfig(dir, upstream.port, { vs: n, perFile: 100, wildcard: ctx.wildcard });
+    const seed = writeScaleConfig(dir, upstream.port, { vs: n, perFile: 100, wildcard: ctx.wildcard, features: ctx.features });
     row.files = seed.files.length + 1; // and 00-gateway.yaml
     row.configMiB = dirBytes(dir) / MiB;
     row.request = `${seed.host}${seed.path}`;
@@ -391,6 +392,7 @@ async function main() {
   const conns = intEnv('SCALE_CONNS', 32);
   const warmupS = intEnv('SCALE_WARMUP', 3);
   const wildcard = ['1', 'true', 'yes'].includes(String(process.env.SCALE_WILDCARD ?? '').toLowerCase());
+  const features = ['1', 'true', 'yes'].includes(String(process.env.SCALE_FEATURES ?? '').toLowerCase());
 
   if (!fs.existsSync(CLI)) throw new HarnessError(`${path.relative(process.cwd(), CLI)} is missing: run \`npm run build\` (npm run bench:scale does)`);
 
@@ -407,6 +409,7 @@ async function main() {
   log(`meshgate scale bench, ${new Date().toISOString().slice(0, 10)}, ${os.hostname()}`);
   log(`  machine     ${cpuModel}, ${os.cpus().length} CPU(s), allowed ${cpus.join(',')}; ${os.type()} ${os.release()}; node ${process.version}`);
   log(`  sizes       ${all.join(', ')} VirtualService(s) (the first is the baseline), 4 uri-prefix routes each, 100 per file with their ServiceEntry and DestinationRule`);
+  log(`  routes      ${features ? 'each with timeout 5s, retries (2, perTryTimeout 2s, retryOn 5xx,reset,connect-failure), a request header set and a response header removed; all but the catch-all rewrite their URI (SCALE_FEATURES=1)' : 'a match and a destination each (SCALE_FEATURES=1 adds a timeout, retries, header edits and a rewrite)'}`);
   log(`  hosts       ${wildcard ? 'one wildcard host each, *.h-NNNNN.scale.example (SCALE_WILDCARD=1), requested as x.h-NNNNN.scale.example' : 'one exact host each, h-NNNNN.scale.example'}`);
   log(`  load        ${loadgen.description.replace('CONNS', String(conns))}, ${warmupS} s warm-up then ${dur} s per size`);
   log(`  upstream    ${upstream.description}, 127.0.0.1:${upstream.port}`);
@@ -417,7 +420,7 @@ async function main() {
   log(`  serve       node dist/cli.js serve -c DIR --workers 1 --access-log off; ready = spawn to first 200 from /healthz/ready (polled every ${READY_POLL_MS} ms)`);
   log();
 
-  const ctx = { work, upstream, loadgen, proxyCore, dur, conns, warmupS, wildcard };
+  const ctx = { work, upstream, loadgen, proxyCore, dur, conns, warmupS, wildcard, features };
   const rows = [];
   for (const [i, n] of all.entries()) {
     const r = await measureSize(n, ctx, i === 0);

@@ -182,7 +182,12 @@ export function writeHttpsConfig(srcDir, dir, upstreamPort, { host, credentialNa
  * the request that takes the last route of the VirtualService in the middle. With `wildcard`,
  * each VirtualService's host is `*.h-NNNNN.scale.example` (requested as `x.h-NNNNN…`).
  */
-export function writeScaleConfig(dir, upstreamPort, { vs, perFile = 100, wildcard = false }) {
+/**
+ * `features`: each route also has what production routes usually carry (a timeout, retries,
+ * request and response header edits; a URI rewrite on all but the catch-all route, which the
+ * load requests): the config doubles in size and every check and compile step of those fields runs.
+ */
+export function writeScaleConfig(dir, upstreamPort, { vs, perFile = 100, wildcard = false, features = false }) {
   fs.mkdirSync(dir, { recursive: true });
   const pad = (n) => String(n).padStart(5, '0');
   fs.writeFileSync(path.join(dir, '00-gateway.yaml'), [
@@ -232,8 +237,16 @@ export function writeScaleConfig(dir, upstreamPort, { vs, perFile = 100, wildcar
         '  http:',
       ];
       for (let r = 0; r < 4; r++) {
+        lines.push(`  - name: r${r}`);
+        if (features) {
+          lines.push(
+            '    timeout: 5s',
+            '    retries: {attempts: 2, perTryTimeout: 2s, retryOn: "5xx,reset,connect-failure"}',
+            `    headers: {request: {set: {x-scale-route: r${r}}}, response: {remove: [x-internal]}}`,
+          );
+          if (r !== 3) lines.push('    rewrite: {uri: /v1/}');
+        }
         lines.push(
-          `  - name: r${r}`,
           `    match: [{uri: {prefix: ${r === 3 ? '/' : `/app-${pad(h)}/r${r}/`}}}]`,
           `    route: [{destination: {host: ${svc}, port: {number: 80}}}]`,
         );

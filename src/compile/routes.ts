@@ -513,27 +513,42 @@ function headerOps(h: HeaderOperations | undefined): HeaderOps | null {
   if (!h) return null;
   const set = headerPairs(h.set);
   const add = headerPairs(h.add);
-  const remove: string[] = [];
+  let remove: string[] = NO_NAMES;
   if (h.remove != null) {
     for (const k of h.remove) {
       const name = k.toLowerCase();
-      if (!isAuthority(name)) remove.push(name);
+      if (!isAuthority(name)) (remove === NO_NAMES ? (remove = []) : remove).push(name);
     }
   }
   if (set.length === 0 && add.length === 0 && remove.length === 0) return null;
-  return { set, add, remove };
+  // Routes write the same few edits (a header set to one value, one removed) over and over: they
+  // share one (read only) set of edits instead of five lists each.
+  return shared(headerOpsKey(set, add, remove), { set, add, remove });
 }
+
+// Shared by every edit list with nothing in it (read only).
+const NO_PAIRS: [string, string][] = Object.freeze([]) as unknown as [string, string][];
+const NO_NAMES: string[] = Object.freeze([]) as unknown as string[];
 
 /** A set or add map as [lower-case name, value] pairs. */
 function headerPairs(map: Record<string, string> | undefined): [string, string][] {
-  const out: [string, string][] = [];
-  if (map == null) return out;
+  if (map == null) return NO_PAIRS;
+  let out = NO_PAIRS;
   for (const k in map) {
     const name = k.toLowerCase();
     // Istio turns a set/add of Host into an authority rewrite (see authorityFrom) and never removes it.
-    if (!isAuthority(name)) out.push([name, wire(map[k]!)]);
+    if (!isAuthority(name)) (out === NO_PAIRS ? (out = []) : out).push([name, wire(map[k]!)]);
   }
   return out;
+}
+
+/** What the edits say, as one text: NUL cannot be in a header name or value (the checks refuse it). */
+function headerOpsKey(set: [string, string][], add: [string, string][], remove: string[]): string {
+  let key = 'headers\0';
+  for (const [n, v] of set) key += `s\0${n}\0${v}\0`;
+  for (const [n, v] of add) key += `a\0${n}\0${v}\0`;
+  for (const n of remove) key += `r\0${n}\0`;
+  return key;
 }
 
 /** The Host a route's request header edits ask for, which Istio applies as an authority rewrite. */
@@ -560,7 +575,26 @@ function compileRewrite(http: HTTPRoute): Rewrite | null {
     if (re.ok) out.regex = { re: re.re, substitution: wire(r.uriRegexRewrite.rewrite ?? '').replace(/\$/g, '$$$$').replace(/\\(\d)/g, '$$$1') };
   }
   if (r.authority !== undefined && r.authority !== '') out.authority = wire(r.authority);
-  return out.uri !== undefined || out.regex !== undefined || out.authority !== undefined ? out : null;
+  if (out.regex !== undefined) return out;
+  if (out.uri === undefined && out.authority === undefined) return null;
+  // Routes repeat the same few rewrites: they share one (read only).
+  return shared(`rewrite\0${out.uri ?? '\u0001'}\0${out.authority ?? '\u0001'}`, out);
+}
+
+/**
+ * One compiled piece (read only, as a snapshot is) for each text that says what it is: routes
+ * write the same few rewrites, retry policies and header edits over and over, and 100,000s of
+ * copies were most of what such routes kept. At most SHARED_KEPT are remembered.
+ */
+const sharedPieces = new Map<string, object>();
+const SHARED_KEPT = 8192;
+
+function shared<T extends object>(key: string, made: T): T {
+  const seen = sharedPieces.get(key);
+  if (seen !== undefined) return seen as T;
+  if (sharedPieces.size >= SHARED_KEPT) sharedPieces.clear();
+  sharedPieces.set(key, made);
+  return made;
 }
 
 const percentOf = (p: Percent | undefined, legacy: number | undefined): number => (p?.value !== undefined ? p.value : legacy !== undefined ? legacy : 100);
@@ -574,6 +608,9 @@ const GRPC_RETRY_ON: Record<string, number> = { cancelled: 1, 'deadline-exceeded
 function compileRetry(http: HTTPRoute): RetryPolicy | null {
   const r = http.retries;
   if (!r || !r.attempts) return null;
+  const key = `retry\0${r.attempts}\0${r.perTryTimeout ?? '\u0001'}\0${r.retryOn ?? '\u0001'}\0${r.backoff ?? '\u0001'}`;
+  const seen = sharedPieces.get(key);
+  if (seen !== undefined) return seen as RetryPolicy;
   const on = r.retryOn !== undefined && r.retryOn.trim() !== '' ? retryOnOf(r.retryOn) : (defaultRetryOn ??= { ...retryOnOf(DEFAULT_RETRY_ON), statusCodes: [503] });
   const policy: RetryPolicy = {
     retries: r.attempts,
@@ -588,7 +625,7 @@ function compileRetry(http: HTTPRoute): RetryPolicy | null {
     grpcCodes: on.grpcCodes,
     backoffBaseMs: r.backoff !== undefined ? parseDuration(r.backoff)! : 25,
   };
-  return policy;
+  return shared(key, policy);
 }
 
 let defaultRetryOn: RetryOn | undefined;
