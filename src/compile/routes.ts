@@ -511,6 +511,11 @@ const isAuthority = (name: string) => name === 'host' || name === ':authority';
 
 function headerOps(h: HeaderOperations | undefined): HeaderOps | null {
   if (!h) return null;
+  // Routes write the same few edits (a header set to one value, one removed) over and over: they
+  // share one (read only) set of edits, found by the text of what they write.
+  const key = headerOpsKey(h);
+  const seen = sharedPieces.get(key);
+  if (seen !== undefined) return seen === NO_EDITS ? null : (seen as HeaderOps);
   const set = headerPairs(h.set);
   const add = headerPairs(h.add);
   let remove: string[] = NO_NAMES;
@@ -520,10 +525,23 @@ function headerOps(h: HeaderOperations | undefined): HeaderOps | null {
       if (!isAuthority(name)) (remove === NO_NAMES ? (remove = []) : remove).push(name);
     }
   }
-  if (set.length === 0 && add.length === 0 && remove.length === 0) return null;
-  // Routes write the same few edits (a header set to one value, one removed) over and over: they
-  // share one (read only) set of edits instead of five lists each.
-  return shared(headerOpsKey(set, add, remove), { set, add, remove });
+  if (set.length === 0 && add.length === 0 && remove.length === 0) {
+    shared(key, NO_EDITS);
+    return null;
+  }
+  return shared(key, { set, add, remove });
+}
+
+/** Edits that come to nothing (only Host set, which is a rewrite): kept as such. */
+const NO_EDITS = Object.freeze({});
+
+/** What the edits write, as one text: NUL cannot be in a header name or value (the checks refuse it). */
+function headerOpsKey(h: HeaderOperations): string {
+  let key = 'headers';
+  if (h.set != null) for (const n in h.set) key += `\0s\0${n}\0${h.set[n]}`;
+  if (h.add != null) for (const n in h.add) key += `\0a\0${n}\0${h.add[n]}`;
+  if (h.remove != null) for (const n of h.remove) key += `\0r\0${n}`;
+  return key;
 }
 
 // Shared by every edit list with nothing in it (read only).
@@ -542,22 +560,16 @@ function headerPairs(map: Record<string, string> | undefined): [string, string][
   return out;
 }
 
-/** What the edits say, as one text: NUL cannot be in a header name or value (the checks refuse it). */
-function headerOpsKey(set: [string, string][], add: [string, string][], remove: string[]): string {
-  let key = 'headers\0';
-  for (const [n, v] of set) key += `s\0${n}\0${v}\0`;
-  for (const [n, v] of add) key += `a\0${n}\0${v}\0`;
-  for (const n of remove) key += `r\0${n}\0`;
-  return key;
-}
-
 /** The Host a route's request header edits ask for, which Istio applies as an authority rewrite. */
 function authorityFrom(h: HeaderOperations | null | undefined): string | undefined {
   // `request:` written with nothing under it is null.
   if (h == null) return undefined;
-  for (const ops of [h.set, h.add]) {
-    for (const [k, v] of Object.entries(ops ?? {})) if (isAuthority(k.toLowerCase())) return wire(v);
-  }
+  return authorityIn(h.set) ?? authorityIn(h.add);
+}
+
+function authorityIn(map: Record<string, string> | undefined): string | undefined {
+  if (map == null) return undefined;
+  for (const k in map) if (isAuthority(k.toLowerCase())) return wire(map[k]!);
   return undefined;
 }
 

@@ -44,6 +44,10 @@ export class Findings {
   errorIf(path: SpecPath, message: string | undefined): void {
     if (message) this.error(path, message);
   }
+  /** errorIf at `at` + `a` (+ `b`), the path made only for an error: most fields have none. */
+  errorAt(at: SpecPath, message: string | undefined, a: string | number, b?: string | number): void {
+    if (message) this.error(childPath(at, a, b), message);
+  }
   warn(path: SpecPath, message: string): void {
     this.list.push({ severity: 'warning', path, message });
   }

@@ -227,16 +227,16 @@ function checkHTTPRoute(f: Findings, route: Obj, at: SpecPath, inDelegate: boole
   }
   // Each check does nothing for an absent field: skipping it here saves making its path, which
   // at 120,000 routes was a good part of what validation cost.
-  if (route.headers != null) checkHeaderOperations(f, route.headers, [...at, 'headers']);
-  if (route.corsPolicy != null) checkCORSPolicy(f, route.corsPolicy, [...at, 'corsPolicy']);
-  if (route.fault != null) checkFault(f, route.fault, [...at, 'fault']);
+  if (route.headers != null) checkHeaderOperations(f, route.headers, childPath(at, 'headers'));
+  if (route.corsPolicy != null) checkCORSPolicy(f, route.corsPolicy, childPath(at, 'corsPolicy'));
+  if (route.fault != null) checkFault(f, route.fault, childPath(at, 'fault'));
   checkMirrorPercentages(f, route, at);
-  if (route.mirror != null) checkDestination(f, route.mirror, [...at, 'mirror']);
-  if (route.mirrors != null) checkMirrors(f, route.mirrors, [...at, 'mirrors']);
+  if (route.mirror != null) checkDestination(f, route.mirror, childPath(at, 'mirror'));
+  if (route.mirrors != null) checkMirrors(f, route.mirrors, childPath(at, 'mirrors'));
   checkRedirect(f, route, at);
-  if (route.directResponse != null) checkDirectResponse(f, route.directResponse, [...at, 'directResponse']);
-  if (route.retries != null) checkRetries(f, route.retries, [...at, 'retries']);
-  if (route.rewrite != null) checkRewrite(f, route.rewrite, [...at, 'rewrite']);
+  if (route.directResponse != null) checkDirectResponse(f, route.directResponse, childPath(at, 'directResponse'));
+  if (route.retries != null) checkRetries(f, route.retries, childPath(at, 'retries'));
+  if (route.rewrite != null) checkRewrite(f, route.rewrite, childPath(at, 'rewrite'));
   checkAuthoritySetOnce(f, route, at);
   checkRouteDestinations(f, route.route, childPath(at, 'route'), true);
   if (isSet(route.timeout)) {
@@ -303,7 +303,7 @@ function checkHTTPMatch(f: Findings, match: Obj, at: SpecPath): void {
   }
 
   const port = asNumber(match.port);
-  if (port !== 0) f.errorIf([...at, 'port'], validatePort(port));
+  if (port !== 0) f.errorAt(at, validatePort(port), 'port');
   if (match.sourceLabels != null) checkLabels(f, match.sourceLabels, [...at, 'sourceLabels']);
   if (match.gateways != null) checkGatewayNames(f, asArray(match.gateways).map(asString), [...at, 'gateways']);
   const sourceNamespace = asString(match.sourceNamespace);
@@ -335,7 +335,7 @@ function checkRegexStringMatch(f: Findings, sm: unknown, at: SpecPath, where: st
   if (!m || stringMatchType(m) !== 'regex') return;
   const re = asString(m.regex);
   const err = re === '' ? `${goQuote(where)}: regex string match should not be empty` : regexError(re, where);
-  f.errorIf([...at, 'regex'], err);
+  f.errorAt(at, err, 'regex');
 }
 
 /** validateStringRegexp: what Envoy's RE2 would refuse, and patterns too big for its program limit. */
@@ -359,29 +359,33 @@ function checkLabels(f: Findings, labels: unknown, at: SpecPath): void {
 function checkHeaderOperations(f: Findings, headers: unknown, at: SpecPath): void {
   const h = asRecord(headers);
   if (!h) return;
-  const request = asRecord(h.request);
-  const response = asRecord(h.response);
   // The request may rewrite the authority (checked once per route, below); the response may not touch Host.
-  for (const op of ['add', 'set'] as const) {
-    for (const [name, value] of entriesOf(request?.[op])) {
-      const path = [...at, 'request', op, name];
-      f.errorIf(path, validateHTTPHeaderWithAuthorityOperationName(name));
-      f.errorIf(path, validateHTTPHeaderValue(asString(value)));
+  const request = asRecord(h.request);
+  if (request !== undefined) checkHeaderEdits(f, request, at, 'request');
+  const response = asRecord(h.response);
+  if (response !== undefined) checkHeaderEdits(f, response, at, 'response');
+}
+
+const ADD_SET = ['add', 'set'] as const;
+
+/** One side's add, set and remove; paths are made only for a finding (routes have 100,000s of edits). */
+function checkHeaderEdits(f: Findings, edits: Obj, at: SpecPath, side: 'request' | 'response'): void {
+  const nameError = side === 'request' ? validateHTTPHeaderWithAuthorityOperationName : validateHTTPHeaderOperationName;
+  for (const op of ADD_SET) {
+    const map = asRecord(edits[op]);
+    if (map === undefined) continue;
+    for (const name in map) {
+      const e1 = nameError(name);
+      if (e1) f.error([...at, side, op, name], e1);
+      const e2 = validateHTTPHeaderValue(asString(map[name]));
+      if (e2) f.error([...at, side, op, name], e2);
     }
   }
-  asArray(request?.remove).forEach((name, k) => {
-    f.errorIf([...at, 'request', 'remove', k], validateHTTPHeaderOperationName(asString(name)));
-  });
-  for (const op of ['add', 'set'] as const) {
-    for (const [name, value] of entriesOf(response?.[op])) {
-      const path = [...at, 'response', op, name];
-      f.errorIf(path, validateHTTPHeaderOperationName(name));
-      f.errorIf(path, validateHTTPHeaderValue(asString(value)));
-    }
+  const remove = asArray(edits.remove);
+  for (let k = 0; k < remove.length; k++) {
+    const e = validateHTTPHeaderOperationName(asString(remove[k]));
+    if (e) f.error([...at, side, 'remove', k], e);
   }
-  asArray(response?.remove).forEach((name, k) => {
-    f.errorIf([...at, 'response', 'remove', k], validateHTTPHeaderOperationName(asString(name)));
-  });
 }
 
 /** validateAuthorityRewrite: rewrite.authority, set[:authority|host] and add[...] are one value. */
@@ -392,8 +396,11 @@ function checkAuthoritySetOnce(f: Findings, route: Obj, at: SpecPath): void {
   const request = asRecord(asRecord(route.headers)?.request);
   if (request === undefined) return;
   for (const op of SET_ADD) {
-    for (const [name, value] of entriesOf(request[op])) {
+    const map = asRecord(request[op]);
+    if (map === undefined) continue;
+    for (const name in map) {
       if (!isAuthorityHeader(name)) continue;
+      const value = map[name];
       if (current !== '') {
         f.error(
           [...at, 'headers', 'request', op, name],
@@ -415,13 +422,13 @@ function checkCORSPolicy(f: Findings, corsPolicy: unknown, at: SpecPath): void {
     if (!CORS_METHODS.has(m)) f.error([...at, 'allowMethods', k], `${goQuote(m)} is not a supported HTTP method`);
   });
   asArray(policy.allowHeaders).forEach((name, k) => {
-    f.errorIf([...at, 'allowHeaders', k], validateCORSHTTPHeaderName(asString(name)));
+    f.errorAt(at, validateCORSHTTPHeaderName(asString(name)), 'allowHeaders', k);
   });
   asArray(policy.exposeHeaders).forEach((name, k) => {
-    f.errorIf([...at, 'exposeHeaders', k], validateCORSHTTPHeaderName(asString(name)));
+    f.errorAt(at, validateCORSHTTPHeaderName(asString(name)), 'exposeHeaders', k);
   });
   if (isSet(policy.maxAge)) {
-    f.errorIf([...at, 'maxAge'], validateDuration(policy.maxAge));
+    f.errorAt(at, validateDuration(policy.maxAge), 'maxAge');
     // Access-Control-Max-Age is a whole number of seconds.
     if (fractionalSecondNanos(durationNs(policy.maxAge)) > 0n) {
       f.error([...at, 'maxAge'], 'max_age duration is accurate only to seconds precision');
@@ -437,7 +444,7 @@ function checkAllowOrigin(f: Findings, origin: unknown, at: SpecPath): void {
     f.error(at, `'${value}' is not a valid match type for CORS allow origins`);
     return;
   }
-  if (type === 'regex') f.errorIf([...at, 'regex'], regexError(value, 'corsPolicy.allowOrigins'));
+  if (type === 'regex') f.errorAt(at, regexError(value, 'corsPolicy.allowOrigins'), 'regex');
 }
 
 function checkFault(f: Findings, fault: unknown, at: SpecPath): void {
@@ -464,7 +471,7 @@ function checkFaultAbort(f: Findings, abort: unknown, at: SpecPath): void {
   } else if (isSet(a.http2Error)) {
     f.error([...at, 'http2Error'], 'HTTP/2 abort fault injection not supported yet');
   } else if (isSet(a.httpStatus)) {
-    f.errorIf([...at, 'httpStatus'], httpStatusError(asNumber(a.httpStatus)));
+    f.errorAt(at, httpStatusError(asNumber(a.httpStatus)), 'httpStatus');
   } else {
     f.warn(at, 'abort configured, but error type not set');
   }
@@ -475,9 +482,9 @@ function checkFaultDelay(f: Findings, delay: unknown, at: SpecPath): void {
   if (!d) return;
   checkFaultPercentage(f, d.percentage, [...at, 'percentage']);
   if (isSet(d.fixedDelay)) {
-    f.errorIf([...at, 'fixedDelay'], validateDuration(d.fixedDelay));
+    f.errorAt(at, validateDuration(d.fixedDelay), 'fixedDelay');
   } else if (isSet(d.exponentialDelay)) {
-    f.errorIf([...at, 'exponentialDelay'], validateDuration(d.exponentialDelay));
+    f.errorAt(at, validateDuration(d.exponentialDelay), 'exponentialDelay');
     f.error([...at, 'exponentialDelay'], 'exponentialDelay not supported yet');
   }
 }
@@ -575,7 +582,7 @@ function checkRedirect(f: Findings, route: Obj, routeAt: SpecPath): void {
     return;
   }
   const port = asNumber(redirect.port);
-  if (port > 0) f.errorIf([...at, 'port'], validatePort(port));
+  if (port > 0) f.errorAt(at, validatePort(port), 'port');
 }
 
 function checkDirectResponse(f: Findings, directResponse: unknown, at: SpecPath): void {
@@ -593,7 +600,7 @@ function checkDirectResponse(f: Findings, directResponse: unknown, at: SpecPath)
       f.warn([...at, 'body', field], 'large direct_responses may impact control plane performance');
     }
   }
-  f.errorIf([...at, 'status'], httpStatusError(asNumber(d.status)));
+  f.errorAt(at, httpStatusError(asNumber(d.status)), 'status');
 }
 
 /** agent.ValidateHTTPRetry. */
@@ -606,11 +613,11 @@ function checkRetries(f: Findings, retries: unknown, at: SpecPath): void {
   if (attempts === 0 && (isSet(r.perTryTimeout) || retryOn !== '' || isSet(r.retryRemoteLocalities))) {
     f.error([...at, 'attempts'], 'http retry policy configured when attempts are set to 0 (disabled)');
   }
-  if (isSet(r.perTryTimeout)) f.errorIf([...at, 'perTryTimeout'], validateDuration(r.perTryTimeout));
+  if (isSet(r.perTryTimeout)) f.errorAt(at, validateDuration(r.perTryTimeout), 'perTryTimeout');
   if (retryOn !== '') {
     for (const policy of unknownRetryOn(retryOn)) f.error([...at, 'retryOn'], `${goQuote(policy)} is not a valid retryOn policy`);
   }
-  if (isSet(r.backoff)) f.errorIf([...at, 'backoff'], validateDuration(r.backoff));
+  if (isSet(r.backoff)) f.errorAt(at, validateDuration(r.backoff), 'backoff');
 }
 
 const NO_POLICIES: readonly string[] = Object.freeze([]);
@@ -750,10 +757,10 @@ function checkTCPRoute(f: Findings, route: unknown, at: SpecPath): void {
 /** What TLS and TCP matches share: destination subnets, port, source labels, gateways. */
 function checkL4MatchCommon(f: Findings, m: Obj, at: SpecPath): void {
   asArray(m.destinationSubnets).forEach((subnet, k) => {
-    f.errorIf([...at, 'destinationSubnets', k], validateIPSubnet(asString(subnet)));
+    f.errorAt(at, validateIPSubnet(asString(subnet)), 'destinationSubnets', k);
   });
   const port = asNumber(m.port);
-  if (port !== 0) f.errorIf([...at, 'port'], validatePort(port));
+  if (port !== 0) f.errorAt(at, validatePort(port), 'port');
   checkLabels(f, m.sourceLabels, [...at, 'sourceLabels']);
   checkGatewayNames(f, asArray(m.gateways).map(asString), [...at, 'gateways']);
 }
