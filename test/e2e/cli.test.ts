@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -54,6 +54,22 @@ describe('meshgate validate', () => {
       expect(outLines(r.stdout)).toEqual([
         `${path.join(dir, 'broken.yaml')}:5:3: error: YAML syntax: Map keys must be unique`,
         'invalid: 1 error(s), 0 warning(s) in 1 file(s)',
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('exits 1 on a config file that cannot be read (a broken symlink), naming it, with the readable files still checked', async () => {
+    const dir = await tempDir({ 'ok.yaml': 'apiVersion: v1\nkind: Service\nmetadata:\n  name: a\nspec:\n  ports: [{port: 80}]\n' });
+    try {
+      await symlink(path.join(dir, 'gone.yaml'), path.join(dir, 'link.yaml'));
+      const r = await runCli(['validate', '-c', dir]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe('');
+      expect(outLines(r.stdout)).toEqual([
+        `${path.join(dir, 'link.yaml')}:1:1: error: cannot be read: it is not there (a broken symlink, or removed while the config was read)`,
+        'invalid: 1 error(s), 0 warning(s) in 2 file(s)',
       ]);
     } finally {
       await rm(dir, { recursive: true, force: true });
