@@ -82,9 +82,11 @@ export function buildRegistry(objects: readonly ConfigObject[], proxyNamespace?:
     for (const h of hosts) if (!hidden.has(h)) hidden.set(h, o.ref);
     return false;
   };
-  const workloadEntries = ofKind<WorkloadEntrySpec>(kinds, 'WorkloadEntry');
-  const endpointsObjs = ofKind<EndpointsBody>(kinds, 'Endpoints');
-  const slices = ofKind<EndpointSliceBody>(kinds, 'EndpointSlice');
+  // By namespace and name, not searched for each Service: 10,000 Services with their Endpoints
+  // took 0.6 s searched, and 30,000 nine times that.
+  const workloadEntries = byKey(ofKind<WorkloadEntrySpec>(kinds, 'WorkloadEntry'), (w) => w.namespace);
+  const endpointsObjs = byKey(ofKind<EndpointsBody>(kinds, 'Endpoints'), (e) => `${e.namespace}/${e.name}`);
+  const slices = byKey(ofKind<EndpointSliceBody>(kinds, 'EndpointSlice'), (s) => `${s.namespace}/${s.labels['kubernetes.io/service-name'] ?? ''}`);
 
   for (const svc of ofKind<KubeServiceSpec>(kinds, 'Service')) {
     const hostname = `${svc.name}.${svc.namespace}.${CLUSTER_DOMAIN}`;
@@ -94,11 +96,12 @@ export function buildRegistry(objects: readonly ConfigObject[], proxyNamespace?:
     const endpoints = new Map<number, Endpoint[]>();
     let discovery: RegistryService['discovery'] = 'none';
 
-    const mySlices = slices.filter((s) => s.namespace === svc.namespace && s.labels['kubernetes.io/service-name'] === svc.name);
+    const key = `${svc.namespace}/${svc.name}`;
+    const mySlices = slices.get(key) ?? NONE;
     // Istio reads EndpointSlices when there are any; an Endpoints object describes the same pods.
-    const ep = mySlices.length > 0 ? undefined : endpointsObjs.find((e) => e.name === svc.name && e.namespace === svc.namespace);
+    const ep = mySlices.length > 0 ? undefined : endpointsObjs.get(key)?.[0];
     const wes = spec.selector && Object.keys(spec.selector).length > 0
-      ? workloadEntries.filter((w) => w.namespace === svc.namespace && selects(spec.selector, weLabels(w)))
+      ? (workloadEntries.get(svc.namespace) ?? NONE).filter((w) => selects(spec.selector, weLabels(w)))
       : [];
 
     if (spec.type === 'ExternalName' && spec.externalName) {
@@ -143,7 +146,7 @@ export function buildRegistry(objects: readonly ConfigObject[], proxyNamespace?:
     const resolution = spec.resolution ?? 'NONE';
     const ports: ServicePortInfo[] = (spec.ports ?? []).map((p) => ({ number: p.number, name: p.name, protocol: (p.protocol ?? 'TCP').toUpperCase() }));
     const wes = spec.workloadSelector
-      ? workloadEntries.filter((w) => w.namespace === se.namespace && selects(spec.workloadSelector!.labels, weLabels(w)))
+      ? (workloadEntries.get(se.namespace) ?? NONE).filter((w) => selects(spec.workloadSelector!.labels, weLabels(w)))
       : [];
     for (const rawHost of spec.hosts) {
       const hostname = rawHost.toLowerCase();
@@ -184,6 +187,20 @@ export function buildRegistry(objects: readonly ConfigObject[], proxyNamespace?:
   }
   for (const h of services.keys()) hidden.delete(h);
   return { services, hidden };
+}
+
+const NONE: readonly never[] = Object.freeze([]);
+
+/** The objects by `key`, each list in the objects' order. */
+function byKey<T>(objects: readonly T[], key: (o: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const o of objects) {
+    const k = key(o);
+    const list = out.get(k);
+    if (list === undefined) out.set(k, [o]);
+    else list.push(o);
+  }
+  return out;
 }
 
 function weLabels(w: ConfigObject<WorkloadEntrySpec>): Labels {
