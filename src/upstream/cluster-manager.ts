@@ -3,14 +3,32 @@ import { ClusterRuntime } from './cluster.js';
 import type { UpstreamPools } from './pools.js';
 
 /** A cluster's definition without its endpoints: what must match for its runtime to be kept. */
-function definition(c: ClusterConfig): string {
+function definitionText(c: ClusterConfig): string {
   const { endpoints: _e, policyFrom: _p, tls, ...rest } = c;
   // toJSON hides the PEM; a rotated CA or client certificate is a new definition all the same.
   return JSON.stringify(rest) + (tls?.poolKey ?? '');
 }
 
+// A config's texts, made once per (read-only) config object: a reload compares 10,000s of
+// clusters, most of them the very objects of the last compile (kept by the compile cache), and
+// making both texts for each of them every time was most of a reload of 10,000 clusters.
+const definitions = new WeakMap<ClusterConfig, string>();
+const endpointTexts = new WeakMap<ClusterConfig, string>();
+
+function definition(c: ClusterConfig): string {
+  let d = definitions.get(c);
+  if (d === undefined) definitions.set(c, (d = definitionText(c)));
+  return d;
+}
+
 function sameEndpoints(a: ClusterConfig, b: ClusterConfig): boolean {
-  return JSON.stringify(a.endpoints) === JSON.stringify(b.endpoints);
+  return a.endpoints === b.endpoints || endpointsText(a) === endpointsText(b);
+}
+
+function endpointsText(c: ClusterConfig): string {
+  let t = endpointTexts.get(c);
+  if (t === undefined) endpointTexts.set(c, (t = JSON.stringify(c.endpoints)));
+  return t;
 }
 
 /**
@@ -31,8 +49,8 @@ export class ClusterManager {
     let kept = 0;
     for (const [name, cfg] of configs) {
       const old = this.live.get(name);
-      if (old !== undefined && definition(old.config) === definition(cfg)) {
-        if (sameEndpoints(old.config, cfg)) old.config = cfg;
+      if (old !== undefined && (old.config === cfg || definition(old.config) === definition(cfg))) {
+        if (old.config === cfg || sameEndpoints(old.config, cfg)) old.config = cfg;
         else old.updateEndpoints(cfg);
         next.set(name, old);
         kept++;
