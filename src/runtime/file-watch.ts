@@ -1,4 +1,4 @@
-import { statSync, watch, type FSWatcher } from 'node:fs';
+import { readdirSync, statSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 
 // Editors and `kubectl`-style mounts write a file in several steps (temp file, rename, symlink
@@ -86,33 +86,72 @@ const CONFIG_FILE = /\.(ya?ml|json)$/i;
  */
 export class ConfigWatch {
   private watchers: FSWatcher[] = [];
+  private readonly watched = new Set<string>();
   private readonly settle: Settle;
 
   constructor(paths: readonly string[], changed: () => void) {
     this.settle = new Settle(CONFIG_SETTLE_MS, changed);
     for (const p of paths) {
-      let dir = path.resolve(p);
-      let only: string | null = null;
+      const dir = path.resolve(p);
       try {
         if (!statSync(dir).isDirectory()) {
-          only = path.basename(dir);
-          dir = path.dirname(dir);
+          this.watchDir(path.dirname(dir), path.basename(dir));
+          continue;
         }
       } catch {
         continue; // a path that does not exist was reported by the load
       }
-      try {
-        const w = watch(dir, { persistent: false, recursive: only === null }, (_event, name) => {
-          const file = name === null ? null : String(name);
-          if (file !== null && only !== null && path.basename(file) !== only && !file.includes('..data')) return;
-          if (file !== null && !CONFIG_FILE.test(file) && !file.includes('..data')) return;
+      this.watchTree(dir);
+    }
+  }
+
+  /**
+   * Each folder of the tree on its own watch, not one recursive watch: on Linux, Node 20 makes a
+   * recursive watch by walking the tree in JavaScript, 190 ms for 10,000 files and again on each
+   * change. Folders are found as the config's files are (hidden ones left out).
+   */
+  private watchTree(dir: string): void {
+    this.watchDir(dir, null);
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) if (e.isDirectory() && !e.name.startsWith('.')) this.watchTree(path.join(dir, e.name));
+  }
+
+  /** Watches `dir` for config files (or only the file `only`) and Kubernetes volume swaps. */
+  private watchDir(dir: string, only: string | null): void {
+    const key = `${dir}\0${only ?? ''}`;
+    if (this.watched.has(key)) return;
+    this.watched.add(key);
+    try {
+      const w = watch(dir, { persistent: false }, (_event, name) => {
+        const file = name === null ? null : String(name);
+        if (file !== null && only !== null && file !== only && !file.includes('..data')) return;
+        if (file !== null && only === null && !file.startsWith('.') && !CONFIG_FILE.test(file) && this.isNewFolder(path.join(dir, file))) {
+          // A folder made since: its files are config too.
+          this.watchTree(path.join(dir, file));
           this.settle.poke();
-        });
-        w.on('error', () => w.close());
-        this.watchers.push(w);
-      } catch {
-        // Not watchable (permissions, a vanished folder): SIGHUP still reloads.
-      }
+          return;
+        }
+        if (file !== null && !CONFIG_FILE.test(file) && !file.includes('..data')) return;
+        this.settle.poke();
+      });
+      w.on('error', () => w.close());
+      this.watchers.push(w);
+    } catch {
+      // Not watchable (permissions, a vanished folder): SIGHUP still reloads.
+    }
+  }
+
+  private isNewFolder(full: string): boolean {
+    if (this.watched.has(`${full}\0`)) return false;
+    try {
+      return statSync(full).isDirectory();
+    } catch {
+      return false;
     }
   }
 
@@ -120,5 +159,6 @@ export class ConfigWatch {
     this.settle.cancel();
     for (const w of this.watchers) w.close();
     this.watchers = [];
+    this.watched.clear();
   }
 }

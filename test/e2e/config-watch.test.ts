@@ -55,6 +55,18 @@ describe('config files are watched', () => {
     expect(await until(gw, 't.example.com', 202)).toBe(202);
   });
 
+  it('a folder made after the start is watched too: a file moved into it, then an edit of it', async () => {
+    const gw = await gateway({ 'vs-a.yaml': virtualServiceYaml('a', ['a.example.com'], route) });
+    expect(await status(gw, 'n.example.com')).toBe(404);
+    const staged = path.join(path.dirname(gw.dir), `${path.basename(gw.dir)}-staged`);
+    await mkdir(staged, { recursive: true });
+    await writeFile(path.join(staged, 'vs.yaml'), virtualServiceYaml('n', ['n.example.com'], [{ directResponse: { status: 204 } }]));
+    await rename(staged, path.join(gw.dir, 'new-team'));
+    expect(await until(gw, 'n.example.com', 204)).toBe(204);
+    await writeFile(path.join(gw.dir, 'new-team/vs.yaml'), virtualServiceYaml('n', ['n.example.com'], [{ directResponse: { status: 202 } }]));
+    expect(await until(gw, 'n.example.com', 202)).toBe(202);
+  });
+
   it('an invalid edit is refused with file, object and field, and the last good config keeps serving', async () => {
     const gw = await gateway({ 'vs.yaml': virtualServiceYaml('a', ['a.example.com'], route) });
     await writeFile(path.join(gw.dir, 'vs.yaml'), virtualServiceYaml('a', ['a.example.com'], [{ match: [{ uri: { prefx: '/' } }], route: route[0]!.route }]));
