@@ -132,9 +132,11 @@ function meshListener(ctx: CompileContext, roots: ConfigObject<VirtualServiceSpe
     const routes = vss.flatMap((vs) => compileHttpRoutes(ctx, vs, { gateway: 'mesh', port: 0 }));
     addVirtualHost(table, domain, routes, portsOf(ctx, domain));
   }
-  const patterns = [...domains.keys()];
+  // A host without `*` covers only itself (a map lookup): only wildcards are tried one by one.
+  // Trying every host against every service was 10,000 x 10,000 for a mesh of 10,000 of each.
+  const wildcards = [...domains.keys()].filter((p) => p.charCodeAt(0) === 42 /* * */);
   for (const svc of ctx.registry.services.values()) {
-    if (svc.hostname.includes('*') || patterns.some((p) => covers(p, svc.hostname)) || !reachable(svc)) continue;
+    if (svc.hostname.includes('*') || domains.has(svc.hostname) || wildcards.some((p) => covers(p, svc.hostname)) || !reachable(svc)) continue;
     addVirtualHost(table, svc.hostname, [defaultRoute(ctx, svc.hostname)], { ports: svc.ports.map((p) => p.number) });
   }
   // Sidecars answer to a service's short names too; so does the mesh listener, for its namespace.

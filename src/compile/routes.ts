@@ -118,7 +118,7 @@ function compileHttpRoutesAfresh(ctx: CompileContext, vs: ConfigObject<VirtualSe
 
 function compileDelegate(ctx: CompileContext, root: ConfigObject<VirtualServiceSpec>, http: HTTPRoute, index: number, scope: RouteScope): Route[] {
   const ns = http.delegate!.namespace ?? root.namespace;
-  const del = ctx.virtualServices.find((v) => v.name === http.delegate!.name && v.namespace === ns);
+  const del = virtualServiceNamed(ctx, ns, http.delegate!.name);
   if (!del) {
     warn(ctx, root, ['http', index, 'delegate'], `delegate VirtualService ${ns}/${http.delegate!.name} does not exist; this route is skipped`);
     return [];
@@ -149,6 +149,20 @@ function compileDelegate(ctx: CompileContext, root: ConfigObject<VirtualServiceS
 }
 
 /** Istio's mergeHTTPRoute: a delegate route takes what the root route sets and it does not. */
+/** The first VirtualService of that namespace and name, from a map made once per compile (not a search per delegate). */
+function virtualServiceNamed(ctx: CompileContext, namespace: string, name: string): ConfigObject<VirtualServiceSpec> | undefined {
+  let byName = ctx.virtualServicesByName;
+  if (byName === undefined || byName.of !== ctx.virtualServices) {
+    const map = new Map<string, ConfigObject<VirtualServiceSpec>>();
+    for (const v of ctx.virtualServices) {
+      const key = `${v.namespace}/${v.name}`;
+      if (!map.has(key)) map.set(key, v);
+    }
+    ctx.virtualServicesByName = byName = { of: ctx.virtualServices, map };
+  }
+  return byName.map.get(`${namespace}/${name}`);
+}
+
 function inheritFromRoot(root: HTTPRoute, dh: HTTPRoute): HTTPRoute {
   return {
     ...dh,

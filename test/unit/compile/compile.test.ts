@@ -563,3 +563,26 @@ describe('compile: unknown gateway', () => {
     ]);
   });
 });
+
+describe('compile: the mesh listener’s table', () => {
+  const snap = build(
+    service('a.svc.test') +
+      service('b.svc.test') +
+      service('c.wild.test') +
+      service('d.other.test') +
+      vs('exact', 'default', ['a.svc.test'], null, to('a.svc.test')) +
+      vs('wild', 'default', ['*.wild.test'], null, to('c.wild.test')),
+    { meshNamespace: 'default' },
+  );
+  const mesh = snap.listeners.find((l) => l.name === 'mesh')!;
+  const table = httpRoutes(mesh);
+  const sources = (host: string) => table.exact.get(host)?.routes.map((r) => r.source);
+
+  it('a service a VirtualService names (exactly or by a wildcard) takes its routes; every other service its default route', () => {
+    expect(sources('a.svc.test')).toEqual(['VirtualService default/exact']);
+    expect(table.exact.has('c.wild.test')).toBe(false);
+    expect(table.wildcards.map((w) => w.vhost.domain)).toEqual(['*.wild.test']);
+    expect(table.exact.get('b.svc.test')?.routes.map((r) => r.action.type)).toEqual(['forward']);
+    expect(table.exact.get('d.other.test')?.routes.map((r) => r.action.type)).toEqual(['forward']);
+  });
+});
