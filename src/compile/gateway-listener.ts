@@ -155,11 +155,35 @@ function serverQuery(s: ServerRef): { key: string; gwRef: string; serverHosts: G
   return { key: `${gwRef}\n${s.server.hosts.join('\n')}`, gwRef, serverHosts: s.server.hosts.map(parseGatewayHost) };
 }
 
+const rootsByGateway = new WeakMap<readonly ConfigObject<VirtualServiceSpec>[], Map<string, ConfigObject<VirtualServiceSpec>[]>>();
+const NO_ROOTS: readonly ConfigObject<VirtualServiceSpec>[] = Object.freeze([]);
+
+/**
+ * The roots that name the Gateway `gwRef`, in the roots' order, from an index made once per list
+ * of roots: a port with 1,000 Gateways' servers asked every one of 30,000 VirtualServices about
+ * each server (30 million questions, 4.4 s); only those that name a server's Gateway can bind to it.
+ */
+function rootsNaming(roots: readonly ConfigObject<VirtualServiceSpec>[], gwRef: string): readonly ConfigObject<VirtualServiceSpec>[] {
+  let index = rootsByGateway.get(roots);
+  if (index === undefined) {
+    index = new Map();
+    for (const vs of roots) {
+      for (const g of boundGateways(vs)) {
+        const list = index.get(g);
+        if (list === undefined) index.set(g, [vs]);
+        else if (list[list.length - 1] !== vs) list.push(vs);
+      }
+    }
+    rootsByGateway.set(roots, index);
+  }
+  return index.get(gwRef) ?? NO_ROOTS;
+}
+
 /** The VirtualServices bound to a server, with the host each one has there (the narrower of the two). */
 function bindings(roots: ConfigObject<VirtualServiceSpec>[], s: ServerRef): { vs: ConfigObject<VirtualServiceSpec>; domain: string }[] {
   const q = serverQuery(s);
   const out: { vs: ConfigObject<VirtualServiceSpec>; domain: string }[] = [];
-  for (const vs of roots) {
+  for (const vs of rootsNaming(roots, q.gwRef)) {
     for (const domain of domainsOn(vs, s, q.key, q.gwRef, q.serverHosts)) out.push({ vs, domain });
   }
   return out;
@@ -197,7 +221,7 @@ function httpTable(ctx: CompileContext, roots: ConfigObject<VirtualServiceSpec>[
     let scope = scopes.get(gateway);
     if (!scope) scopes.set(gateway, (scope = { gateway, port }));
     const q = serverQuery(s);
-    for (const vs of roots) {
+    for (const vs of rootsNaming(roots, q.gwRef)) {
       for (const domain of domainsOn(vs, s, q.key, q.gwRef, q.serverHosts)) {
         const found = domains.get(domain);
         if (found === undefined) {
