@@ -107,17 +107,32 @@ export function analyzeConflictingGateways(ctx: Context): void {
   const gateways = ctx.ofKind('Gateway');
   // Without pods, two Gateways select the same workload when their selectors are identical.
   const info = gateways.map((gw) => ({ gw, selector: selectorString(labelsOf(specOf(gw).selector)), servers: servers(gw) }));
+  // The Gateways with a server on each selector, port, bind and host, in order: a server looks up
+  // its own hosts instead of comparing itself with every server of every Gateway (1,000 Gateways:
+  // a million comparisons).
+  const holders = new Map<string, ConfigObject[]>();
+  for (const i of info) {
+    for (const s of i.servers) {
+      if (s.port === undefined) continue;
+      for (const h of s.hosts) {
+        const key = serverKey(i.selector, s, h);
+        const list = holders.get(key);
+        if (list === undefined) holders.set(key, [i.gw]);
+        else if (list[list.length - 1] !== i.gw) list.push(i.gw);
+      }
+    }
+  }
   for (const cur of info) {
+    const curName = fullName(cur.gw);
     for (const s of cur.servers) {
       if (s.port === undefined) continue;
       const names: string[] = [];
-      for (const other of info) {
-        if (other.gw === cur.gw || other.selector !== cur.selector) continue;
-        if (fullName(other.gw) === fullName(cur.gw)) continue;
-        const clash = other.servers.some(
-          (o) => o.port === s.port && o.bind === s.bind && o.hosts.some((h) => s.hosts.includes(h)),
-        );
-        if (clash && !names.includes(fullName(other.gw))) names.push(fullName(other.gw));
+      for (const h of s.hosts) {
+        for (const other of holders.get(serverKey(cur.selector, s, h)) ?? []) {
+          if (other === cur.gw) continue;
+          const name = fullName(other);
+          if (name !== curName && !names.includes(name)) names.push(name);
+        }
       }
       if (names.length === 0) continue;
       names.sort(byString);
@@ -129,6 +144,10 @@ export function analyzeConflictingGateways(ctx: Context): void {
       );
     }
   }
+}
+
+function serverKey(selector: string, s: Server, host: string): string {
+  return `${selector}\0${s.port}\0${s.bind}\0${host}`;
 }
 
 // ---- duplicate certificates ----------------------------------------------------------------
@@ -153,13 +172,34 @@ function selectorSubset(x: Record<string, string>, y: Record<string, string>): b
 
 export function analyzeDuplicateCertificates(ctx: Context): void {
   const gateways = ctx.ofKind('Gateway');
+  const order = new Map(gateways.map((g, i) => [g, i]));
+  const serversOf = new Map(gateways.map((g) => [g, servers(g)]));
+  // The Gateways with a TLS server on each certificate, in order: a Gateway is compared only with
+  // those that share one of its certificates, not with every other (1,000 Gateways: a million
+  // pairs, each listing both Gateways' servers again).
+  const holders = new Map<string, ConfigObject[]>();
+  for (const g of gateways) {
+    for (const s of serversOf.get(g)!) {
+      const key = certificateKey(s.tls);
+      if (key === undefined) continue;
+      const list = holders.get(key);
+      if (list === undefined) holders.set(key, [g]);
+      else if (list[list.length - 1] !== g) list.push(g);
+    }
+  }
   for (const cur of gateways) {
+    const curServers = serversOf.get(cur)!;
+    const candidates = new Set<ConfigObject>();
+    for (const cs of curServers) {
+      const key = certificateKey(cs.tls);
+      if (key !== undefined) for (const g of holders.get(key)!) candidates.add(g);
+    }
+    if (candidates.size < 2) continue;
     const sel = labelsOf(specOf(cur).selector);
-    const curServers = servers(cur);
-    for (const other of gateways) {
+    for (const other of [...candidates].sort((a, b) => order.get(a)! - order.get(b)!)) {
       if (other === cur || fullName(other) === fullName(cur)) continue;
       if (Object.keys(sel).length > 0 && !selectorSubset(sel, labelsOf(specOf(other).selector))) continue;
-      const otherServers = servers(other);
+      const otherServers = serversOf.get(other)!;
       for (const cs of curServers) {
         if (!cs.tls) continue;
         for (const os of otherServers) {
@@ -174,4 +214,14 @@ export function analyzeDuplicateCertificates(ctx: Context): void {
       }
     }
   }
+}
+
+/** What sameCertificate compares, as one text: equal for every pair it calls the same. */
+function certificateKey(tls: Obj | undefined): string | undefined {
+  if (!tls) return undefined;
+  const credential = str(tls.credentialName);
+  if (credential !== '') return `credential\0${credential}`;
+  const cert = str(tls.serverCertificate);
+  const key = str(tls.privateKey);
+  return cert !== '' && key !== '' ? `files\0${cert}\0${key}` : undefined;
 }

@@ -119,6 +119,20 @@ ${gateway('b', http('shop.example.com') + http('other.example.com', 8080))}`);
     ]);
   });
 
+  it('IST0145 names every other Gateway once, sorted, however many hosts they share', () => {
+    const two = (a: string, b: string) => `${http(a)}\n    - "${b}"`.replace(`hosts: ["${a}"]\n    - "${b}"`, `hosts: ["${a}", "${b}"]`);
+    const msgs = analyzeYaml(`${gateway('c', two('shop.example.com', 'blog.example.com'))}
+---
+${gateway('b', two('blog.example.com', 'shop.example.com'))}
+---
+${gateway('a', http('shop.example.com'))}`);
+    expect(withCode(msgs, 'IST0145').map((m) => [m.ref, m.message.replace(/ \(workload.*/, '')])).toEqual([
+      ['Gateway default/c', 'Conflict with gateways default/a,default/b'],
+      ['Gateway default/b', 'Conflict with gateways default/a,default/c'],
+      ['Gateway default/a', 'Conflict with gateways default/b,default/c'],
+    ]);
+  });
+
   it('silent for different hosts, ports or selectors', () => {
     const msgs = analyzeYaml(
       `${gateway('a', http('shop.example.com'))}
@@ -155,6 +169,20 @@ ${gateway('b', httpsServer('shared', 'b.example.com'))}`);
         path: ['spec', 'servers', 0, 'tls'],
         message: 'Duplicate certificate in multiple gateways [default/b default/a] may cause 404s if clients re-use HTTP2 connections.',
       },
+    ]);
+  });
+
+  it('IST0138 for each pair of Gateways sharing a credential, in the Gateways\' order, each server once', () => {
+    const msgs = analyzeYaml(`${gateway('a', httpsServer('shared', 'a.example.com') + httpsServer('own', 'a2.example.com'))}
+---
+${gateway('b', httpsServer('other', 'b.example.com'))}
+---
+${gateway('c', httpsServer('shared', 'c.example.com') + httpsServer('shared', 'c2.example.com'))}`);
+    expect(withCode(msgs, 'IST0138').map((m) => [m.ref, m.path.join('.'), m.message.replace(/ may cause.*/, '')])).toEqual([
+      ['Gateway default/a', 'spec.servers.0.tls', 'Duplicate certificate in multiple gateways [default/a default/c]'],
+      ['Gateway default/a', 'spec.servers.0.tls', 'Duplicate certificate in multiple gateways [default/a default/c]'],
+      ['Gateway default/c', 'spec.servers.0.tls', 'Duplicate certificate in multiple gateways [default/c default/a]'],
+      ['Gateway default/c', 'spec.servers.1.tls', 'Duplicate certificate in multiple gateways [default/c default/a]'],
     ]);
   });
 
