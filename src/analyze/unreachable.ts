@@ -141,6 +141,35 @@ const seenKeys = new Map<string, number>();
 const seenUri: Record<UriKind, Map<string, number>> = { exact: new Map(), prefix: new Map(), regex: new Map() };
 const sectionPrefixes: PrefixMatch[] = [];
 
+/**
+ * The pairs (i, j), i < j, where the prefix match i comes first and takes every request j would,
+ * in (i, j) order. A match is compared only with the earlier ones whose prefix is a shorter start
+ * of its own, found by the lengths of prefixes seen so far: comparing every pair was 12.5 million
+ * comparisons (1.9 s) for one VirtualService of 5,000 prefix routes.
+ */
+function coveringPairs(prefixes: readonly PrefixMatch[]): [number, number][] {
+  const pairs: [number, number][] = [];
+  if (prefixes.length < 2) return pairs;
+  const byPrefix = new Map<string, number[]>();
+  const lengths: number[] = [];
+  for (let j = 0; j < prefixes.length; j++) {
+    const b = prefixes[j]!;
+    for (const len of lengths) {
+      if (len >= b.prefix.length) continue;
+      const earlier = byPrefix.get(b.prefix.slice(0, len));
+      if (earlier === undefined) continue;
+      for (const i of earlier) if (covered(prefixes[i]!, b)) pairs.push([i, j]);
+    }
+    const list = byPrefix.get(b.prefix);
+    if (list !== undefined) list.push(j);
+    else {
+      byPrefix.set(b.prefix, [j]);
+      if (!lengths.includes(b.prefix.length)) lengths.push(b.prefix.length);
+    }
+  }
+  return pairs.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+}
+
 function analyzeSection(ctx: Context, vs: ConfigObject, section: 'http' | 'tcp' | 'tls'): void {
   const rules = arr(specOf(vs)[section]);
   if (rules.length === 0) return;
@@ -199,23 +228,19 @@ function analyzeSection(ctx: Context, vs: ConfigObject, section: 'http' | 'tcp' 
     if (duplicates === matches.length) unreachable(ctx, vs, section, n, ruleName(isHttp, rule, n), 'all matches used by prior rules');
   }
 
-  for (let i = 0; i < prefixes.length; i++) {
+  for (const [i, j] of coveringPairs(prefixes)) {
     const a = prefixes[i]!;
-    for (let j = i + 1; j < prefixes.length; j++) {
-      const b = prefixes[j]!;
-      if (a.prefix === b.prefix) continue;
-      if (!covered(a, b)) continue;
-      ineffective(
-        ctx,
-        vs,
-        section,
-        b.rule,
-        b.match,
-        ruleName(true, b.ruleObj, b.rule),
-        `${ruleName(true, b.matchObj, b.match)} of prefix ${b.prefix}`,
-        `${ruleName(true, a.matchObj, a.match)} of prefix ${a.prefix} on ${ruleName(true, a.ruleObj, a.rule)}`,
-      );
-    }
+    const b = prefixes[j]!;
+    ineffective(
+      ctx,
+      vs,
+      section,
+      b.rule,
+      b.match,
+      ruleName(true, b.ruleObj, b.rule),
+      `${ruleName(true, b.matchObj, b.match)} of prefix ${b.prefix}`,
+      `${ruleName(true, a.matchObj, a.match)} of prefix ${a.prefix} on ${ruleName(true, a.ruleObj, a.rule)}`,
+    );
   }
   prefixes.length = 0;
 }

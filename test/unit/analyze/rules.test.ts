@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { analyze } from '../../../src/analyze/index.js';
 import { analyzeYaml, loadObjects, withCode } from '../../helpers/analyze.js';
+import { seeded } from '../../helpers/seeded.js';
 
 
 const SVC = `
@@ -107,6 +108,35 @@ describe('unreachable rules and ineffective matches', () => {
       [['spec', 'http', 1, 'match', 0], 'VirtualService rule #1 match #0 of prefix /api/v2 is not used (duplicate/overlapping match in rule #0 of prefix /api on #0).'],
     ]);
     expect(withCode(msgs, 'IST0130')).toEqual([]);
+  });
+
+  it('IST0131 for every earlier shorter prefix that takes a later one, over 300 random prefixes', () => {
+    const rand = seeded(7);
+    const parts = ['a', 'b', 'ab', 'v1', 'x'];
+    const prefixes: string[] = [];
+    for (let n = 0; n < 300; n++) {
+      let p = '';
+      for (let d = 1 + rand(4); d > 0; d--) p += `/${parts[rand(parts.length)]}`;
+      prefixes.push(rand(2) === 0 ? p : `${p}/`);
+    }
+    const msgs = analyzeYaml(vs(prefixes.map((p) => `  - match: [{ uri: { prefix: ${JSON.stringify(p)} } }]\n    ${to}`).join('\n')));
+    // The rule, pair by pair: each prefix's first rule; a later one starting with an earlier, shorter one.
+    const first = new Map<string, number>();
+    prefixes.forEach((p, n) => first.has(p) || first.set(p, n));
+    // Messages come in the order of the fields they are on: by the later rule, then the earlier.
+    const expected: string[] = [];
+    const firsts = [...first.entries()].sort((x, y) => x[1] - y[1]);
+    for (const [b, j] of firsts) {
+      for (const [a, i] of firsts) {
+        if (i < j && b !== a && b.startsWith(a)) expected.push(`#${j} match #0 of prefix ${b} <- #0 of prefix ${a} on #${i}`);
+      }
+    }
+    const overlaps = withCode(msgs, 'IST0131')
+      .map((m) => /rule (#\d+) match (#0 of prefix \S+) is not used \(duplicate\/overlapping match in rule (#0 of prefix \S+ on #\d+)\)/.exec(m.message))
+      .filter((m) => m !== null)
+      .map((m) => `${m![1]} match ${m![2]} <- ${m![3]}`);
+    expect(expected.length).toBeGreaterThan(100);
+    expect(overlaps).toEqual(expected);
   });
 
   it('silent for distinct matches, a longer prefix first, and one catch-all last', () => {
