@@ -55,7 +55,10 @@ export async function validateCommand(argv: string[], out: (s: string) => void =
 
 /** Stable: by file (in the order read), then line and column; problems without a place last. */
 function inFileOrder(problems: Problem[], files: readonly string[]): Problem[] {
-  const rank = (p: Problem) => (p.file === undefined ? files.length : files.indexOf(p.file));
+  // A map, not indexOf: 90,000 findings over 10,000 files were 19 s of searching the file list.
+  const order = new Map<string, number>();
+  files.forEach((f, i) => order.has(f) || order.set(f, i));
+  const rank = (p: Problem) => (p.file === undefined ? files.length : (order.get(p.file) ?? -1));
   return problems
     .map((p, i) => ({ p, i }))
     .sort((a, b) => rank(a.p) - rank(b.p) || (a.p.line ?? 0) - (b.p.line ?? 0) || (a.p.col ?? 0) - (b.p.col ?? 0) || a.i - b.i)
