@@ -205,10 +205,10 @@ interface KnownService {
 }
 
 /**
- * Known hosts: ServiceEntry hosts per exportTo scope, then Services (visible everywhere). Exact
- * hosts by scope, then by FQDN: a lookup makes no `scope/fqdn` key for each of 100,000s of
- * destinations. Wildcard hosts apart, in the order first written (a later entry for the same
- * scope and host replaces the value, not the place).
+ * Known hosts: ServiceEntry hosts per exportTo scope, then Services (visible everywhere). Every
+ * host by scope, then by FQDN: a lookup makes no `scope/fqdn` key for each of 100,000s of
+ * destinations. Wildcard hosts also apart, in the order first written (a later entry for the
+ * same scope and host replaces the value, not the place), for the hosts they cover.
  */
 class KnownHosts {
   private readonly byScope = new Map<string, Map<string, KnownService>>();
@@ -220,7 +220,7 @@ class KnownHosts {
       const seen = this.wildcards.get(key);
       if (seen !== undefined) seen.service = service;
       else this.wildcards.set(key, { scope, suffix: fqdn.slice(1), service });
-      return;
+      // A destination may name the wildcard itself (`*.example.com`): found as written first.
     }
     let hosts = this.byScope.get(scope);
     if (hosts === undefined) this.byScope.set(scope, (hosts = new Map()));

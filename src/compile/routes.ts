@@ -552,10 +552,18 @@ const NO_EDITS = Object.freeze({});
 /** What the edits write, as one text: NUL cannot be in a header name or value (the checks refuse it). */
 function headerOpsKey(h: HeaderOperations): string {
   let key = 'headers';
-  if (h.set != null) for (const n in h.set) key += `\0s\0${n}\0${h.set[n]}`;
-  if (h.add != null) for (const n in h.add) key += `\0a\0${n}\0${h.add[n]}`;
-  if (h.remove != null) for (const n of h.remove) key += `\0r\0${n}`;
+  if (h.set != null) for (const n in h.set) key += `\0s\0${n}\0${keyPart(h.set[n])}`;
+  if (h.add != null) for (const n in h.add) key += `\0a\0${n}\0${keyPart(h.add[n])}`;
+  if (h.remove != null) for (const n of h.remove) key += `\0r\0${keyPart(n)}`;
   return key;
+}
+
+/**
+ * A field's value in a shared piece's key: absent, null (a field written with nothing under it,
+ * which the checks let through) and text each their own, so that no two different fields share.
+ */
+function keyPart(v: unknown): string {
+  return v === undefined ? '\u0001' : v === null ? '\u0002' : typeof v === 'string' ? v : `\u0003${String(v)}`;
 }
 
 // Shared by every edit list with nothing in it (read only).
@@ -634,7 +642,7 @@ const GRPC_RETRY_ON: Record<string, number> = { cancelled: 1, 'deadline-exceeded
 function compileRetry(http: HTTPRoute): RetryPolicy | null {
   const r = http.retries;
   if (!r || !r.attempts) return null;
-  const key = `retry\0${r.attempts}\0${r.perTryTimeout ?? '\u0001'}\0${r.retryOn ?? '\u0001'}\0${r.backoff ?? '\u0001'}`;
+  const key = `retry\0${keyPart(r.attempts)}\0${keyPart(r.perTryTimeout)}\0${keyPart(r.retryOn)}\0${keyPart(r.backoff)}`;
   const seen = sharedPieces.get(key);
   if (seen !== undefined) return seen as RetryPolicy;
   const on = r.retryOn !== undefined && r.retryOn.trim() !== '' ? retryOnOf(r.retryOn) : (defaultRetryOn ??= { ...retryOnOf(DEFAULT_RETRY_ON), statusCodes: [503] });

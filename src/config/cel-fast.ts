@@ -42,10 +42,25 @@ export function compileFastRule(ast: unknown): FastRule | undefined {
     throw e;
   }
   return (self) => {
+    // cel-js tells a value's type by its constructor (a list's by its first items): a map with a
+    // `constructor` key of its own anywhere in the value is a type it refuses. Left to it whole.
+    if (typeof self === 'object' && self !== null && !celPlain(self)) return undecided();
     const scope: Scope = [self];
     const v = ev(scope);
     return typeof v === 'boolean' ? v : undecided();
   };
+}
+
+/** Whether every map and list in `v` is a plain one, as cel-js takes them. */
+function celPlain(v: unknown): boolean {
+  if (v === null || typeof v !== 'object') return true;
+  if (Array.isArray(v)) {
+    for (const item of v) if (!celPlain(item)) return false;
+    return true;
+  }
+  if ((v as { constructor?: unknown }).constructor !== Object) return false;
+  for (const k in v) if (!celPlain((v as Record<string, unknown>)[k])) return false;
+  return true;
 }
 
 const UNSUPPORTED = Symbol('cel: unsupported');
@@ -236,7 +251,9 @@ function receiverCall(name: string, receiver: Node, args: Node[], vars: Readonly
     const v = args[0]!;
     if (v[0] !== 'id') return unsupported();
     const list = compile(receiver, vars);
-    const slot = vars.size;
+    // Past every slot in use: a name bound again inside (`all(x, all(x, ...))`) gets a slot of its own.
+    let slot = 0;
+    for (const used of vars.values()) slot = Math.max(slot, used + 1);
     const predicate = compile(args[1]!, new Map([...vars, [v[1] as string, slot]]));
     return comprehension(name, list, slot, predicate);
   }

@@ -250,6 +250,24 @@ spec:
   });
 });
 
+describe('virtualservice destinations: a wildcard host written as the destination', () => {
+  it('is found as written, before a wider wildcard that covers it, with its own ports; and through exportTo', () => {
+    const se = (name: string, ns: string, host: string, port: number, exportTo = '') => `
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: ${name}, namespace: ${ns} }
+spec:
+  hosts: ["${host}"]
+${exportTo}  ports: [{ number: ${port}, name: p${port}, protocol: HTTPS }]
+`;
+    const route = `
+  hosts: [x.example.org]
+  http: [{ route: [{ destination: { host: "*.example.com", port: { number: 443 } } }] }]`;
+    expect(withCode(analyzeYaml(`${se('broad', 'default', '*.com', 80)}---${se('narrow', 'default', '*.example.com', 443)}---\n${vs(route)}`), 'IST0101')).toEqual([]);
+    expect(withCode(analyzeYaml(`${se('narrow', 'ns2', '*.example.com', 443, '  exportTo: [ns2]\n')}---\n${vs(`${route}\n  exportTo: [ns2, "."]`, 'v', 'a')}`), 'IST0101')).toEqual([]);
+  });
+});
+
 describe('virtualservice destination subsets', () => {
   const DR = `
 apiVersion: networking.istio.io/v1

@@ -35,3 +35,16 @@ describe('compiled route pieces shared between routes that write the same', () =
     expect(three!.responseHeaders).toBeNull();
   });
 });
+
+describe('compiled route pieces: a field written with nothing under it is not an absent one', () => {
+  it('retries with backoff and perTryTimeout written empty (null) do not share with retries that leave them out, either order', () => {
+    const [nullFirst, absentSecond] = compileRoutes('null-first.test', [
+      { name: 'n', match: [{ uri: { prefix: '/n' } }], retries: { attempts: 3, backoff: null, perTryTimeout: null } },
+      { name: 'a', match: [{ uri: { prefix: '/a' } }], retries: { attempts: 3 } },
+    ]);
+    expect(absentSecond!.retry).toMatchObject({ retries: 3, backoffBaseMs: 25, perTryTimeoutMs: 0 });
+    expect(nullFirst!.retry).not.toBe(absentSecond!.retry);
+    const [absentFirst] = compileRoutes('absent-first.test', [{ name: 'a', match: [{ uri: { prefix: '/a' } }], retries: { attempts: 3 } }]);
+    expect(absentFirst!.retry).toMatchObject({ retries: 3, backoffBaseMs: 25, perTryTimeoutMs: 0 });
+  });
+});

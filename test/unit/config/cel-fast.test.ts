@@ -105,6 +105,9 @@ const MAPS: Record<string, unknown>[] = [
   { credentialNames: ['a'] },
   { tlsCertificates: null, credentialNames: ['a'] },
   { constructor: 1 },
+  { resolution: 'DNS_ROUND_ROBIN', endpoints: [{ labels: { constructor: 'x' }, address: 'a.example.com' }, { address: 'b' }] },
+  { resolution: 'DNS_ROUND_ROBIN', endpoints: [{ address: 'a', labels: { constructor: 'x' } }] },
+  { addresses: ['1.1.1.1'], resolution: 'DNS', endpoints: [{ address: 'a' }], workloadSelector: { labels: { constructor: 'y' } } },
 ];
 const VALUES: unknown[] = [...STRINGS, ...DURATIONS, ...NUMBERS, ...LISTS, ...MAPS, true, false, null, undefined];
 
@@ -142,6 +145,23 @@ describe('CEL rules: the fast path gives cel-js’s answer', () => {
     expect(decided('0s')).toEqual({ decided: true, holds: false });
     expect(decided('0.9999999999999ms')).toEqual({ decided: true, holds: false });
     for (const odd of ['-1s', '+1s', 'ms', '.5s', '5.s', '1', '']) expect(decided(odd)).toEqual({ decided: false });
+  });
+
+  it('a value holding a map with a key named constructor (which cel-js does not take for a map) is left to cel-js', () => {
+    const rule = '((has(self.resolution) ? self.resolution : "") == "DNS_ROUND_ROBIN") ? ((has(self.endpoints) ? self.endpoints : []).size() <= 1) : true';
+    const self = { resolution: 'DNS_ROUND_ROBIN', endpoints: [{ labels: { constructor: 'x' }, address: 'a.example.com' }] };
+    expect(fastOutcome(rule, self)).toEqual({ decided: false });
+    expect(celHolds(rule, self)).toBe(false);
+  });
+
+  it('a comprehension variable bound again inside another has a slot of its own', () => {
+    for (const rule of ['self.all(x, self.all(x, self.all(y, x == y)))', 'self.exists(x, self.all(x, self.exists(y, x != y)))']) {
+      for (const v of [['a', 'b'], ['a'], []]) {
+        const fast = fastOutcome(rule, v);
+        expect(fast.decided).toBe(true);
+        expect(fast.decided && fast.holds).toBe(celHolds(rule, v));
+      }
+    }
   });
 
   it('a rule with a function it does not carry is left to cel-js whole', () => {
