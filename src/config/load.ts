@@ -97,14 +97,17 @@ export class ConfigFileCache {
 
   /** The entry for a file as it is on disk now, reading and parsing only what changed. */
   async entry(file: string, opts: LoadOptions): Promise<FileEntry> {
+    let st: Stats;
+    let bytes: Buffer;
     try {
-      const st = await statOf(file);
+      st = await statOf(file);
       const cached = this.entries.get(file);
       if (cached && cached.size === st.size && cached.mtimeMs === st.mtimeMs) return cached;
-      return this.fromBytes(file, st, await bytesOf(file), opts);
+      bytes = await bytesOf(file);
     } catch (e) {
       return unreadable(file, e);
     }
+    return this.fromBytes(file, st, bytes, opts);
   }
 
   /**
@@ -113,14 +116,17 @@ export class ConfigFileCache {
    * own stat and reads in chunks) and 0.36 s through fs's callbacks, which reloads use.
    */
   entrySync(file: string, opts: LoadOptions): FileEntry {
+    let st: Stats;
+    let bytes: Buffer;
     try {
-      const st = fs.statSync(file);
+      st = fs.statSync(file);
       const cached = this.entries.get(file);
       if (cached && cached.size === st.size && cached.mtimeMs === st.mtimeMs) return cached;
-      return this.fromBytes(file, st, fs.readFileSync(file), opts);
+      bytes = fs.readFileSync(file);
     } catch (e) {
       return unreadable(file, e);
     }
+    return this.fromBytes(file, st, bytes, opts);
   }
 
   private fromBytes(file: string, st: Stats, bytes: Buffer, opts: LoadOptions): FileEntry {

@@ -85,8 +85,8 @@ const CONFIG_FILE = /\.(ya?ml|json)$/i;
  * triggers is refused and logged, and the last good config keeps serving meanwhile.
  */
 export class ConfigWatch {
-  private watchers: FSWatcher[] = [];
-  private readonly watched = new Set<string>();
+  /** Each watched folder (or a single file's folder, keyed with the file), by key. */
+  private readonly watched = new Map<string, FSWatcher>();
   private readonly settle: Settle;
 
   constructor(paths: readonly string[], changed: () => void) {
@@ -121,18 +121,18 @@ export class ConfigWatch {
     for (const e of entries) if (e.isDirectory() && !e.name.startsWith('.')) this.watchTree(path.join(dir, e.name));
   }
 
-  /** Watches `dir` for config files (or only the file `only`) and Kubernetes volume swaps. */
+  /** Watches `dir` for config files (or only the file `only`) and Kubernetes volume swaps; again if watched before. */
   private watchDir(dir: string, only: string | null): void {
     const key = `${dir}\0${only ?? ''}`;
-    if (this.watched.has(key)) return;
-    this.watched.add(key);
+    this.watched.get(key)?.close();
+    this.watched.delete(key);
     try {
-      const w = watch(dir, { persistent: false }, (_event, name) => {
+      const w = watch(dir, { persistent: false }, (event, name) => {
         const file = name === null ? null : String(name);
         if (file !== null && only !== null && file !== only && !file.includes('..data')) return;
-        if (file !== null && only === null && !file.startsWith('.') && !CONFIG_FILE.test(file) && this.isNewFolder(path.join(dir, file))) {
-          // A folder made since: its files are config too.
-          this.watchTree(path.join(dir, file));
+        // A name made or removed here may be a folder: made (or made again, after `git checkout`
+        // or `rsync --delete` removed it), its files are config too; removed, its watch goes.
+        if (file !== null && only === null && event === 'rename' && !file.startsWith('.') && this.folderCameOrWent(path.join(dir, file))) {
           this.settle.poke();
           return;
         }
@@ -140,25 +140,38 @@ export class ConfigWatch {
         this.settle.poke();
       });
       w.on('error', () => w.close());
-      this.watchers.push(w);
+      this.watched.set(key, w);
     } catch {
       // Not watchable (permissions, a vanished folder): SIGHUP still reloads.
     }
   }
 
-  private isNewFolder(full: string): boolean {
-    if (this.watched.has(`${full}\0`)) return false;
+  /** True when `full` is a folder now (watched afresh, with what is under it) or was one watched before. */
+  private folderCameOrWent(full: string): boolean {
+    let isFolder = false;
     try {
-      return statSync(full).isDirectory();
+      isFolder = statSync(full).isDirectory();
     } catch {
-      return false;
+      // Gone.
     }
+    if (isFolder) {
+      this.watchTree(full);
+      return true;
+    }
+    let went = false;
+    for (const [key, w] of this.watched) {
+      if (key.startsWith(`${full}\0`) || key.startsWith(`${full}${path.sep}`)) {
+        w.close();
+        this.watched.delete(key);
+        went = true;
+      }
+    }
+    return went;
   }
 
   close(): void {
     this.settle.cancel();
-    for (const w of this.watchers) w.close();
-    this.watchers = [];
+    for (const w of this.watched.values()) w.close();
     this.watched.clear();
   }
 }

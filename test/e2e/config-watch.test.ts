@@ -67,6 +67,23 @@ describe('config files are watched', () => {
     expect(await until(gw, 'n.example.com', 202)).toBe(202);
   });
 
+  it('a folder removed and made again (git checkout, rsync --delete) is watched again, as is a folder named like a file', async () => {
+    const gw = await gateway({ 'team/vs.yaml': virtualServiceYaml('t', ['t.example.com'], [{ directResponse: { status: 204 } }]) });
+    expect(await status(gw, 't.example.com')).toBe(204);
+    await rm(path.join(gw.dir, 'team'), { recursive: true });
+    expect(await until(gw, 't.example.com', 404)).toBe(404);
+    await mkdir(path.join(gw.dir, 'team'));
+    await writeFile(path.join(gw.dir, 'team/vs.yaml'), virtualServiceYaml('t', ['t.example.com'], [{ directResponse: { status: 202 } }]));
+    expect(await until(gw, 't.example.com', 202)).toBe(202);
+    await writeFile(path.join(gw.dir, 'team/vs.yaml'), virtualServiceYaml('t', ['t.example.com'], [{ directResponse: { status: 203 } }]));
+    expect(await until(gw, 't.example.com', 203)).toBe(203);
+    await mkdir(path.join(gw.dir, 'odd.yaml'));
+    await writeFile(path.join(gw.dir, 'odd.yaml/vs.yaml'), virtualServiceYaml('o', ['o.example.com'], [{ directResponse: { status: 201 } }]));
+    expect(await until(gw, 'o.example.com', 201)).toBe(201);
+    await writeFile(path.join(gw.dir, 'odd.yaml/vs.yaml'), virtualServiceYaml('o', ['o.example.com'], [{ directResponse: { status: 205 } }]));
+    expect(await until(gw, 'o.example.com', 205)).toBe(205);
+  });
+
   it('an invalid edit is refused with file, object and field, and the last good config keeps serving', async () => {
     const gw = await gateway({ 'vs.yaml': virtualServiceYaml('a', ['a.example.com'], route) });
     await writeFile(path.join(gw.dir, 'vs.yaml'), virtualServiceYaml('a', ['a.example.com'], [{ match: [{ uri: { prefx: '/' } }], route: route[0]!.route }]));
