@@ -182,6 +182,21 @@ export function writeHttpsConfig(srcDir, dir, upstreamPort, { host, credentialNa
  * the request that takes the last route of the VirtualService in the middle. With `wildcard`,
  * each VirtualService's host is `*.h-NNNNN.scale.example` (requested as `x.h-NNNNN…`).
  */
+/** A STATIC ServiceEntry for `host` on port 80, its one endpoint on 127.0.0.1:upstreamPort. */
+export function scaleServiceEntry(name, host, upstreamPort) {
+  return [
+    'apiVersion: networking.istio.io/v1',
+    'kind: ServiceEntry',
+    `metadata: {name: ${name}, namespace: default}`,
+    'spec:',
+    `  hosts: [${host}]`,
+    '  location: MESH_INTERNAL',
+    '  resolution: STATIC',
+    '  ports: [{number: 80, name: http, protocol: HTTP}]',
+    `  endpoints: [{address: 127.0.0.1, ports: {http: ${upstreamPort}}}]`,
+  ].join('\n');
+}
+
 /**
  * `features`: each route also has what production routes usually carry (a timeout, retries,
  * request and response header edits; a URI rewrite on all but the catch-all route, which the
@@ -204,17 +219,7 @@ export function writeScaleConfig(dir, upstreamPort, { vs, perFile = 100, wildcar
   for (let f = 0; f * perFile < vs; f++) {
     const svc = `svc-${pad(f)}.scale.internal`;
     const docs = [
-      [
-        'apiVersion: networking.istio.io/v1',
-        'kind: ServiceEntry',
-        `metadata: {name: svc-${pad(f)}, namespace: default}`,
-        'spec:',
-        `  hosts: [${svc}]`,
-        '  location: MESH_INTERNAL',
-        '  resolution: STATIC',
-        '  ports: [{number: 80, name: http, protocol: HTTP}]',
-        `  endpoints: [{address: 127.0.0.1, ports: {http: ${upstreamPort}}}]`,
-      ].join('\n'),
+      scaleServiceEntry(`svc-${pad(f)}`, svc, upstreamPort),
       [
         'apiVersion: networking.istio.io/v1',
         'kind: DestinationRule',

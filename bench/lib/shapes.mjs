@@ -2,7 +2,7 @@
 // Gateway): each once hid a cost that grew faster than the config (README, "Large configs").
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeScaleConfig } from './config.mjs';
+import { scaleServiceEntry, writeScaleConfig } from './config.mjs';
 
 const pad = (n) => String(n).padStart(5, '0');
 const doc = (lines) => lines.join('\n');
@@ -35,7 +35,7 @@ function gateways(dir, upstreamPort) {
   writeDocs(dir, '00-gateways.yaml', gws);
   for (let f = 0; f < 300; f++) {
     const svc = `svc-${pad(f)}.scale.internal`;
-    const docs = [serviceEntry(`svc-${pad(f)}`, svc, upstreamPort)];
+    const docs = [scaleServiceEntry(`svc-${pad(f)}`, svc, upstreamPort)];
     for (let i = f * 100; i < (f + 1) * 100; i++) {
       const g = i % 1000;
       docs.push(virtualService(`vs-${pad(i)}`, `h-${pad(i)}.t${g}.example`, `gw-${g}`, [`  - route: [{destination: {host: ${svc}}}]`]));
@@ -48,25 +48,11 @@ function gateways(dir, upstreamPort) {
 function bigVirtualService(dir, upstreamPort) {
   const routes = [];
   for (let i = 0; i < 5000; i++) routes.push(`  - match: [{uri: {prefix: /api/v1/resource-${i}/}}]`, '    route: [{destination: {host: svc.scale.internal}}]');
-  writeDocs(dir, 'big.yaml', [gateway('scale', '*.scale.example'), serviceEntry('svc', 'svc.scale.internal', upstreamPort), virtualService('big', 'api.scale.example', 'scale', routes)]);
+  writeDocs(dir, 'big.yaml', [gateway('scale', '*.scale.example'), scaleServiceEntry('svc', 'svc.scale.internal', upstreamPort), virtualService('big', 'api.scale.example', 'scale', routes)]);
 }
 
 function gateway(name, host) {
   return doc(['apiVersion: networking.istio.io/v1', 'kind: Gateway', `metadata: {name: ${name}, namespace: default}`, 'spec:', '  servers:', '  - port: {number: 80, name: http, protocol: HTTP}', `    hosts: ["${host}"]`]);
-}
-
-function serviceEntry(name, host, upstreamPort) {
-  return doc([
-    'apiVersion: networking.istio.io/v1',
-    'kind: ServiceEntry',
-    `metadata: {name: ${name}, namespace: default}`,
-    'spec:',
-    `  hosts: [${host}]`,
-    '  location: MESH_INTERNAL',
-    '  resolution: STATIC',
-    '  ports: [{number: 80, name: http, protocol: HTTP}]',
-    `  endpoints: [{address: 127.0.0.1, ports: {http: ${upstreamPort}}}]`,
-  ]);
 }
 
 function virtualService(name, host, gatewayName, httpLines) {
