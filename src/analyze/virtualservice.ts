@@ -83,7 +83,6 @@ export function analyzeGateways(ctx: Context): void {
   // Worked out once per namespace and name written: 30,000 VirtualServices may name the same
   // Gateway, and each was a key, a name object, a path and two closures.
   const refs = new Map<string, Map<string, GatewayRef>>();
-  const visibleHosts = new Map<ConfigObject, Map<string, string[]>>();
   const resolve = (namespace: string, g: string): GatewayRef => {
     let byName = refs.get(namespace);
     if (byName === undefined) refs.set(namespace, (byName = new Map()));
@@ -91,13 +90,7 @@ export function analyzeGateways(ctx: Context): void {
     if (ref === undefined) {
       const { namespace: gwNs, name } = shortOrFullName(namespace, g);
       const gw = ctx.find('Gateway', gwNs, name);
-      let hosts: string[] = [];
-      if (gw !== undefined) {
-        let byNs = visibleHosts.get(gw);
-        if (byNs === undefined) visibleHosts.set(gw, (byNs = new Map()));
-        hosts = byNs.get(namespace) ?? namesForNamespace(gatewayHosts(gw), namespace);
-        byNs.set(namespace, hosts);
-      }
+      const hosts = gw !== undefined ? namesForNamespace(gatewayHosts(gw), namespace) : [];
       byName.set(g, (ref = { namespace: gwNs, name, gw, hosts }));
     }
     return ref;

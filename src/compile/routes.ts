@@ -3,7 +3,6 @@ import { buildFilters } from '../http/filters/chain.js';
 import { grpcCode } from '../config/grpc-status.js';
 import type { FieldPath } from '../config/source.js';
 import { derivedOf } from '../config/derived.js';
-import { memoByText } from '../config/memo.js';
 import type { ClientTLSSettings, ConfigObject, Destination, DestinationRuleSpec, HTTPMatchRequest, HTTPRoute, HTTPRouteDestination, HeaderOperations, Percent, VirtualServiceSpec } from '../config/types.js';
 import { buildUpstreamTls, upstreamCredentialKey, type UpstreamTls } from '../tls/upstream-tls.js';
 import { selects } from '../registry/labels.js';
@@ -645,7 +644,9 @@ function compileRetry(http: HTTPRoute): RetryPolicy | null {
   const key = `retry\0${keyPart(r.attempts)}\0${keyPart(r.perTryTimeout)}\0${keyPart(r.retryOn)}\0${keyPart(r.backoff)}`;
   const seen = sharedPieces.get(key);
   if (seen !== undefined) return seen as RetryPolicy;
-  const on = r.retryOn !== undefined && r.retryOn.trim() !== '' ? retryOnOf(r.retryOn) : (defaultRetryOn ??= { ...retryOnOf(DEFAULT_RETRY_ON), statusCodes: [503] });
+  // Istio keeps its default codes (503) only with its default retryOn; a retryOn that is set
+  // brings its own bare codes, so `retriable-status-codes` alone retries no status.
+  const on = r.retryOn !== undefined && r.retryOn.trim() !== '' ? retryOnOf(r.retryOn) : { ...retryOnOf(DEFAULT_RETRY_ON), statusCodes: [503] };
   const policy: RetryPolicy = {
     retries: r.attempts,
     perTryTimeoutMs: r.perTryTimeout !== undefined ? parseDuration(r.perTryTimeout)! : 0,
@@ -662,15 +663,10 @@ function compileRetry(http: HTTPRoute): RetryPolicy | null {
   return shared(key, policy);
 }
 
-let defaultRetryOn: RetryOn | undefined;
-
 type RetryOn = Pick<RetryPolicy, 'on5xx' | 'onGatewayError' | 'onReset' | 'onConnectFailure' | 'onRefusedStream' | 'onRetriable4xx' | 'statusCodes' | 'grpcCodes'>;
 
-/**
- * What a retryOn text retries, read once per text (routes repeat a few); its lists are shared
- * by the policies of every route that writes it (read only, as policies are).
- */
-const retryOnOf = memoByText((text: string): RetryOn => {
+/** What a retryOn text retries (read only when a new retry policy is compiled: policies are shared). */
+function retryOnOf(text: string): RetryOn {
   const on = text.split(',').map((s) => s.trim()).filter(Boolean);
   return {
     on5xx: on.includes('5xx'),
@@ -679,12 +675,10 @@ const retryOnOf = memoByText((text: string): RetryOn => {
     onConnectFailure: on.includes('connect-failure'),
     onRefusedStream: on.includes('refused-stream'),
     onRetriable4xx: on.includes('retriable-4xx'),
-    // Istio keeps its default codes (503) only with its default retryOn (defaultRetryOn); a
-    // retryOn that is set brings its own bare codes, so `retriable-status-codes` alone retries no status.
     statusCodes: on.filter((c) => /^\d{3}$/.test(c)).map(Number),
     grpcCodes: on.map((c) => GRPC_RETRY_ON[c]).filter((c): c is number => c !== undefined),
   };
-});
+}
 
 function compileFault(http: HTTPRoute): FaultPolicy | null {
   const f = http.fault;

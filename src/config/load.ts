@@ -101,8 +101,8 @@ export class ConfigFileCache {
     let bytes: Buffer;
     try {
       st = await statOf(file);
-      const cached = this.entries.get(file);
-      if (cached && cached.size === st.size && cached.mtimeMs === st.mtimeMs) return cached;
+      const unchanged = this.unchanged(file, st);
+      if (unchanged !== undefined) return unchanged;
       bytes = await bytesOf(file);
     } catch (e) {
       return unreadable(file, e);
@@ -120,13 +120,19 @@ export class ConfigFileCache {
     let bytes: Buffer;
     try {
       st = fs.statSync(file);
-      const cached = this.entries.get(file);
-      if (cached && cached.size === st.size && cached.mtimeMs === st.mtimeMs) return cached;
+      const unchanged = this.unchanged(file, st);
+      if (unchanged !== undefined) return unchanged;
       bytes = fs.readFileSync(file);
     } catch (e) {
       return unreadable(file, e);
     }
     return this.fromBytes(file, st, bytes, opts);
+  }
+
+  /** The entry last read for the file when its size and modification time are still the same. */
+  private unchanged(file: string, st: Stats): FileEntry | undefined {
+    const cached = this.entries.get(file);
+    return cached !== undefined && cached.size === st.size && cached.mtimeMs === st.mtimeMs ? cached : undefined;
   }
 
   private fromBytes(file: string, st: Stats, bytes: Buffer, opts: LoadOptions): FileEntry {
