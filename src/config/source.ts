@@ -48,8 +48,14 @@ export function parseSource(file: string, text: string): { docs: SourceDoc[]; fa
   const fast = readFast(text);
   if (fast === undefined) return parseSourceFully(file, text);
   const docs: SourceDoc[] = [];
-  for (let index = 0; index < fast.length; index++) docs.push(new FastSourceDoc(file, index, fast[index]!));
-  return { docs, failures: [] };
+  const failures: ParseFailure[] = [];
+  for (let index = 0; index < fast.length; index++) {
+    const d = fast[index]!;
+    // Only this document is for the `yaml` package, read as it reads it within the whole text.
+    if (d.refused) readWithYaml(file, d.text, d.firstLine, index, docs, failures);
+    else docs.push(new FastSourceDoc(file, index, d));
+  }
+  return { docs, failures };
 }
 
 /** A document the fast readers read: one object (a config holds 30,000 of them), positions found when asked. */
@@ -109,14 +115,23 @@ function locatorFor(text: string, firstLine: number): (path: FieldPath) => Posit
 
 /** Values and positions with the `yaml` package, which also reports every syntax error. */
 export function parseSourceFully(file: string, text: string): { docs: SourceDoc[]; failures: ParseFailure[] } {
-  const lineCounter = new (yaml().LineCounter)();
-  const parsed = yaml().parseAllDocuments(text, { ...YAML_OPTIONS, lineCounter });
   const docs: SourceDoc[] = [];
   const failures: ParseFailure[] = [];
+  readWithYaml(file, text, 0, 0, docs, failures);
+  return { docs, failures };
+}
+
+/**
+ * The documents of `text` (the file's from line `firstLine`, 0-based, and from its document
+ * `firstIndex`) as the `yaml` package reads them, added to `docs` and `failures`.
+ */
+function readWithYaml(file: string, text: string, firstLine: number, firstIndex: number, docs: SourceDoc[], failures: ParseFailure[]): void {
+  const lineCounter = new (yaml().LineCounter)();
+  const parsed = yaml().parseAllDocuments(text, { ...YAML_OPTIONS, lineCounter });
   const list = Array.isArray(parsed) ? parsed : [];
   const toPos = (offset: number): Position => {
     const p = lineCounter.linePos(offset);
-    return { line: p.line, col: p.col };
+    return { line: p.line + firstLine, col: p.col };
   };
   for (let i = 0; i < list.length; i++) {
     const doc = list[i]!;
@@ -137,9 +152,8 @@ export function parseSourceFully(file: string, text: string): { docs: SourceDoc[
       failures.push(aliasFailure(file, doc, e as Error, toPos));
       continue;
     }
-    docs.push({ file, index: i, value, locate: (path) => locateIn(doc, path, toPos) });
+    docs.push({ file, index: firstIndex + i, value, locate: (path) => locateIn(doc, path, toPos) });
   }
-  return { docs, failures };
 }
 
 /**

@@ -2,8 +2,12 @@
 // the subset reader (yaml-subset.ts) for the usual shapes, else js-yaml, both several times
 // faster than the `yaml` package. Positions are found only when a message needs one (source.ts
 // parses that one document again with `yaml`). Texts that use what the readers could take
-// differently (anchors, tags, merge keys, directives, `key:]` in flow collections) are left to
-// the `yaml` path, as are texts js-yaml refuses, so that syntax errors are reported one way.
+// differently (anchors, tags, merge keys, directives, document end markers, `key:]` in flow
+// collections) are left to the `yaml` path whole. A document js-yaml refuses (a syntax error, a
+// duplicate key) is marked, and source.ts reads that document alone with `yaml`, so that syntax
+// errors are reported one way: the `yaml` package reads about 1 MB/s where it finds an error,
+// and a typo in a 20 MB file took 27 s (a reload blocking the event loop as long) when the
+// whole file went to it.
 import jsyaml from 'js-yaml';
 import { readSubset } from './yaml-subset.js';
 import { isNullScalar, TYPED_SCALARS, type ScalarForm } from './yaml-scalars.js';
@@ -53,7 +57,14 @@ const DOCUMENT_START = /^---(?=\s|$)/gm;
 
 /** One document of a text: its value and where its text starts. */
 export interface FastDoc {
+  /** undefined when `refused`. */
   value: unknown;
+  /**
+   * js-yaml refused the document: it is for the `yaml` package to read (and report). Where a
+   * text has no directives and no document end markers, its documents are cut at `---` lines
+   * as `yaml` cuts them, and each reads alone as it reads in the whole text.
+   */
+  refused: boolean;
   /** The document's own text (from its `---` line, when it has one). */
   text: string;
   /** 0-based line of the text's first character in the file. */
@@ -80,6 +91,7 @@ export function readFast(text: string): FastDoc[] | undefined {
     lineCountedTo = start;
     const part = text.slice(start, end);
     let value: unknown;
+    let refused = false;
     const subset = readSubset(part);
     if (subset !== undefined) value = subset.value;
     else {
@@ -90,11 +102,11 @@ export function readFast(text: string): FastDoc[] | undefined {
       try {
         value = jsyaml.load(part, { schema: KUBECTL_SCHEMA });
       } catch {
-        return undefined;
+        refused = true;
       }
     }
     if (i === 0 && starts.length > 1 && !part.startsWith('---') && COMMENTS_ONLY.test(part)) continue;
-    docs.push({ value: value === undefined ? null : value, text: part, firstLine: line });
+    docs.push({ value: value === undefined && !refused ? null : value, refused, text: part, firstLine: line });
   }
   return docs;
 }

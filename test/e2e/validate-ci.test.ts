@@ -82,6 +82,36 @@ spec:
     }
   });
 
+  it('a quoted text left open ends at its document\'s end, as kubectl reads: the documents after it are still read and checked', async () => {
+    const dir = await writeConfigDir({
+      'all.yaml': `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: open-quote, namespace: default}
+spec:
+  hosts: ["app.example.com]
+  http: [{route: [{destination: {host: app}}]}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: after, namespace: default}
+spec:
+  hosts: [after.example.com]
+  http: [{route: [{destination: {host: app}}], timeout: 10 seconds}]
+`,
+    });
+    try {
+      const r = await runCli(['validate', '-c', dir]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe('');
+      const file = path.join(dir, 'all.yaml');
+      // At the end of its document (the yaml package alone would name the end of the file).
+      expect(r.stdout).toContain(`${file}:7:1: error: YAML syntax: Missing closing "quote`);
+      expect(r.stdout).toMatch(new RegExp(`${file}:13:\\d+: error: VirtualService default/after: spec\\.http\\[0\\]\\.timeout: `));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a file with one refused object still gets the cross-object warnings of the others', async () => {
     const dir = await writeConfigDir({
       'all.yaml': `apiVersion: networking.istio.io/v1
