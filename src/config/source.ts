@@ -52,7 +52,7 @@ export function parseSource(file: string, text: string): { docs: SourceDoc[]; fa
   for (let index = 0; index < fast.length; index++) {
     const d = fast[index]!;
     // Only this document is for the `yaml` package, read as it reads it within the whole text.
-    if (d.refused) readWithYaml(file, d.text, d.firstLine, index, docs, failures);
+    if (d.needsYaml) readWithYaml(file, d.text, d.firstLine, index, docs, failures);
     else docs.push(new FastSourceDoc(file, index, d));
   }
   return { docs, failures };

@@ -1,13 +1,13 @@
 // The fast way to read config YAML, one document at a time and without per-node source ranges:
 // the subset reader (yaml-subset.ts) for the usual shapes, else js-yaml, both several times
 // faster than the `yaml` package. Positions are found only when a message needs one (source.ts
-// parses that one document again with `yaml`). Texts that use what the readers could take
-// differently (anchors, tags, merge keys, directives, document end markers, `key:]` in flow
-// collections) are left to the `yaml` path whole. A document js-yaml refuses (a syntax error, a
-// duplicate key) is marked, and source.ts reads that document alone with `yaml`, so that syntax
-// errors are reported one way: the `yaml` package reads about 1 MB/s where it finds an error,
-// and a typo in a 20 MB file took 27 s (a reload blocking the event loop as long) when the
-// whole file went to it.
+// parses that one document again with `yaml`). Documents that use what the readers could take
+// differently (anchors, tags, merge keys, `key:]` in flow collections) are left to the `yaml`
+// package, as are documents js-yaml refuses (a syntax error, a duplicate key), so that syntax
+// errors are reported one way. Only such a document is read by it, unless directives or
+// document end markers make the whole text its: the `yaml` package reads about 1 MB/s where it
+// finds an error, and a typo in a 20 MB file took 27 s (a reload blocking the event loop as
+// long) when the whole file went to it.
 import jsyaml from 'js-yaml';
 import { readSubset } from './yaml-subset.js';
 import { isNullScalar, TYPED_SCALARS, type ScalarForm } from './yaml-scalars.js';
@@ -32,17 +32,20 @@ const KUBECTL_SCHEMA = FAILSAFE_SCHEMA.extend({
   ],
 });
 
-// Anchors, aliases, tags and merge keys at the start of a token; directives; document-end
-// markers; a colon right before `,`, `]` or `}` (YAML 1.1 and 1.2 disagree there). Each pattern
-// is tried on its own and none spans lines: with V8's linear-time fallback engine on
-// (compile/regex.ts), a pattern that backtracks often over a long text switches engines and
-// takes seconds.
-const NEEDS_FULL_READER = [/(?:^|[ \t[{,])[&*!][^\s,\]}]/m, /<<[ \t]*:/, /^%/m, /^\.\.\.(?:[ \t]|$)/m, /:[,\]}]/];
+// Anchors, aliases, tags and merge keys at the start of a token; a colon right before `,`, `]` or
+// `}` (YAML 1.1 and 1.2 disagree there). Each pattern is tried on its own and none spans lines:
+// with V8's linear-time fallback engine on (compile/regex.ts), a pattern that backtracks often
+// over a long text switches engines and takes seconds.
+const NEEDS_FULL_READER = [/(?:^|[ \t[{,])[&*!][^\s,\]}]/m, /<<[ \t]*:/, /:[,\]}]/];
+// Directives and document end markers: they change where documents start or how they read, so
+// a text holding one is read whole by the full reader.
+const DOCUMENT_MARKS = [/^%/m, /^\.\.\.(?:[ \t]|$)/m];
 // A key `null` or `~` (js-yaml names it "null", the `yaml` package ""), found from its literal:
 // at the start of a line or list item, or after `{`, `[` or `,` in a flow collection.
 const NULL_KEY = /(?:~|[Nn]ull|NULL)[ \t]*:/g;
 const COMMENTS_ONLY = /^(?:[ \t]*(?:#[^\n]*)?\r?\n)*[ \t]*(?:#[^\n]*)?$/;
 
+/** Whether a document uses what js-yaml could read differently from the `yaml` package. */
 function needsFullReader(text: string): boolean {
   if (NEEDS_FULL_READER.some((re) => re.test(text))) return true;
   for (const m of text.matchAll(NULL_KEY)) {
@@ -57,14 +60,15 @@ const DOCUMENT_START = /^---(?=\s|$)/gm;
 
 /** One document of a text: its value and where its text starts. */
 export interface FastDoc {
-  /** undefined when `refused`. */
+  /** undefined when `needsYaml`. */
   value: unknown;
   /**
-   * js-yaml refused the document: it is for the `yaml` package to read (and report). Where a
-   * text has no directives and no document end markers, its documents are cut at `---` lines
-   * as `yaml` cuts them, and each reads alone as it reads in the whole text.
+   * The document is for the `yaml` package to read (and report): js-yaml refused it, or it uses
+   * what js-yaml reads differently. Where a text has no directives and no document end markers,
+   * its documents are cut at `---` lines as `yaml` cuts them, and each reads alone as it reads
+   * in the whole text (anchors do not reach across documents).
    */
-  refused: boolean;
+  needsYaml: boolean;
   /** The document's own text (from its `---` line, when it has one). */
   text: string;
   /** 0-based line of the text's first character in the file. */
@@ -78,9 +82,10 @@ export function readFast(text: string): FastDoc[] | undefined {
   // Text before the first `---` is a document only if it holds more than comments and blanks.
   if (starts[0] !== 0) starts.unshift(0);
   const docs: FastDoc[] = [];
-  // The subset reader declines everything needsFullReader looks for (an anchor, alias, tag, merge
-  // key, directive, document end, `null:` key or `key:]`), so the text is searched for those only
-  // when a document is left to js-yaml: at 30,000 VirtualServices the searches took 60-80 ms.
+  // The subset reader declines everything needsFullReader and DOCUMENT_MARKS look for (an anchor,
+  // alias, tag, merge key, directive, document end, `null:` key or `key:]`), so the text is
+  // searched for those only when a document is left to js-yaml: at 30,000 VirtualServices the
+  // searches took 60-80 ms.
   let searched = false;
   let line = 0;
   let lineCountedTo = 0;
@@ -91,22 +96,25 @@ export function readFast(text: string): FastDoc[] | undefined {
     lineCountedTo = start;
     const part = text.slice(start, end);
     let value: unknown;
-    let refused = false;
+    let needsYaml = false;
     const subset = readSubset(part);
     if (subset !== undefined) value = subset.value;
     else {
       if (!searched) {
-        if (needsFullReader(text)) return undefined;
+        if (DOCUMENT_MARKS.some((re) => re.test(text))) return undefined;
         searched = true;
       }
-      try {
-        value = jsyaml.load(part, { schema: KUBECTL_SCHEMA });
-      } catch {
-        refused = true;
+      if (needsFullReader(part)) needsYaml = true;
+      else {
+        try {
+          value = jsyaml.load(part, { schema: KUBECTL_SCHEMA });
+        } catch {
+          needsYaml = true;
+        }
       }
     }
     if (i === 0 && starts.length > 1 && !part.startsWith('---') && COMMENTS_ONLY.test(part)) continue;
-    docs.push({ value: value === undefined && !refused ? null : value, refused, text: part, firstLine: line });
+    docs.push({ value: value === undefined && !needsYaml ? null : value, needsYaml, text: part, firstLine: line });
   }
   return docs;
 }
