@@ -4,19 +4,17 @@ import type { CrdSchema } from './crd.js';
 import { CRD_SPECS } from './crd-schema.gen.js';
 import { S, type Schema, type ObjectSchema } from './schema.js';
 import { memoByText } from './memo.js';
+import { isHostName } from './host-name.js';
 
 // Field lists follow istio/api networking/v1alpha3/*.proto (the same in v1beta1 and v1) and the
 // Kubernetes core/discovery APIs. Closed objects reject unknown fields, as kubectl's strict
 // validation does, so a typo such as `prefx` is an error instead of a silently ignored rule.
 
-const DNS_LABEL = '[a-z0-9]([-a-z0-9]*[a-z0-9])?';
-// The first label may be a wildcard: `*`, or a partial one such as `*-api` (Istio warns of those).
-const WILDCARD_LABEL = `\\*(-?${DNS_LABEL})?`;
-const HOST_RE = new RegExp(`^(\\*|${WILDCARD_LABEL}(\\.${DNS_LABEL})*|${DNS_LABEL}(\\.${DNS_LABEL})*\\.?)$`, 'i');
+const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 export function checkHost(h: string): string | undefined {
   if (h.includes('/')) return `${JSON.stringify(h)} is not a host: the "namespace/host" form is only for Gateway servers and Sidecar egress`;
-  if (!HOST_RE.test(h)) return `${JSON.stringify(h)} is not a valid host: use a DNS name, "*.suffix" or "*"`;
+  if (!isHostName(h)) return `${JSON.stringify(h)} is not a valid host: use a DNS name, "*.suffix" or "*"`;
   return undefined;
 }
 
@@ -24,7 +22,7 @@ function checkGatewayHost(h: string): string | undefined {
   const slash = h.indexOf('/');
   if (slash < 0) return checkHost(h);
   const ns = h.slice(0, slash);
-  if (ns !== '*' && ns !== '.' && ns !== '~' && !new RegExp(`^${DNS_LABEL}$`).test(ns)) {
+  if (ns !== '*' && ns !== '.' && ns !== '~' && !NAMESPACE_NAME.test(ns)) {
     return `${JSON.stringify(ns)} is not a namespace: write "namespace/host", "./host" or "*/host"`;
   }
   return checkHost(h.slice(slash + 1));
