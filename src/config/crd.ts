@@ -48,7 +48,7 @@ const TYPE_WORDS: Record<string, string> = { object: 'a map', array: 'a list', s
 /** The order to list known field names in, where meshgate knows a friendlier one than the CRD's alphabet. */
 export type FieldOrder = (path: readonly (string | number)[]) => string[] | undefined;
 
-const enum T {
+export const enum T {
   Any,
   Object,
   Array,
@@ -65,7 +65,7 @@ const TYPE_CODES: Record<string, T> = { object: T.Object, array: T.Array, string
  * missed V8's inline caches; at 30,000 VirtualServices (1.2 million values) that was most of
  * the CRD check.
  */
-class CrdNode {
+export class CrdNode {
   readonly intOrString: boolean;
   readonly type: T;
   readonly typeName: string | undefined;
@@ -114,6 +114,9 @@ class CrdNode {
 }
 
 const nodeOf = memoByObject((schema: CrdSchema) => new CrdNode(schema));
+
+/** The one fixed-shape node of a CRD schema node (fused-check.ts compiles them). */
+export const crdNodeOf = nodeOf;
 
 /**
  * Checks `value` against `schema`, reporting each mistake at its path. Rules over a value
@@ -261,6 +264,13 @@ function oneOfMessage(value: Record<string, unknown>, branches: CrdSchema[]): st
   return `only one of ${names.join(', ')} may be set, found ${fieldsSet(value, names).join(' and ')}`;
 }
 
+/** Whether two items of a list-map list have the same keys (what duplicateKeys reports). */
+export function hasDuplicateKeys(list: unknown[], keys: string[]): boolean {
+  let found = false;
+  duplicateKeys(list, keys, [], () => (found = true));
+  return found;
+}
+
 function duplicateKeys(list: unknown[], keys: string[], path: (string | number)[], report: Report): number {
   const seen = new Map<string, number>();
   let errors = 0;
@@ -297,17 +307,34 @@ function program(rule: string): Program {
 }
 
 function runRule(r: { rule: string; message?: string }, value: unknown, path: (string | number)[], report: Report): void {
-  const p = program(r.rule);
-  if (p === null) return;
-  let ok: unknown;
+  if (!rulePasses(r.rule, value)) report([...path], r.message ?? `fails the rule ${r.rule}`);
+}
+
+function rulePasses(rule: string, value: unknown): boolean {
+  return ruleOf(rule)(value);
+}
+
+const holds = new Map<string, (value: unknown) => boolean>();
+
+/** Whether a CEL rule of the CRD holds for a value, as a function made once per rule (a rule the evaluator cannot read holds). */
+export function ruleOf(rule: string): (value: unknown) => boolean {
+  let f = holds.get(rule);
+  if (f === undefined) {
+    const p = program(rule);
+    f = p === null ? () => true : ruleHolds.bind(undefined, p.fast, p.slow);
+    holds.set(rule, f);
+  }
+  return f;
+}
+
+function ruleHolds(fast: FastRule | undefined, slow: Evaluate, value: unknown): boolean {
   try {
-    ok = p.fast !== undefined ? decide(p.fast, p.slow, value) : p.slow({ self: value });
+    return (fast !== undefined ? decide(fast, slow, value) : slow({ self: value })) === true;
   } catch {
     // The API server reports a rule that cannot be evaluated (a duration it cannot parse, ...):
     // the value is wrong in a way the rule's own message names.
-    ok = false;
+    return false;
   }
-  if (ok !== true) report([...path], r.message ?? `fails the rule ${r.rule}`);
 }
 
 /** The fast path's answer, or cel-js's where the fast path cannot be sure (UNDECIDED, or any slip of its own). */

@@ -68,7 +68,7 @@ export function validate(value: unknown, schema: Schema, path: (string | number)
   run(value, nodeOf(schema), [...path], report, opts.overlay === true);
 }
 
-const enum K {
+export const enum K {
   Any,
   String,
   Int,
@@ -88,7 +88,7 @@ type ObjectCheck = NonNullable<ObjectSchema['check']>;
  * and looking their fields up for each of 1.2 million values (30,000 VirtualServices) missed
  * V8's inline caches; one shape keeps those lookups monomorphic.
  */
-class SchemaNode {
+export class SchemaNode {
   readonly kind: K;
   readonly enum: readonly string[] | undefined = undefined;
   readonly stringCheck: ((v: string) => string | undefined) | undefined = undefined;
@@ -158,6 +158,9 @@ class SchemaNode {
 }
 
 const nodeOf = memoByObject((schema: Schema) => new SchemaNode(schema));
+
+/** The one fixed-shape node of a schema (fused-check.ts compiles them). */
+export const schemaNodeOf = nodeOf;
 
 function fail(report: Report, path: (string | number)[], message: string): number {
   report([...path], message);
