@@ -245,6 +245,11 @@ function checkDNS1123Preconditions(name: string): string | undefined {
 }
 
 export function validateDNS1123Labels(domain: string): string | undefined {
+  return plainDNS1123Labels(domain, 0) ? undefined : dns1123LabelsVerdict(domain);
+}
+
+/** validateDNS1123Labels the long way, which words the message (exported for the test of the quick way). */
+export function dns1123LabelsVerdict(domain: string): string | undefined {
   const parts = domain.split('.');
   const topLevelDomain = parts[parts.length - 1]!;
   if (isGoInt(topLevelDomain)) {
@@ -269,6 +274,7 @@ const wildcardDomainVerdicts = new Map<string, string | null>();
 const VERDICTS_KEPT = 4096;
 
 export function validateWildcardDomain(domain: string): string | undefined {
+  if (plainWildcardDomain(domain)) return undefined;
   const kept = wildcardDomainVerdicts.get(domain);
   if (kept !== undefined) return kept ?? undefined;
   const verdict = wildcardDomainVerdict(domain);
@@ -277,14 +283,65 @@ export function validateWildcardDomain(domain: string): string | undefined {
   return verdict;
 }
 
-function wildcardDomainVerdict(domain: string): string | undefined {
+/** validateWildcardDomain the long way (exported for the test of the quick way). */
+export function wildcardDomainVerdict(domain: string): string | undefined {
   const precondition = checkDNS1123Preconditions(domain);
   if (precondition) return precondition;
   // Wildcards are allowed in the first label only.
   const dot = domain.indexOf('.');
   const first = dot < 0 ? domain : domain.slice(0, dot);
   if (!isWildcardDNS1123Label(first)) return `domain name ${goQuote(domain)} invalid (label ${goQuote(first)} invalid)`;
-  return dot < 0 ? undefined : validateDNS1123Labels(domain.slice(dot + 1));
+  return dot < 0 ? undefined : dns1123LabelsVerdict(domain.slice(dot + 1));
+}
+
+// Quick yeses for the two validations above, by a scan of the characters: split and a pattern
+// per label took 1-2 µs a name, for every VirtualService's host and every gateway name. A name
+// they do not say yes to goes the long way, which words the message; a test holds them to it.
+const DOT = 46;
+const DASH = 45;
+
+/** From `from`: DNS-1123 labels (1-63 characters), the last not all digits; a trailing dot allowed. */
+export function plainDNS1123Labels(d: string, from: number): boolean {
+  let start = from;
+  let allDigits = true;
+  for (let i = from; i < d.length; i++) {
+    const c = d.charCodeAt(i);
+    if (c === DOT) {
+      if (!plainLabel(d, start, i)) return false;
+      start = i + 1;
+      allDigits = true;
+    } else if (c < 48 || c > 57) {
+      allDigits = false;
+      if (!((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === DASH)) return false;
+    }
+  }
+  if (start === d.length) return start > from;
+  return !allDigits && plainLabel(d, start, d.length);
+}
+
+function plainLabel(d: string, from: number, to: number): boolean {
+  return to > from && to - from <= DNS1123_LABEL_MAX_LENGTH && d.charCodeAt(from) !== DASH && d.charCodeAt(to - 1) !== DASH;
+}
+
+/** A first label that is `*`, or a DNS-1123 label led by nothing, `*` or `*-`; then plainDNS1123Labels. */
+export function plainWildcardDomain(d: string): boolean {
+  if (d.length > 255) return false;
+  const dot = d.indexOf('.');
+  const end = dot < 0 ? d.length : dot;
+  if (end === 0 || end > DNS1123_LABEL_MAX_LENGTH) return false;
+  let from = 0;
+  if (d.charCodeAt(0) === 42) {
+    from = end === 1 ? 1 : d.charCodeAt(1) === DASH ? 2 : 1;
+    if (from === 2 && end === 2) return false;
+  }
+  if (from < end) {
+    for (let i = from; i < end; i++) {
+      const c = d.charCodeAt(i);
+      if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === DASH)) return false;
+    }
+    if (!plainLabel(d, from, end)) return false;
+  }
+  return dot < 0 || plainDNS1123Labels(d, dot + 1);
 }
 
 /** strings.Trim(s, ".") */

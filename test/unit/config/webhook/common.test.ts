@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  dns1123LabelsVerdict as slowDNS1123Labels,
   durationMs,
   durationNs,
   exportToErrors,
@@ -11,6 +12,8 @@ import {
   isWildcardDNS1123Label,
   namespaceSlashWildcardHostnameErrors,
   parseProtocol,
+  plainDNS1123Labels,
+  plainWildcardDomain,
   validateCORSHTTPHeaderName,
   validateDNS1123Labels,
   validateDuration,
@@ -18,6 +21,7 @@ import {
   validateExportTo,
   validateFQDN,
   validateHTTPHeaderNameOrJwtClaimRoute,
+  wildcardDomainVerdict as slowWildcardDomain,
   validateHTTPHeaderOperationName,
   validateHTTPHeaderValue,
   validateHTTPHeaderWithAuthorityOperationName,
@@ -784,5 +788,48 @@ describe('validateMetadata', () => {
     ['internal.istio.io/parents', '"internal.istio.io/parents" annotation found, this may not be set by users'],
   ])('refuses %s', (annotation, message) => {
     expect(validateMetadata(ctx({ [annotation]: '' }))).toEqual([message]);
+  });
+});
+
+// The quick yeses (a scan of the characters) stand in front of split and a pattern per label:
+// they may say yes only where the long way finds nothing, and should say it for plain names.
+describe('quick yeses for DNS names agree with the long way', () => {
+  const alphabet = ['a', 'Z', '0', '-', '.', '*', '_'];
+  const all: string[] = [];
+  let strings = [''];
+  for (let len = 0; len <= 6; len++) {
+    all.push(...strings);
+    strings = strings.flatMap((s) => alphabet.map((c) => s + c));
+  }
+  const long = ['a'.repeat(63), 'a'.repeat(64), `${'a'.repeat(63)}.com`, `${'a'.repeat(64)}.com`, `*${'a'.repeat(62)}.com`, `*${'a'.repeat(63)}.com`, `x.${'b'.repeat(63)}`, `x.${'b'.repeat(64)}`, `${'a.'.repeat(127)}com`, `${'a.'.repeat(126)}com`, 'a.12345678901234567890', 'a.123', 'a.-1', 'a.+1', '1.a', 'svc-00001.scale.internal', '*.example.com', 'h-00100.scale.example', 'istio.io.'];
+  const names = [...all, ...long];
+
+  it('validateDNS1123Labels: a yes only where the long way finds nothing', () => {
+    let yes = 0;
+    for (const d of names) {
+      if (!plainDNS1123Labels(d, 0)) continue;
+      yes++;
+      expect(slowDNS1123Labels(d), d).toBeUndefined();
+    }
+    expect(yes).toBeGreaterThan(5_000);
+    for (const d of ['svc-00001.scale.internal', 'reviews', 'istio.io.', 'A-b.c0']) expect(plainDNS1123Labels(d, 0), d).toBe(true);
+  });
+
+  it('validateWildcardDomain: a yes only where the long way finds nothing', () => {
+    let yes = 0;
+    for (const d of names) {
+      if (!plainWildcardDomain(d)) continue;
+      yes++;
+      expect(slowWildcardDomain(d), d).toBeUndefined();
+    }
+    expect(yes).toBeGreaterThan(5_000);
+    for (const d of ['*', '*.example.com', '*-api.example.com', '*api.x', 'h-00100.scale.example']) expect(plainWildcardDomain(d), d).toBe(true);
+  });
+
+  it('both ways give the same verdicts through the exported checks', () => {
+    for (const d of names) {
+      expect(validateDNS1123Labels(d), d).toBe(slowDNS1123Labels(d));
+      expect(validateWildcardDomain(d), d).toBe(slowWildcardDomain(d));
+    }
   });
 });
