@@ -273,8 +273,15 @@ export function validateFQDN(fqdn: string): string | undefined {
 const wildcardDomainVerdicts = new Map<string, string | null>();
 const VERDICTS_KEPT = 4096;
 
+// The last name said yes to: routes name the same destination host one after another.
+let lastPlainDomain: string | undefined;
+
 export function validateWildcardDomain(domain: string): string | undefined {
-  if (plainWildcardDomain(domain)) return undefined;
+  if (domain === lastPlainDomain) return undefined;
+  if (plainWildcardDomain(domain)) {
+    lastPlainDomain = domain;
+    return undefined;
+  }
   const kept = wildcardDomainVerdicts.get(domain);
   if (kept !== undefined) return kept ?? undefined;
   const verdict = wildcardDomainVerdict(domain);
