@@ -97,7 +97,7 @@ export function readFast(text: string): FastDoc[] | undefined {
     const part = text.slice(start, end);
     let value: unknown;
     let needsYaml = false;
-    const subset = readSubset(part);
+    const subset = readSubset(text, start, end);
     if (subset !== undefined) value = subset.value;
     else {
       if (!searched) {
