@@ -6,6 +6,7 @@
 // and the caller reads that document with js-yaml: this reader either gives the value js-yaml
 // gives or none. The test suite holds it to that on every YAML file in the repository.
 import { plainScalar } from './yaml-scalars.js';
+import { addEntry, clearMaps, hasKey, mapStart, takeMap } from './map-builder.js';
 
 const TAB = 9;
 const LF = 10;
@@ -102,6 +103,7 @@ export function readSubset(text: string, start = 0, end = text.length): { value:
     throw e;
   } finally {
     items.length = 0;
+    clearMaps();
   }
 }
 
@@ -257,12 +259,12 @@ class SubsetReader {
   }
 
   private map(ind: number): Record<string, unknown> {
-    const obj: Record<string, unknown> = {};
+    const base = mapStart();
     for (;;) {
       const key = this.key();
-      if (key === '__proto__' || key === '<<' || Object.prototype.hasOwnProperty.call(obj, key)) this.fail();
-      obj[key] = this.value(ind, true);
-      if (this.col < ind) return obj;
+      if (key === '__proto__' || key === '<<' || hasKey(base, key)) this.fail();
+      addEntry(key, this.value(ind, true));
+      if (this.col < ind) return takeMap(base);
       if (this.col > ind || this.isSeqEntry(this.pos)) this.fail();
     }
   }
@@ -506,13 +508,13 @@ class SubsetReader {
   }
 
   private flowMap(ind: number): Record<string, unknown> {
-    const obj: Record<string, unknown> = {};
+    const base = mapStart();
     const t = this.text;
     this.pos++;
     this.flowSpace(ind);
     if (this.code(this.pos) === RBRACE) {
       this.pos++;
-      return obj;
+      return {};
     }
     for (;;) {
       const c = this.code(this.pos);
@@ -534,15 +536,15 @@ class SubsetReader {
       }
       if (!this.isColonThenSpace(this.pos)) this.fail();
       this.pos++;
-      if (key === '__proto__' || key === '<<' || Object.prototype.hasOwnProperty.call(obj, key)) this.fail();
+      if (key === '__proto__' || key === '<<' || hasKey(base, key)) this.fail();
       this.flowSpace(ind);
       const v = this.code(this.pos);
       if (v === COMMA || v === RBRACE) this.fail();
-      obj[key] = this.flowNode(ind);
+      addEntry(key, this.flowNode(ind));
       this.flowSpace(ind);
       const e = this.code(this.pos);
       this.pos++;
-      if (e === RBRACE) return obj;
+      if (e === RBRACE) return takeMap(base);
       if (e !== COMMA) this.fail();
       this.flowSpace(ind);
     }
