@@ -8,46 +8,51 @@
 //
 // Keys and values wait on two stacks shared by the nested maps being read (innermost last).
 
-/** The keys and values of the maps being read. */
+/**
+ * The keys and values of the maps being read, up to `top`. The lists keep their length (setting
+ * it is a call into the runtime, 100 ms over a million maps); clearMaps lets go of the values.
+ */
 const keys: string[] = [];
 const values: unknown[] = [];
+let top = 0;
 
 /** Where the next map's keys start on the stacks. */
 export function mapStart(): number {
-  return keys.length;
+  return top;
 }
 
 /** Puts a key (not there yet: see hasKey) and its value on the stacks. */
 export function addEntry(key: string, value: unknown): void {
-  keys.push(key);
-  values.push(value);
+  keys[top] = key;
+  values[top] = value;
+  top++;
 }
 
 /** Whether `key` is among the keys of the map since `base` (YAML forbids a key twice). */
 export function hasKey(base: number, key: string): boolean {
-  for (let i = base; i < keys.length; i++) if (keys[i] === key) return true;
+  for (let i = base; i < top; i++) if (keys[i] === key) return true;
   return false;
 }
 
 /** The map whose entries start at `base`, taken off the stacks. */
 export function takeMap(base: number): Record<string, unknown> {
-  const n = keys.length - base;
-  const make = n > 0 && n <= MAX_KEYS ? makerFor(base, n) : undefined;
+  const n = top - base;
+  const make = n > 0 && n <= MAX_KEYS ? makerOf(base, n) : undefined;
   let map: Record<string, unknown>;
   if (make !== undefined) map = make(values, base);
   else {
     map = {};
-    for (let i = base; i < keys.length; i++) map[keys[i]!] = values[i];
+    for (let i = base; i < top; i++) map[keys[i]!] = values[i];
   }
-  keys.length = base;
-  values.length = base;
+  top = base;
   return map;
 }
 
-/** Drops everything on the stacks (a document declined halfway). */
+/** Empties the stacks, letting go of what they held: after each document, read or declined. */
 export function clearMaps(): void {
   keys.length = 0;
   values.length = 0;
+  top = 0;
 }
 
 type Maker = (values: unknown[], base: number) => Record<string, unknown>;
@@ -73,6 +78,37 @@ const PLAIN_KEY = /^[A-Za-z0-9_.\/-]+$/;
 const root: Seq = { next: undefined, maker: undefined, seen: 0 };
 let seqCount = 0;
 let makerCount = 0;
+
+/**
+ * The last sequence seen in each slot (by length and the first and last keys' lengths and first
+ * characters): most maps repeat one met a moment ago, and their keys are the very same strings
+ * (the reader reuses them), so comparing them is cheaper than a walk of the tree.
+ */
+const recentKeys: (string[] | undefined)[] = new Array<string[] | undefined>(1024).fill(undefined);
+const recentMakers: (Maker | undefined)[] = new Array<Maker | undefined>(1024).fill(undefined);
+
+function makerOf(base: number, n: number): Maker | undefined {
+  const first = keys[base]!;
+  const last = keys[base + n - 1]!;
+  const slot = (((n * 31 + first.length) * 31 + last.length) * 31 + first.charCodeAt(0) + last.charCodeAt(0) * 7) & 1023;
+  const seen = recentKeys[slot];
+  if (seen !== undefined && seen.length === n) {
+    let same = true;
+    for (let i = 0; i < n; i++) {
+      if (seen[i] !== keys[base + i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return recentMakers[slot];
+  }
+  const maker = makerFor(base, n);
+  if (maker !== undefined) {
+    recentKeys[slot] = keys.slice(base, base + n);
+    recentMakers[slot] = maker;
+  }
+  return maker;
+}
 
 function makerFor(base: number, n: number): Maker | undefined {
   let seq = root;

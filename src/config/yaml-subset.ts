@@ -82,10 +82,17 @@ const lastValues = new Slots(4096);
  */
 const items: unknown[] = [];
 
+/** The number of items on the stack (its length is left alone: setting it is a runtime call). */
+let itemsTop = 0;
+
+function pushItem(item: unknown): void {
+  items[itemsTop++] = item;
+}
+
 /** The items pushed since `base`, as a list of their own. */
 function takeItems(base: number): unknown[] {
-  const list = items.slice(base);
-  items.length = base;
+  const list = items.slice(base, itemsTop);
+  itemsTop = base;
   return list;
 }
 
@@ -103,6 +110,7 @@ export function readSubset(text: string, start = 0, end = text.length): { value:
     throw e;
   } finally {
     items.length = 0;
+    itemsTop = 0;
     clearMaps();
   }
 }
@@ -270,7 +278,7 @@ class SubsetReader {
   }
 
   private seq(ind: number): unknown[] {
-    const base = items.length;
+    const base = itemsTop;
     const t = this.text;
     for (;;) {
       let i = this.pos + 1;
@@ -280,12 +288,12 @@ class SubsetReader {
       if (c === -1 || c === LF || c === HASH || c === TAB) {
         this.endLine();
         this.skipLines();
-        items.push(this.col > ind ? this.block(this.col) : null);
+        pushItem(this.col > ind ? this.block(this.col) : null);
       } else {
         const itemCol = i - this.lineStart;
-        if (this.isSeqEntry(i)) items.push(this.seq(itemCol));
-        else if (c !== LBRACE && c !== LBRACKET && this.isKeyLine(i)) items.push(this.map(itemCol));
-        else items.push(this.inline(ind));
+        if (this.isSeqEntry(i)) pushItem(this.seq(itemCol));
+        else if (c !== LBRACE && c !== LBRACKET && this.isKeyLine(i)) pushItem(this.map(itemCol));
+        else pushItem(this.inline(ind));
       }
       if (this.col < ind) return takeItems(base);
       if (this.col > ind) this.fail();
@@ -495,9 +503,9 @@ class SubsetReader {
       this.pos++;
       return [];
     }
-    const base = items.length;
+    const base = itemsTop;
     for (;;) {
-      items.push(this.flowNode(ind));
+      pushItem(this.flowNode(ind));
       this.flowSpace(ind);
       const c = this.code(this.pos);
       this.pos++;
