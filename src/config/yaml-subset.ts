@@ -376,7 +376,9 @@ class SubsetReader {
   /** A plain key's text. A key read as something other than text (`on:`, `1:`) is js-yaml's to name. */
   private plainKey(from: number, to: number): string {
     const t = this.text;
-    const slot = ((to - from) * 31 + t.charCodeAt(from)) & (lastKeys.size - 1);
+    // By length, first, last and middle character: keys of one length and first letter are
+    // common (retries, rewrite, request; response, retryOn) and would take turns in one slot.
+    const slot = ((((to - from) * 31 + t.charCodeAt(from)) * 31 + t.charCodeAt(to - 1)) * 31 + t.charCodeAt((from + to) >> 1)) & (lastKeys.size - 1);
     const seen = lastKeys.recall(slot, t, from, to);
     if (seen !== undefined) return seen;
     const key = this.plainText(from, to);
