@@ -3,7 +3,7 @@ import { buildFilters } from '../http/filters/chain.js';
 import { grpcCode } from '../config/grpc-status.js';
 import type { FieldPath } from '../config/source.js';
 import { derivedOf } from '../config/derived.js';
-import type { ClientTLSSettings, ConfigObject, Destination, DestinationRuleSpec, HTTPMatchRequest, HTTPRoute, HTTPRouteDestination, HeaderOperations, Percent, VirtualServiceSpec } from '../config/types.js';
+import type { ClientTLSSettings, ConfigObject, Destination, DestinationRuleSpec, HTTPMatchRequest, HTTPRetry, HTTPRoute, HTTPRouteDestination, HeaderOperations, Percent, VirtualServiceSpec } from '../config/types.js';
 import { buildUpstreamTls, upstreamCredentialKey, type UpstreamTls } from '../tls/upstream-tls.js';
 import { selects } from '../registry/labels.js';
 import { resolveHost, type RegistryService } from '../registry/registry.js';
@@ -638,9 +638,27 @@ const DEFAULT_RETRY_ON = 'connect-failure,refused-stream,unavailable,cancelled,r
 // Envoy's gRPC retry conditions, read from grpc-status.
 const GRPC_RETRY_ON: Record<string, number> = { cancelled: 1, 'deadline-exceeded': 4, 'resource-exhausted': 8, internal: 13, unavailable: 14 };
 
+/**
+ * The retries compiled last and their policy: routes one after another write the same retries,
+ * and comparing four fields is cheaper than making and hashing their key.
+ */
+let lastRetries: { written: HTTPRetry; policy: RetryPolicy } | undefined;
+
 function compileRetry(http: HTTPRoute): RetryPolicy | null {
   const r = http.retries;
   if (!r || !r.attempts) return null;
+  const last = lastRetries;
+  if (last !== undefined) {
+    const w = last.written;
+    // === tells null from undefined, as keyPart does.
+    if (w.attempts === r.attempts && w.perTryTimeout === r.perTryTimeout && w.retryOn === r.retryOn && w.backoff === r.backoff) return last.policy;
+  }
+  const policy = sharedRetry(r, r.attempts);
+  lastRetries = { written: r, policy };
+  return policy;
+}
+
+function sharedRetry(r: HTTPRetry, attempts: number): RetryPolicy {
   const key = `retry\0${keyPart(r.attempts)}\0${keyPart(r.perTryTimeout)}\0${keyPart(r.retryOn)}\0${keyPart(r.backoff)}`;
   const seen = sharedPieces.get(key);
   if (seen !== undefined) return seen as RetryPolicy;
@@ -648,7 +666,7 @@ function compileRetry(http: HTTPRoute): RetryPolicy | null {
   // brings its own bare codes, so `retriable-status-codes` alone retries no status.
   const on = r.retryOn !== undefined && r.retryOn.trim() !== '' ? retryOnOf(r.retryOn) : { ...retryOnOf(DEFAULT_RETRY_ON), statusCodes: [503] };
   const policy: RetryPolicy = {
-    retries: r.attempts,
+    retries: attempts,
     perTryTimeoutMs: r.perTryTimeout !== undefined ? parseDuration(r.perTryTimeout)! : 0,
     on5xx: on.on5xx,
     onGatewayError: on.onGatewayError,
