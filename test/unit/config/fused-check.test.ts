@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+// @ts-expect-error: the bench's config writer is plain JavaScript, shared so the test reads the config the scale bench does
 import { writeScaleConfig } from '../../../bench/lib/config.mjs';
 import { validateCrd } from '../../../src/config/crd.js';
 import { fusedCheckFor } from '../../../src/config/fused-check.js';
