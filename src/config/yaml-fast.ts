@@ -56,7 +56,25 @@ function needsFullReader(text: string): boolean {
   return false;
 }
 
-const DOCUMENT_START = /^---(?=\s|$)/gm;
+/** Where documents start, as /^---(?=\s|$)/gm finds them (exported for the test that says so). */
+export const DOCUMENT_START = /^---(?=\s|$)/gm;
+const BLANK_OR_BREAK = /\s/;
+
+/**
+ * Each `---` at the start of a line (after any of JavaScript's line terminators, as `^` with the
+ * m flag takes them) and followed by white space or the end: DOCUMENT_START's matches, found by
+ * indexOf, which skips through a 20 MB text several times faster than the pattern.
+ */
+export function documentStarts(text: string): number[] {
+  const starts: number[] = [];
+  for (let i = text.indexOf('---'); i !== -1; i = text.indexOf('---', i + 1)) {
+    const before = i === 0 ? 10 : text.charCodeAt(i - 1);
+    if (before !== 10 && before !== 13 && before !== 0x2028 && before !== 0x2029) continue;
+    if (i + 3 < text.length && !BLANK_OR_BREAK.test(text[i + 3]!)) continue;
+    starts.push(i);
+  }
+  return starts;
+}
 
 /** One document of a text: its value and where its text starts. */
 export interface FastDoc {
@@ -77,8 +95,7 @@ export interface FastDoc {
 
 /** The documents of a text, or undefined when it needs the `yaml` package's reading. */
 export function readFast(text: string): FastDoc[] | undefined {
-  const starts: number[] = [];
-  for (const m of text.matchAll(DOCUMENT_START)) starts.push(m.index!);
+  const starts = documentStarts(text);
   // Text before the first `---` is a document only if it holds more than comments and blanks.
   if (starts[0] !== 0) starts.unshift(0);
   const docs: FastDoc[] = [];

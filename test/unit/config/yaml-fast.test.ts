@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseSource, parseSourceFully } from '../../../src/config/source.js';
-import { readFast } from '../../../src/config/yaml-fast.js';
+import { DOCUMENT_START, documentStarts, readFast } from '../../../src/config/yaml-fast.js';
 import { filesUnder } from '../../helpers/config-files.js';
 
 // Config YAML is read by the subset reader or js-yaml when it can be (fast) and by the `yaml`
@@ -190,5 +190,18 @@ describe('positions, found when asked for', () => {
     expect(fast[1]!.locate(['spec', 'ports', 0, 'name'])).toEqual({ line: 12, col: 5 });
     expect(fast[0]!.locate(['kind'])).toEqual({ line: 3, col: 1 });
     expect(fast[1]!.locate([])).toEqual({ line: 7, col: 1 });
+  });
+});
+
+describe('documentStarts', () => {
+  it('finds what /^---(?=\\s|$)/gm finds, on random texts of markers, dashes and line breaks', () => {
+    const parts = ['---', '--', '-', '\n', '\r', '\r\n', '\u2028', ' ', '\t', 'a', ':', '#', '\u00a0', '----', '--- x'];
+    let seed = 11;
+    const next = (n: number) => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
+    for (let i = 0; i < 20_000; i++) {
+      let t = '';
+      for (let j = next(14); j > 0; j--) t += parts[next(parts.length)];
+      expect(documentStarts(t), JSON.stringify(t)).toEqual([...t.matchAll(DOCUMENT_START)].map((m) => m.index));
+    }
   });
 });
