@@ -12,9 +12,14 @@ import { isHostName } from './host-name.js';
 
 const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
+// The last host found good: routes name the same destination host one after another.
+let lastGoodHost: string | undefined;
+
 export function checkHost(h: string): string | undefined {
+  if (h === lastGoodHost) return undefined;
   if (h.includes('/')) return `${JSON.stringify(h)} is not a host: the "namespace/host" form is only for Gateway servers and Sidecar egress`;
   if (!isHostName(h)) return `${JSON.stringify(h)} is not a valid host: use a DNS name, "*.suffix" or "*"`;
+  lastGoodHost = h;
   return undefined;
 }
 
