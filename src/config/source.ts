@@ -84,16 +84,19 @@ class FastSourceDoc implements SourceDoc {
   }
 }
 
-const SKIPPED_LINE = /^(?:---(?:[ \t][^\n]*)?|[ \t]*(?:#[^\n]*)?)\r?$/;
+// A line with no content: blank or a comment, after a document marker or not (and after the
+// byte-order mark a file may start with). Else where its content starts, as group 1's length.
+const BLANK_LINE = /^\uFEFF?(?:---(?=[ \t]|\r?$))?[ \t]*(?:#[^\n]*)?\r?$/;
+const CONTENT_AT = /^(\uFEFF?(?:---[ \t]+)?[ \t]*)/;
 
-/** Where a document's content starts: its first line that is not a marker, blank or a comment. */
+/** Where a document's content starts: the first character that is not a marker, blank or comment. */
 function documentStart(text: string, firstLine: number): Position {
   let line = firstLine;
   for (let from = 0; from < text.length; line++) {
     const nl = text.indexOf('\n', from);
     const end = nl === -1 ? text.length : nl;
     const content = text.slice(from, end);
-    if (!SKIPPED_LINE.test(content)) return { line: line + 1, col: content.length - content.trimStart().length + 1 };
+    if (!BLANK_LINE.test(content)) return { line: line + 1, col: CONTENT_AT.exec(content)![1]!.length + 1 };
     if (nl === -1) break;
     from = nl + 1;
   }

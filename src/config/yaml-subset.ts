@@ -573,14 +573,14 @@ class SubsetReader {
       }
       if (c === BACKSLASH) {
         out += t.slice(from, j);
-        const e = t[j + 1] ?? '';
+        const e = j + 1 < this.end ? t[j + 1]! : '';
         const simple = ESCAPES[e];
         if (simple !== undefined) {
           out += simple;
           j++;
         } else if (HEX_DIGITS[e] !== undefined) {
           const n = HEX_DIGITS[e]!;
-          const hex = t.slice(j + 2, j + 2 + n);
+          const hex = t.slice(j + 2, Math.min(j + 2 + n, this.end));
           if (hex.length !== n || !/^[0-9a-fA-F]+$/.test(hex)) this.fail();
           const cp = parseInt(hex, 16);
           if (cp > 0x10ffff) this.fail();
