@@ -134,5 +134,11 @@ function makeMaker(names: string[]): Maker | null {
   if (!names.every((k) => PLAIN_KEY.test(k) && k !== '__proto__')) return null;
   makerCount++;
   const fields = names.map((k, i) => `${JSON.stringify(k)}: v[b + ${i}]`).join(', ');
-  return new Function('v', 'b', `"use strict"; return { ${fields} };`) as Maker;
+  try {
+    return new Function('v', 'b', `"use strict"; return { ${fields} };`) as Maker;
+  } catch {
+    // Node run with --disallow-code-generation-from-strings: maps are made key by key.
+    makerCount = MAX_MAKERS;
+    return null;
+  }
 }

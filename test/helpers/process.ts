@@ -11,9 +11,9 @@ export interface RunResult {
 }
 
 /** Runs the built CLI to completion. */
-export function runCli(args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+export function runCli(args: string[], opts: { cwd?: string; timeoutMs?: number; nodeArgs?: string[] } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), CLI, ...args], { cwd: opts.cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
