@@ -1,5 +1,6 @@
 import { readFast, type FastDoc } from './yaml-fast.js';
 import { createRequire } from 'node:module';
+import { isDeepStrictEqual } from 'node:util';
 import type * as YamlPackage from 'yaml';
 import type { Document, Node, Tags } from 'yaml';
 
@@ -80,8 +81,118 @@ class FastSourceDoc implements SourceDoc {
     // The document's own line is asked for every object on every compile (where it came
     // from): found once, without a parse.
     if (path.length === 0) return { ...(this.start ??= documentStart(this.text, this.firstLine)) };
+    if (path[0] === 'items' && typeof path[1] === 'number' && this.text.length >= LARGE_LIST) {
+      const found = this.locateInItem(path[1], path.slice(2));
+      if (found !== undefined) return found;
+    }
     return (this.locator ??= locatorFor(this.text, this.firstLine))(path);
   }
+
+  private itemStarts: ItemStarts | null | undefined = undefined;
+  private readonly itemLocators = new Map<number, ((path: FieldPath) => Position) | null>();
+
+  /**
+   * A position inside one item of a large List (`kubectl get ... -o yaml` writes 30,000 objects
+   * as one): found by reading that item's lines alone, not the whole document, which the `yaml`
+   * package reads at about 1 MB/s (28 s for 30,000 VirtualServices, for one message). Undefined
+   * when the item's lines cannot be told apart or do not read as the item: the whole is read then.
+   */
+  private locateInItem(index: number, rest: FieldPath): Position | undefined {
+    const items = (this.value as { items?: unknown } | null)?.items;
+    if (!Array.isArray(items) || index >= items.length) return undefined;
+    if (this.itemStarts === undefined) this.itemStarts = findItemStarts(this.text);
+    const starts = this.itemStarts;
+    if (starts === null || starts.offsets.length !== items.length) return undefined;
+    let locator = this.itemLocators.get(index);
+    if (locator === undefined) {
+      const from = starts.offsets[index]!;
+      const to = index + 1 < starts.offsets.length ? starts.offsets[index + 1]! : starts.end;
+      const firstLine = this.firstLine + countLinesBefore(this.text, from);
+      locator = itemLocator(this.text.slice(from, to), firstLine, items[index]);
+      this.itemLocators.set(index, locator);
+    }
+    return locator === null ? undefined : locator([0, ...rest]);
+  }
+}
+
+/** A List document's text at least this long has its items' lines found for a message. */
+const LARGE_LIST = 256 * 1024;
+
+interface ItemStarts {
+  /** Where each item's `- ` line starts. */
+  offsets: number[];
+  /** Where the items end. */
+  end: number;
+}
+
+const ITEMS_KEY = /^items:[ \t]*(?:#[^\n]*)?\r?$/m;
+
+/**
+ * The lines that start the items of a document's top-level `items:` block list: those at its
+ * first item's indentation that start with `- `. Null when `items:` is not followed by a block
+ * list. A line of a multi-line scalar could look like one: the item read from the lines is
+ * compared with the one the document gave before it is used (itemLocator).
+ */
+function findItemStarts(text: string): ItemStarts | null {
+  const key = ITEMS_KEY.exec(text);
+  if (key === null) return null;
+  let at = text.indexOf('\n', key.index);
+  if (at < 0) return null;
+  at++;
+  let indent = -1;
+  const offsets: number[] = [];
+  let end = text.length;
+  while (at < text.length) {
+    const nl = text.indexOf('\n', at);
+    const lineEnd = nl < 0 ? text.length : nl;
+    let i = at;
+    while (i < lineEnd && text.charCodeAt(i) === 32) i++;
+    const c = text.charCodeAt(i);
+    const blank = i >= lineEnd || c === 35 || (c === 13 && i + 1 === lineEnd);
+    if (!blank) {
+      const col = i - at;
+      const isItem = c === 45 && (i + 1 >= lineEnd || text.charCodeAt(i + 1) === 32 || text.charCodeAt(i + 1) === 13);
+      if (indent < 0) {
+        if (!isItem) return null;
+        indent = col;
+      }
+      if (col < indent || (col === indent && !isItem)) {
+        end = at;
+        break;
+      }
+      if (col === indent) offsets.push(at);
+    }
+    if (nl < 0) break;
+    at = nl + 1;
+  }
+  return offsets.length > 0 ? { offsets, end } : null;
+}
+
+function countLinesBefore(text: string, to: number): number {
+  let n = 0;
+  for (let i = text.indexOf('\n'); i !== -1 && i < to; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+/** Positions in one List item's lines (a one-item list), or null when they do not read as `item`. */
+function itemLocator(lines: string, firstLine: number, item: unknown): ((path: FieldPath) => Position) | null {
+  const lineCounter = new (yaml().LineCounter)();
+  const docs = yaml().parseAllDocuments(lines, { ...YAML_OPTIONS, lineCounter });
+  if (!Array.isArray(docs) || docs.length !== 1 || docs[0]!.errors.length > 0) return null;
+  const doc = docs[0]!;
+  flowColonsAsText(doc, lines);
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch {
+    return null;
+  }
+  if (!Array.isArray(value) || value.length !== 1 || !isDeepStrictEqual(value[0], item)) return null;
+  const toPos = (offset: number): Position => {
+    const p = lineCounter.linePos(offset);
+    return { line: p.line + firstLine, col: p.col };
+  };
+  return (path) => locateIn(doc, path, toPos);
 }
 
 // A line with no content: blank or a comment, after a document marker or not (and after the

@@ -124,6 +124,36 @@ spec:
     }
   });
 
+  it('a typo in one object of a large List (kubectl get -o yaml) is named at its line and column', async () => {
+    const item = (i: number) => `- apiVersion: networking.istio.io/v1
+  kind: VirtualService
+  metadata:
+    name: vs-${i}
+    namespace: default
+  spec:
+    hosts:
+    - h-${i}.example.com
+    http:
+    - match:
+      - uri:
+          ${i === 1234 ? 'prefx' : 'prefix'}: /app-${i}/
+      route:
+      - destination:
+          host: app.example.com
+`;
+    const text = `apiVersion: v1\nkind: List\nitems:\n${Array.from({ length: 1500 }, (_, i) => item(i)).join('')}`;
+    expect(text.length).toBeGreaterThan(256 * 1024);
+    const dir = await writeConfigDir({ 'list.yaml': text });
+    try {
+      const r = await runCli(['validate', '-c', dir]);
+      expect(r.code).toBe(1);
+      const line = text.split('\n').indexOf('          prefx: /app-1234/') + 1;
+      expect(r.stdout).toContain(`${path.join(dir, 'list.yaml')}:${line}:11: error: VirtualService default/vs-1234: spec.http[0].match[0].uri.prefx: unknown field`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a file with one refused object still gets the cross-object warnings of the others', async () => {
     const dir = await writeConfigDir({
       'all.yaml': `apiVersion: networking.istio.io/v1

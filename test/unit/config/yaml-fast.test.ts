@@ -242,3 +242,67 @@ describe('documents cut where the yaml package cuts them', () => {
     expect(seen(each(t))).toEqual(seen(whole(t)));
   });
 });
+
+describe('positions in a large List, found from the item alone', () => {
+  // kubectl get ... -o yaml writes one List: a message about one item reads that item's lines,
+  // not the whole document (28 s at 30,000 VirtualServices).
+  const item = (i: number) =>
+    [
+      '- apiVersion: networking.istio.io/v1',
+      '  kind: VirtualService',
+      '  metadata:',
+      `    name: vs-${i}`,
+      '    namespace: default',
+      '  spec:',
+      `    hosts: [h-${i}.example.com]`,
+      '    http:',
+      '    - match:',
+      '      - uri:',
+      `          prefix: /app-${i}/`,
+      '      route:',
+      '      - destination: {host: svc.example.com, port: {number: 80}}',
+      i % 7 === 0 ? '    # a comment at the items\' depth\n- # and one after a dash' : '',
+    ]
+      .filter(Boolean)
+      .join('\n');
+  const list = (n: number, indent = '') => `# head\napiVersion: v1\nkind: List\nitems:\n${Array.from({ length: n }, (_, i) => item(i)).join('\n').replace(/^/gm, indent)}\nmetadata: {resourceVersion: ""}\n`;
+
+  /** Every path to a value of `v`. */
+  const pathsOf = (v: unknown, at: (string | number)[] = [], out: (string | number)[][] = []) => {
+    out.push(at);
+    if (Array.isArray(v)) v.forEach((x, i) => pathsOf(x, [...at, i], out));
+    else if (v !== null && typeof v === 'object') for (const [k, x] of Object.entries(v)) pathsOf(x, [...at, k], out);
+    return out;
+  };
+
+  it.each([
+    ['items at column 0', ''],
+    ['items indented', '  '],
+  ])('%s: the same positions as the whole document read by the yaml package', (_what, indent) => {
+    const text = list(1200, indent);
+    expect(text.length).toBeGreaterThan(256 * 1024);
+    const fast = parseSource('x.yaml', text).docs;
+    const full = parseSourceFully('x.yaml', text).docs;
+    expect(fast).toHaveLength(1);
+    const items = (fast[0]!.value as { items: unknown[] }).items;
+    // Every seventh item is followed by an empty one (`- # ...`): 1,372 in all.
+    expect(items).toHaveLength(1372);
+    for (const i of [0, 1, 6, 7, 8, 9, 599, 1371]) {
+      for (const p of [...pathsOf(items[i]).map((q) => ['items', i, ...q]), ['items', i, 'spec', 'missing'], ['items', i, 'spec', 'http', 5]]) {
+        expect(fast[0]!.locate(p), p.join('.')).toEqual(full[0]!.locate(p));
+      }
+    }
+    // Found from the items alone: the whole document was never read for positions.
+    expect((fast[0] as unknown as { locator: unknown }).locator).toBeUndefined();
+  });
+
+  it('falls back to the whole document where the items are a flow list', () => {
+    const flow = `apiVersion: v1\nkind: List\nitems: [${Array.from({ length: 3000 }, (_, i) => `{apiVersion: v1, kind: Service, metadata: {name: s-${i}}, spec: {ports: [{port: 80}]}}`).join(',\n  ')}]\n`;
+    expect(flow.length).toBeGreaterThan(256 * 1024);
+    const fast = parseSource('x.yaml', flow).docs[0]!;
+    const full = parseSourceFully('x.yaml', flow).docs[0]!;
+    for (const p of [['items', 4, 'metadata', 'name'], ['items', 6, 'spec'], ['items', 2999, 'spec', 'ports', 0]]) {
+      expect(fast.locate(p), p.join('.')).toEqual(full.locate(p));
+    }
+  });
+});
