@@ -99,7 +99,7 @@ class Compiler {
   /** The CRD's type, enum, lengths and bounds (crd.ts: checkType and check). */
   private crdScalar(c: CrdNode): string[] {
     const out: string[] = [];
-    if (c.intOrString) out.push(`if (typeof v !== "string" && !(typeof v === "number" && Number.isInteger(v))) return false;`);
+    if (c.intOrString) out.push(IS_INT_OR_STRING);
     else {
       switch (c.type) {
         case T.Object:
@@ -109,16 +109,16 @@ class Compiler {
           out.push(IS_LIST);
           break;
         case T.String:
-          out.push('if (typeof v !== "string") return false;');
+          out.push(IS_STRING);
           break;
         case T.Boolean:
-          out.push('if (typeof v !== "boolean") return false;');
+          out.push(IS_BOOLEAN);
           break;
         case T.Integer:
-          out.push('if (typeof v !== "number" || !Number.isInteger(v)) return false;');
+          out.push(IS_INTEGER);
           break;
         case T.Number:
-          out.push('if (typeof v !== "number" || !Number.isFinite(v)) return false;');
+          out.push(IS_NUMBER);
           break;
         case T.Any:
           break;
@@ -137,24 +137,24 @@ class Compiler {
     const out: string[] = [];
     switch (o.kind) {
       case K.String:
-        out.push('if (typeof v !== "string") return false;');
+        out.push(IS_STRING);
         if (o.stringCheck !== undefined) out.push(`if (${this.dep(o.stringCheck)}(v)) return false;`);
         break;
       case K.Int:
       case K.Number:
-        out.push(o.kind === K.Int ? 'if (typeof v !== "number" || !Number.isInteger(v)) return false;' : 'if (typeof v !== "number" || !Number.isFinite(v)) return false;');
+        out.push(o.kind === K.Int ? IS_INTEGER : IS_NUMBER);
         if (o.min !== undefined) out.push(`if (v < ${num(o.min)}) return false;`);
         if (o.max !== undefined) out.push(`if (v > ${num(o.max)}) return false;`);
         break;
       case K.Bool:
-        out.push('if (typeof v !== "boolean") return false;');
+        out.push(IS_BOOLEAN);
         break;
       case K.Duration:
-        out.push('if (typeof v !== "string") return false;');
+        out.push(IS_STRING);
         out.push(`{ const ms = ${this.dep(parseDuration)}(v); if (ms === undefined) return false;${o.minMs !== undefined ? ` if (ms < ${num(o.minMs)}) return false;` : ''} }`);
         break;
       case K.IntOrString:
-        out.push('if (typeof v !== "string" && !(typeof v === "number" && Number.isInteger(v))) return false;');
+        out.push(IS_INT_OR_STRING);
         break;
       case K.Array:
         out.push(IS_LIST);
@@ -259,13 +259,12 @@ function byUse(a: string, b: string): number {
 
 const IS_LIST = 'if (!Array.isArray(v)) return false;';
 const IS_MAP = 'if (!isObj(v)) return false;';
-const SCALAR_GUARDS = new Set([
-  'if (typeof v !== "string") return false;',
-  'if (typeof v !== "boolean") return false;',
-  'if (typeof v !== "number" || !Number.isInteger(v)) return false;',
-  'if (typeof v !== "number" || !Number.isFinite(v)) return false;',
-  'if (typeof v !== "string" && !(typeof v === "number" && Number.isInteger(v))) return false;',
-]);
+const IS_STRING = 'if (typeof v !== "string") return false;';
+const IS_BOOLEAN = 'if (typeof v !== "boolean") return false;';
+const IS_INTEGER = 'if (typeof v !== "number" || !Number.isInteger(v)) return false;';
+const IS_NUMBER = 'if (typeof v !== "number" || !Number.isFinite(v)) return false;';
+const IS_INT_OR_STRING = 'if (typeof v !== "string" && !(typeof v === "number" && Number.isInteger(v))) return false;';
+const SCALAR_GUARDS = new Set([IS_STRING, IS_BOOLEAN, IS_INTEGER, IS_NUMBER, IS_INT_OR_STRING]);
 
 /** Lines under a test (none: as they are); nothing when there are none. */
 function wrap(test: string | undefined, lines: string[]): string[] {
