@@ -149,16 +149,13 @@ export class CompileCache {
     return ++this.stamp;
   }
 
-  private gatewaysSeen = '';
+  private gatewaysSeen: ConfigObject[] | undefined;
   private gatewaysTokenNow = 0;
 
-  /** A number that changes when, and only when, the Gateways say something different. */
+  /** A number that changes when, and only when, the Gateways say something different (compared as in begin). */
   gatewaysToken(gateways: readonly ConfigObject[]): number {
-    const seen = gateways.map((g) => this.contentOf(g)).join(',');
-    if (seen !== this.gatewaysSeen) {
-      this.gatewaysSeen = seen;
-      this.gatewaysTokenNow++;
-    }
+    if (this.gatewaysSeen === undefined || !this.sayTheSame(this.gatewaysSeen, gateways)) this.gatewaysTokenNow++;
+    this.gatewaysSeen = gateways.slice();
     return this.gatewaysTokenNow;
   }
 
