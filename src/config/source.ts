@@ -89,7 +89,8 @@ class FastSourceDoc implements SourceDoc {
   }
 
   private itemStarts: ItemStarts | null | undefined = undefined;
-  private readonly itemLocators = new Map<number, ((path: FieldPath) => Position) | null>();
+  /** Made on the first message in a large List: a config holds 30,000 documents, nearly all without. */
+  private itemLocators: Map<number, ((path: FieldPath) => Position) | null> | undefined = undefined;
 
   /**
    * A position inside one item of a large List (`kubectl get ... -o yaml` writes 30,000 objects
@@ -103,13 +104,14 @@ class FastSourceDoc implements SourceDoc {
     if (this.itemStarts === undefined) this.itemStarts = findItemStarts(this.text);
     const starts = this.itemStarts;
     if (starts === null || starts.offsets.length !== items.length) return undefined;
-    let locator = this.itemLocators.get(index);
+    const locators = (this.itemLocators ??= new Map());
+    let locator = locators.get(index);
     if (locator === undefined) {
       const from = starts.offsets[index]!;
       const to = index + 1 < starts.offsets.length ? starts.offsets[index + 1]! : starts.end;
       const firstLine = this.firstLine + countLinesBefore(this.text, from);
       locator = itemLocator(this.text.slice(from, to), firstLine, items[index]);
-      this.itemLocators.set(index, locator);
+      locators.set(index, locator);
     }
     return locator === null ? undefined : locator([0, ...rest]);
   }
