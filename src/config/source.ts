@@ -106,10 +106,12 @@ class FastSourceDoc implements SourceDoc {
     if (starts === null || starts.offsets.length !== items.length) return undefined;
     const locators = (this.itemLocators ??= new Map());
     let locator = locators.get(index);
+    // Messages about many items: one read of the whole document costs less than one per item.
+    if (locator === undefined && locators.size >= MAX_ITEM_READS) return undefined;
     if (locator === undefined) {
       const from = starts.offsets[index]!;
       const to = index + 1 < starts.offsets.length ? starts.offsets[index + 1]! : starts.end;
-      const firstLine = this.firstLine + countLinesBefore(this.text, from);
+      const firstLine = this.firstLine + starts.lines[index]!;
       locator = itemLocator(this.text.slice(from, to), firstLine, items[index]);
       locators.set(index, locator);
     }
@@ -119,10 +121,14 @@ class FastSourceDoc implements SourceDoc {
 
 /** A List document's text at least this long has its items' lines found for a message. */
 const LARGE_LIST = 256 * 1024;
+/** Items read alone before the whole document is read instead. */
+const MAX_ITEM_READS = 64;
 
 interface ItemStarts {
   /** Where each item's `- ` line starts. */
   offsets: number[];
+  /** The 0-based line (in the document's text) of each. */
+  lines: number[];
   /** Where the items end. */
   end: number;
 }
@@ -141,10 +147,12 @@ function findItemStarts(text: string): ItemStarts | null {
   let at = text.indexOf('\n', key.index);
   if (at < 0) return null;
   at++;
+  let line = countLinesBefore(text, at);
   let indent = -1;
   const offsets: number[] = [];
+  const lines: number[] = [];
   let end = text.length;
-  while (at < text.length) {
+  for (; at < text.length; line++) {
     const nl = text.indexOf('\n', at);
     const lineEnd = nl < 0 ? text.length : nl;
     let i = at;
@@ -162,12 +170,15 @@ function findItemStarts(text: string): ItemStarts | null {
         end = at;
         break;
       }
-      if (col === indent) offsets.push(at);
+      if (col === indent) {
+        offsets.push(at);
+        lines.push(line);
+      }
     }
     if (nl < 0) break;
     at = nl + 1;
   }
-  return offsets.length > 0 ? { offsets, end } : null;
+  return offsets.length > 0 ? { offsets, lines, end } : null;
 }
 
 function countLinesBefore(text: string, to: number): number {

@@ -294,6 +294,12 @@ describe('positions in a large List, found from the item alone', () => {
     }
     // Found from the items alone: the whole document was never read for positions.
     expect((fast[0] as unknown as { locator: unknown }).locator).toBeUndefined();
+    // Messages about many items: past 64 items read alone, the whole document is read once.
+    for (let i = 100; i < 300; i++) {
+      const p = ['items', i, 'metadata', 'name'];
+      expect(fast[0]!.locate(p), p.join('.')).toEqual(full[0]!.locate(p));
+    }
+    expect((fast[0] as unknown as { locator: unknown }).locator).toBeDefined();
   });
 
   it('falls back to the whole document where the items are a flow list', () => {
