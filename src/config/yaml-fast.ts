@@ -33,10 +33,12 @@ const KUBECTL_SCHEMA = FAILSAFE_SCHEMA.extend({
 });
 
 // Anchors, aliases, tags and merge keys at the start of a token; a colon right before `,`, `]` or
-// `}` (YAML 1.1 and 1.2 disagree there). Each pattern is tried on its own and none spans lines:
-// with V8's linear-time fallback engine on (compile/regex.ts), a pattern that backtracks often
-// over a long text switches engines and takes seconds.
-const NEEDS_FULL_READER = [/(?:^|[ \t[{,])[&*!][^\s,\]}]/m, /<<[ \t]*:/, /:[,\]}]/];
+// `}` (YAML 1.1 and 1.2 disagree there); content on the `---` line itself (`--- a: 1`); line
+// breaks js-yaml takes and the `yaml` package does not (a CR alone, U+2028, U+2029). Each
+// pattern is tried on its own and none spans lines: with V8's linear-time fallback engine on
+// (compile/regex.ts), a pattern that backtracks often over a long text switches engines and
+// takes seconds.
+const NEEDS_FULL_READER = [/(?:^|[ \t[{,])[&*!][^\s,\]}]/m, /<<[ \t]*:/, /:[,\]}]/, /^\uFEFF?---[ \t]+[^ \t\r\n#]/, /\r(?!\n)|[\u2028\u2029]/];
 // Directives and document end markers: they change where documents start or how they read, so
 // a text holding one is read whole by the full reader.
 const DOCUMENT_MARKS = [/^%/m, /^\.\.\.(?:[ \t]|$)/m];
@@ -77,9 +79,6 @@ export function documentStarts(text: string): number[] {
   return starts;
 }
 
-// Line breaks js-yaml takes and the `yaml` package does not (a CR alone, U+2028, U+2029).
-const ODD_BREAKS = /\r(?!\n)|[\u2028\u2029]/;
-const MARKER_WITH_CONTENT = /^\uFEFF?---[ \t]+[^ \t\r\n#]/;
 const BOM = 0xfeff;
 const TAB = 9;
 const LF = 10;
@@ -110,7 +109,8 @@ export function readFast(text: string): FastDoc[] | undefined {
   if (starts[0] !== 0) starts.unshift(0);
   const docs: FastDoc[] = [];
   // The subset reader declines everything needsFullReader and DOCUMENT_MARKS look for (an anchor,
-  // alias, tag, merge key, directive, document end, `null:` key or `key:]`), so the text is
+  // alias, tag, merge key, directive, document end, `null:` key, `key:]`, content on a `---` line,
+  // a lone CR; it reads U+2028 as any other character, as the `yaml` package does), so the text is
   // searched for those only when a document is left to js-yaml: at 30,000 VirtualServices the
   // searches took 60-80 ms.
   let searched = false;
@@ -124,17 +124,14 @@ export function readFast(text: string): FastDoc[] | undefined {
     const part = text.slice(start, end);
     let value: unknown;
     let needsYaml = false;
-    // Content on the `---` line itself (`--- {a: 1}`, `--- a: 1`): js-yaml and the `yaml` package
-    // disagree on some of it, and it is rare: the `yaml` package reads it.
-    const markerContent = MARKER_WITH_CONTENT.test(part);
-    const subset = markerContent ? undefined : readSubset(text, start, end);
+    const subset = readSubset(text, start, end);
     if (subset !== undefined) value = subset.value;
     else {
       if (!searched) {
         if (DOCUMENT_MARKS.some((re) => re.test(text))) return undefined;
         searched = true;
       }
-      if (markerContent || needsFullReader(part) || ODD_BREAKS.test(part)) needsYaml = true;
+      if (needsFullReader(part)) needsYaml = true;
       else {
         try {
           value = jsyaml.load(part, { schema: KUBECTL_SCHEMA });
