@@ -1,4 +1,4 @@
-import { readFast, type FastDoc } from './yaml-fast.js';
+import { countLines, readFast, type FastDoc } from './yaml-fast.js';
 import { createRequire } from 'node:module';
 import { isDeepStrictEqual } from 'node:util';
 import type * as YamlPackage from 'yaml';
@@ -147,7 +147,7 @@ function findItemStarts(text: string): ItemStarts | null {
   let at = text.indexOf('\n', key.index);
   if (at < 0) return null;
   at++;
-  let line = countLinesBefore(text, at);
+  let line = countLines(text, 0, at);
   let indent = -1;
   const offsets: number[] = [];
   const lines: number[] = [];
@@ -181,31 +181,14 @@ function findItemStarts(text: string): ItemStarts | null {
   return offsets.length > 0 ? { offsets, lines, end } : null;
 }
 
-function countLinesBefore(text: string, to: number): number {
-  let n = 0;
-  for (let i = text.indexOf('\n'); i !== -1 && i < to; i = text.indexOf('\n', i + 1)) n++;
-  return n;
-}
-
 /** Positions in one List item's lines (a one-item list), or null when they do not read as `item`. */
 function itemLocator(lines: string, firstLine: number, item: unknown): ((path: FieldPath) => Position) | null {
-  const lineCounter = new (yaml().LineCounter)();
-  const docs = yaml().parseAllDocuments(lines, { ...YAML_OPTIONS, lineCounter });
-  if (!Array.isArray(docs) || docs.length !== 1 || docs[0]!.errors.length > 0) return null;
-  const doc = docs[0]!;
-  flowColonsAsText(doc, lines);
-  let value: unknown;
-  try {
-    value = doc.toJS({ maxAliasCount: 100 });
-  } catch {
-    return null;
-  }
-  if (!Array.isArray(value) || value.length !== 1 || !isDeepStrictEqual(value[0], item)) return null;
-  const toPos = (offset: number): Position => {
-    const p = lineCounter.linePos(offset);
-    return { line: p.line + firstLine, col: p.col };
-  };
-  return (path) => locateIn(doc, path, toPos);
+  const docs: SourceDoc[] = [];
+  const failures: ParseFailure[] = [];
+  readWithYaml('', lines, firstLine, 0, docs, failures);
+  const read = docs.length === 1 && failures.length === 0 ? docs[0]!.value : undefined;
+  if (!Array.isArray(read) || read.length !== 1 || !isDeepStrictEqual(read[0], item)) return null;
+  return (path) => docs[0]!.locate(path);
 }
 
 // A line with no content: blank or a comment, after a document marker or not (and after the

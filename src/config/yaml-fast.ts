@@ -146,7 +146,8 @@ export function readFast(text: string): FastDoc[] | undefined {
   return docs;
 }
 
-function countLines(text: string, from: number, to: number): number {
+/** The line feeds of `text` from `from` up to `to`. */
+export function countLines(text: string, from: number, to: number): number {
   let n = 0;
   for (let i = text.indexOf('\n', from); i !== -1 && i < to; i = text.indexOf('\n', i + 1)) n++;
   return n;
