@@ -2,6 +2,7 @@ import { isAscii } from 'node:buffer';
 import fs, { type Stats } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { kindInfo, knownVersionsOf } from './kinds.js';
 import type { Problem } from './problems.js';
 import { validateCrd } from './crd.js';
@@ -122,7 +123,8 @@ export class ConfigFileCache {
     let fd: number | undefined;
     try {
       // One open, then the stat and the read through it: a stat by path and readFileSync's own
-      // open, stat and read cost a path lookup more per file (10,000 files: 150 ms here).
+      // open, stat and read cost a path lookup more per file (10,000 files: 107-185 ms against
+      // 87-110).
       fd = fs.openSync(file, 'r');
       st = fs.fstatSync(fd);
       const unchanged = this.unchanged(file, st);
@@ -442,10 +444,5 @@ function unreadable(file: string, e: unknown): FileEntry {
 
 // fs's callbacks, not fs/promises: a reload stats every config file, and 10,000 of them through
 // FileHandles cost the event loop 0.8 s more (see entrySync).
-function statOf(file: string): Promise<Stats> {
-  return new Promise((resolve, reject) => fs.stat(file, (e, st) => (e ? reject(e) : resolve(st))));
-}
-
-function bytesOf(file: string): Promise<Buffer> {
-  return new Promise((resolve, reject) => fs.readFile(file, (e, bytes) => (e ? reject(e) : resolve(bytes))));
-}
+const statOf = promisify(fs.stat) as (file: string) => Promise<Stats>;
+const bytesOf = promisify(fs.readFile) as (file: string) => Promise<Buffer>;
