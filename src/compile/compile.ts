@@ -5,7 +5,7 @@ import type { ConfigObject, DestinationRuleSpec, GatewaySpec, Labels, VirtualSer
 import { selects } from '../registry/labels.js';
 import { buildRegistry, CLUSTER_DOMAIN, resolveHost, type RegistryService } from '../registry/registry.js';
 import { warn, type CompileContext } from './context.js';
-import { covers, intersect, namespaceAllows, parseGatewayHost } from './hosts.js';
+import { covers, intersect, isWildcard, namespaceAllows, parseGatewayHost } from './hosts.js';
 import { destinationRuleFor } from './policy.js';
 import type { CompileCache } from './compile-cache.js';
 import { byCreation } from './creation-order.js';
@@ -134,7 +134,7 @@ function meshListener(ctx: CompileContext, roots: ConfigObject<VirtualServiceSpe
   }
   // A host without `*` covers only itself (a map lookup): only wildcards are tried one by one.
   // Trying every host against every service was 10,000 x 10,000 for a mesh of 10,000 of each.
-  const wildcards = [...domains.keys()].filter((p) => p.charCodeAt(0) === 42 /* * */);
+  const wildcards = [...domains.keys()].filter(isWildcard);
   for (const svc of ctx.registry.services.values()) {
     if (svc.hostname.includes('*') || domains.has(svc.hostname) || wildcards.some((p) => covers(p, svc.hostname)) || !reachable(svc)) continue;
     addVirtualHost(table, svc.hostname, [defaultRoute(ctx, svc.hostname)], { ports: svc.ports.map((p) => p.number) });

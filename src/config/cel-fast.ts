@@ -10,6 +10,8 @@
 // So a rule gives cel-js's answer either way; test/unit/config/cel-fast.test.ts holds every rule
 // of the CRDs to that over values of every shape.
 
+import { memoByText } from './memo.js';
+
 /** Thrown when the fast path cannot be sure of CEL's answer (one shared instance: no stack). */
 export const UNDECIDED: unique symbol = Symbol('cel: undecided');
 
@@ -342,16 +344,10 @@ const FRACTION_DIGITS = 13;
 const FRACTION_SCALE = 10n ** BigInt(FRACTION_DIGITS);
 
 /** Durations read, by their text: a config writes the same few timeouts on 100,000s of routes. */
-const durations = new Map<string, Duration>();
-const DURATIONS_KEPT = 4096;
+const durationOfText = memoByText(readDuration);
 
 function duration(v: unknown): Duration {
-  const text = str(v);
-  const seen = durations.get(text);
-  if (seen !== undefined) return seen;
-  const d = readDuration(text);
-  if (durations.size < DURATIONS_KEPT) durations.set(text, d);
-  return d;
+  return durationOfText(str(v));
 }
 
 function readDuration(text: string): Duration {

@@ -1,6 +1,7 @@
 import type { ClusterConfig } from '../compile/snapshot.js';
 import { ClusterRuntime } from './cluster.js';
 import type { UpstreamPools } from './pools.js';
+import { memoByObject } from '../config/memo.js';
 
 /** A cluster's definition without its endpoints: what must match for its runtime to be kept. */
 function definitionText(c: ClusterConfig): string {
@@ -12,23 +13,11 @@ function definitionText(c: ClusterConfig): string {
 // A config's texts, made once per (read-only) config object: a reload compares 10,000s of
 // clusters, most of them the very objects of the last compile (kept by the compile cache), and
 // making both texts for each of them every time was most of a reload of 10,000 clusters.
-const definitions = new WeakMap<ClusterConfig, string>();
-const endpointTexts = new WeakMap<ClusterConfig, string>();
-
-function definition(c: ClusterConfig): string {
-  let d = definitions.get(c);
-  if (d === undefined) definitions.set(c, (d = definitionText(c)));
-  return d;
-}
+const definition = memoByObject(definitionText);
+const endpointsText = memoByObject((c: ClusterConfig) => JSON.stringify(c.endpoints));
 
 function sameEndpoints(a: ClusterConfig, b: ClusterConfig): boolean {
   return a.endpoints === b.endpoints || endpointsText(a) === endpointsText(b);
-}
-
-function endpointsText(c: ClusterConfig): string {
-  let t = endpointTexts.get(c);
-  if (t === undefined) endpointTexts.set(c, (t = JSON.stringify(c.endpoints)));
-  return t;
 }
 
 /**
