@@ -33,10 +33,6 @@ export interface CompileContext {
   plainForwards?: Map<string, ForwardAction>;
   /** Some VirtualService delegates: its routes depend on others than itself. */
   anyDelegates?: boolean;
-  /** `virtualServices` by `namespace/name`, for as long as `of` is `virtualServices` (delegates). */
-  virtualServicesByName?: { of: readonly ConfigObject<VirtualServiceSpec>[]; map: Map<string, ConfigObject<VirtualServiceSpec>> };
-  /** `clusters` by host, for as long as `of` is `clusters` (routes.ts's clusterIndex). */
-  clusterIndex?: { of: Map<string, ClusterConfig>; byHost: Map<string, ClusterConfig[]> };
   /** While one VirtualService is compiled for the cache: the clusters it names. */
   clustersNamed?: Set<string>;
   /** While one VirtualService is compiled for the cache: the keys of the problems it reports. */

@@ -1,3 +1,4 @@
+import { memoByObject } from '../config/memo.js';
 import { isExportedTo } from '../config/visibility.js';
 import type { RouteScope } from './routes.js';
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
@@ -155,7 +156,6 @@ function serverQuery(s: ServerRef): { key: string; gwRef: string; serverHosts: G
   return { key: `${gwRef}\n${s.server.hosts.join('\n')}`, gwRef, serverHosts: s.server.hosts.map(parseGatewayHost) };
 }
 
-const rootsByGateway = new WeakMap<readonly ConfigObject<VirtualServiceSpec>[], Map<string, ConfigObject<VirtualServiceSpec>[]>>();
 const NO_ROOTS: readonly ConfigObject<VirtualServiceSpec>[] = Object.freeze([]);
 
 /**
@@ -164,20 +164,20 @@ const NO_ROOTS: readonly ConfigObject<VirtualServiceSpec>[] = Object.freeze([]);
  * each server (30 million questions, 4.4 s); only those that name a server's Gateway can bind to it.
  */
 function rootsNaming(roots: readonly ConfigObject<VirtualServiceSpec>[], gwRef: string): readonly ConfigObject<VirtualServiceSpec>[] {
-  let index = rootsByGateway.get(roots);
-  if (index === undefined) {
-    index = new Map();
-    for (const vs of roots) {
-      for (const g of boundGateways(vs)) {
-        const list = index.get(g);
-        if (list === undefined) index.set(g, [vs]);
-        else if (list[list.length - 1] !== vs) list.push(vs);
-      }
-    }
-    rootsByGateway.set(roots, index);
-  }
-  return index.get(gwRef) ?? NO_ROOTS;
+  return rootsByGateway(roots).get(gwRef) ?? NO_ROOTS;
 }
+
+const rootsByGateway = memoByObject((roots: readonly ConfigObject<VirtualServiceSpec>[]) => {
+  const index = new Map<string, ConfigObject<VirtualServiceSpec>[]>();
+  for (const vs of roots) {
+    for (const g of boundGateways(vs)) {
+      const list = index.get(g);
+      if (list === undefined) index.set(g, [vs]);
+      else if (list[list.length - 1] !== vs) list.push(vs);
+    }
+  }
+  return index;
+});
 
 /** The VirtualServices bound to a server, with the host each one has there (the narrower of the two). */
 function bindings(roots: ConfigObject<VirtualServiceSpec>[], s: ServerRef): { vs: ConfigObject<VirtualServiceSpec>; domain: string }[] {

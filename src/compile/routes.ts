@@ -3,6 +3,7 @@ import { buildFilters } from '../http/filters/chain.js';
 import { grpcCode } from '../config/grpc-status.js';
 import type { FieldPath } from '../config/source.js';
 import { derivedOf } from '../config/derived.js';
+import { memoByObject } from '../config/memo.js';
 import type { ClientTLSSettings, ConfigObject, Destination, DestinationRuleSpec, HTTPMatchRequest, HTTPRetry, HTTPRoute, HTTPRouteDestination, HeaderOperations, Percent, VirtualServiceSpec } from '../config/types.js';
 import { buildUpstreamTls, upstreamCredentialKey, type UpstreamTls } from '../tls/upstream-tls.js';
 import { selects } from '../registry/labels.js';
@@ -148,19 +149,19 @@ function compileDelegate(ctx: CompileContext, root: ConfigObject<VirtualServiceS
 }
 
 /** Istio's mergeHTTPRoute: a delegate route takes what the root route sets and it does not. */
-/** The first VirtualService of that namespace and name, from a map made once per compile (not a search per delegate). */
+/** The first VirtualService of that namespace and name, from a map made once per list (not a search per delegate). */
 function virtualServiceNamed(ctx: CompileContext, namespace: string, name: string): ConfigObject<VirtualServiceSpec> | undefined {
-  let byName = ctx.virtualServicesByName;
-  if (byName === undefined || byName.of !== ctx.virtualServices) {
-    const map = new Map<string, ConfigObject<VirtualServiceSpec>>();
-    for (const v of ctx.virtualServices) {
-      const key = `${v.namespace}/${v.name}`;
-      if (!map.has(key)) map.set(key, v);
-    }
-    ctx.virtualServicesByName = byName = { of: ctx.virtualServices, map };
-  }
-  return byName.map.get(`${namespace}/${name}`);
+  return virtualServicesByName(ctx.virtualServices).get(`${namespace}/${name}`);
 }
+
+const virtualServicesByName = memoByObject((list: readonly ConfigObject<VirtualServiceSpec>[]) => {
+  const map = new Map<string, ConfigObject<VirtualServiceSpec>>();
+  for (const v of list) {
+    const key = `${v.namespace}/${v.name}`;
+    if (!map.has(key)) map.set(key, v);
+  }
+  return map;
+});
 
 function inheritFromRoot(root: HTTPRoute, dh: HTTPRoute): HTTPRoute {
   return {
@@ -407,7 +408,7 @@ function clusterFor(
   const name = `outbound|${port}|${subset ?? ''}|${host}`;
   ctx.clustersNamed?.add(name);
   const cluster = ctx.clusters.get(name) ?? newCluster(ctx, name, host, port, subset, svc, obj, field);
-  const byHost = clusterIndex(ctx);
+  const byHost = clustersByHost(ctx.clusters);
   const list = byHost.get(host);
   if (list === undefined) byHost.set(host, [cluster]);
   // A subset written '' names the cluster of no subset: found by its name, and not listed twice.
@@ -416,20 +417,15 @@ function clusterFor(
 }
 
 /**
- * The clusters of this compile by host, found without making their names (`outbound|port|subset|host`,
- * five strings joined and then hashed, for each of 100,000s of routes naming a few hundred
- * clusters). Made again when the compile's cluster map is another (compile.ts's pass for
- * VirtualServices no listener took compiles into a map of its own).
+ * The clusters of a compile's cluster map by host, found without making their names
+ * (`outbound|port|subset|host`, five strings joined and then hashed, for each of 100,000s of
+ * routes naming a few hundred clusters). Kept per map: compile.ts's pass for VirtualServices no
+ * listener took compiles into a map of its own. Filled as clusterFor adds clusters.
  */
-function clusterIndex(ctx: CompileContext): Map<string, ClusterConfig[]> {
-  const index = ctx.clusterIndex;
-  if (index !== undefined && index.of === ctx.clusters) return index.byHost;
-  ctx.clusterIndex = { of: ctx.clusters, byHost: new Map() };
-  return ctx.clusterIndex.byHost;
-}
+const clustersByHost = memoByObject((_clusters: Map<string, ClusterConfig>) => new Map<string, ClusterConfig[]>());
 
 function knownCluster(ctx: CompileContext, host: string, port: number, subset: string | undefined): ClusterConfig | undefined {
-  const list = clusterIndex(ctx).get(host);
+  const list = clustersByHost(ctx.clusters).get(host);
   if (list === undefined) return undefined;
   for (let i = 0; i < list.length; i++) {
     const c = list[i]!;
