@@ -152,19 +152,6 @@ function serverKey(selector: string, s: Server, host: string): string {
 
 // ---- duplicate certificates ----------------------------------------------------------------
 
-function sameCertificate(a: Obj, b: Obj): boolean {
-  const ac = str(a.credentialName);
-  const bc = str(b.credentialName);
-  if (ac !== '' && bc !== '') return ac === bc;
-  if (ac !== '' || bc !== '') return false;
-  const acert = str(a.serverCertificate);
-  const bcert = str(b.serverCertificate);
-  if (acert === '' || bcert === '' || acert !== bcert) return false;
-  const akey = str(a.privateKey);
-  const bkey = str(b.privateKey);
-  return akey !== '' && bkey !== '' && akey === bkey;
-}
-
 /** Every label of `x` is in `y` with the same value. */
 function selectorSubset(x: Record<string, string>, y: Record<string, string>): boolean {
   return Object.entries(x).every(([k, v]) => y[k] === v);
@@ -178,10 +165,13 @@ export function analyzeDuplicateCertificates(ctx: Context): void {
   // those that share one of its certificates, not with every other (1,000 Gateways: a million
   // pairs, each listing both Gateways' servers again).
   const holders = new Map<string, ConfigObject[]>();
+  // Each TLS server's certificate, as one text: two servers share a certificate when theirs are equal.
+  const certificates = new Map<object, string>();
   for (const g of gateways) {
     for (const s of serversOf.get(g)!) {
       const key = certificateKey(s.tls);
       if (key === undefined) continue;
+      certificates.set(s, key);
       const list = holders.get(key);
       if (list === undefined) holders.set(key, [g]);
       else if (list[list.length - 1] !== g) list.push(g);
@@ -191,7 +181,7 @@ export function analyzeDuplicateCertificates(ctx: Context): void {
     const curServers = serversOf.get(cur)!;
     const candidates = new Set<ConfigObject>();
     for (const cs of curServers) {
-      const key = certificateKey(cs.tls);
+      const key = certificates.get(cs);
       if (key !== undefined) for (const g of holders.get(key)!) candidates.add(g);
     }
     if (candidates.size < 2) continue;
@@ -201,9 +191,10 @@ export function analyzeDuplicateCertificates(ctx: Context): void {
       if (Object.keys(sel).length > 0 && !selectorSubset(sel, labelsOf(specOf(other).selector))) continue;
       const otherServers = serversOf.get(other)!;
       for (const cs of curServers) {
-        if (!cs.tls) continue;
+        const key = certificates.get(cs);
+        if (key === undefined) continue;
         for (const os of otherServers) {
-          if (!os.tls || !sameCertificate(cs.tls, os.tls)) continue;
+          if (certificates.get(os) !== key) continue;
           ctx.report(
             'IST0138',
             cur,
@@ -216,7 +207,10 @@ export function analyzeDuplicateCertificates(ctx: Context): void {
   }
 }
 
-/** What sameCertificate compares, as one text: equal for every pair it calls the same. */
+/**
+ * A TLS server's certificate as one text, as Istio compares them: the same credentialName, or
+ * (neither naming one) the same certificate and key files; undefined when it names neither.
+ */
 function certificateKey(tls: Obj | undefined): string | undefined {
   if (!tls) return undefined;
   const credential = str(tls.credentialName);
