@@ -1,4 +1,5 @@
 import { isAscii } from 'node:buffer';
+import { createHash } from 'node:crypto';
 import fs, { type Stats } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -14,6 +15,12 @@ import type { ConfigObject } from './types.js';
 
 export interface LoadOptions {
   defaultNamespace: string;
+  /**
+   * Skip the schema and webhook checks: for a second reader of files another process checks (a
+   * worker of `serve --workers`), which takes its objects only for files where the checks
+   * refused nothing. Everything else about the objects is the same.
+   */
+  unchecked?: boolean;
 }
 
 export interface LoadResult {
@@ -27,6 +34,13 @@ export interface FilePart {
   file: string;
   id: number;
   objects: ConfigObject[];
+  /**
+   * A digest of the text this read of the file gave, made when first asked: two processes that
+   * read a file compare digests to know they read the same text.
+   */
+  digest?: () => string;
+  /** Whether reading the file found an error: an object it holds may have been left out. */
+  refused?: boolean;
 }
 
 const CONFIG_EXT = new Set(['.yaml', '.yml', '.json']);
@@ -82,6 +96,8 @@ interface FileEntry {
   text: string;
   objects: ConfigObject[];
   problems: Problem[];
+  /** Of the text, made when first asked (digestOf). */
+  digest?: string;
 }
 
 let entryCount = 0;
@@ -202,7 +218,13 @@ export class ConfigFileCache {
     if (!this.concatenated) return undefined;
     return files.map((file) => {
       const e = this.entries.get(file)!;
-      return { file, id: e.id, objects: e.objects };
+      return {
+        file,
+        id: e.id,
+        objects: e.objects,
+        refused: e.problems.some((p) => p.severity === 'error'),
+        digest: () => (e.digest ??= createHash('sha256').update(e.text).digest('base64')),
+      };
     });
   }
 
@@ -356,7 +378,9 @@ function readDocument(
   // meshgate's own checks first: where they and the CRD's find fault with the same field, the
   // hand-written message says more ("10 seconds" is not a duration: write a number with a unit).
   // One compiled pass answers for both where neither would find fault: nearly every object.
-  if (info.crd === undefined || !fusedCheckFor(info.crd, info.schema)(body)) {
+  if (opts.unchecked === true) {
+    // Checked elsewhere: see LoadOptions.
+  } else if (info.crd === undefined || !fusedCheckFor(info.crd, info.schema)(body)) {
     validate(body, info.schema, [], report, { overlay: info.crd !== undefined });
     if (info.crd !== undefined) {
       validateCrd(body, info.crd, [], (p, message) => {
@@ -367,7 +391,7 @@ function readDocument(
   const labels = isPlainObject(meta.labels) ? (meta.labels as Record<string, string>) : NO_LABELS;
   const annotations = isPlainObject(meta.annotations) ? (meta.annotations as Record<string, string>) : undefined;
   // Istio's webhook runs only on what its schema admitted, as the API server orders them.
-  if (found.length === 0 && info.crd !== undefined && isPlainObject(body)) {
+  if (found.length === 0 && info.crd !== undefined && opts.unchecked !== true && isPlainObject(body)) {
     for (const f of webhookCheck(info.kind, body, { name, namespace, labels, annotations: annotations ?? {} })) {
       const field = f.inMetadata ? ['metadata', ...f.path] : [...specPath, ...f.path];
       found.push({ severity: f.severity, ...at(field), object: ref, field: formatPath(field), message: f.message });

@@ -96,9 +96,11 @@ export class FileConfigSource implements ConfigSource {
 /** A config handed over by someone else (a primary process to its workers): the latest one wins. */
 export class PushedConfigSource implements ConfigSource {
   private changed: (what: string) => void = () => undefined;
-  readonly compileCache = new CompileCache();
 
-  constructor(private latest: LoadedConfig) {}
+  constructor(
+    private latest: LoadedConfig,
+    readonly compileCache = new CompileCache(),
+  ) {}
 
   push(config: LoadedConfig): void {
     this.latest = config;
@@ -223,7 +225,8 @@ export async function nextConfig(source: ConfigSource, opts: ServeOptions, curre
  */
 export interface WireConfig {
   config: Omit<LoadedConfig, 'objects' | 'parts' | 'problems'>;
-  files?: { file: string; id: number; objects?: ConfigObject[] }[];
+  /** `own`: the receiver read this same text of the file itself (OwnRead) and takes those objects. */
+  files?: { file: string; id: number; objects?: ConfigObject[]; own?: true }[];
   objects?: ConfigObject[];
 }
 
@@ -231,14 +234,21 @@ export interface WireConfig {
 const objectsToWire = (objects: readonly ConfigObject[]) =>
   objects.map((o) => ({ ...o, source: { file: o.source.file, index: o.source.index, value: o.source.value } as SourceDoc, derived: undefined }));
 
-/** `held`: which read of each file the receiver holds; brought up to date with what is sent. */
-export function toWire(loaded: LoadedConfig, held: Map<string, number>): WireConfig {
+/**
+ * `held`: which read of each file the receiver holds; brought up to date with what is sent.
+ * `own`: files the receiver read itself, with the same text as `loaded`'s read (see OwnRead).
+ */
+export function toWire(loaded: LoadedConfig, held: Map<string, number>, own?: ReadonlySet<string>): WireConfig {
   const { objects, parts, problems: _problems, ...config } = loaded;
   if (parts === undefined) {
     held.clear();
     return { config, objects: objectsToWire(objects) };
   }
-  const files = parts.map((p) => (held.get(p.file) === p.id ? { file: p.file, id: p.id } : { file: p.file, id: p.id, objects: objectsToWire(p.objects) }));
+  const files = parts.map((p) =>
+    held.get(p.file) === p.id ? { file: p.file, id: p.id }
+    : own?.has(p.file) ? { file: p.file, id: p.id, own: true as const }
+    : { file: p.file, id: p.id, objects: objectsToWire(p.objects) },
+  );
   held.clear();
   for (const p of parts) held.set(p.file, p.id);
   return { config, files };
@@ -249,8 +259,11 @@ const NO_POSITION = () => ({ line: 0, col: 0 });
 /** What a receiver keeps of the files it was sent: by file, the read it holds and its objects. */
 export type HeldFiles = Map<string, { id: number; objects: ConfigObject[] }>;
 
-/** The receiving side of toWire: positions answer 0:0, as nothing is reported from them. */
-export function fromWire(wire: WireConfig, held: HeldFiles): LoadedConfig {
+/**
+ * The receiving side of toWire: positions answer 0:0, as nothing is reported from them. `own`:
+ * the receiver's own read, for the files sent as `own`.
+ */
+export function fromWire(wire: WireConfig, held: HeldFiles, own?: OwnRead): LoadedConfig {
   const arrived = (objects: ConfigObject[]) => {
     for (const o of objects) (o.source as { locate: SourceDoc['locate'] }).locate = NO_POSITION;
     return objects;
@@ -262,7 +275,11 @@ export function fromWire(wire: WireConfig, held: HeldFiles): LoadedConfig {
   const objects: ConfigObject[] = [];
   const now: HeldFiles = new Map();
   for (const f of wire.files) {
-    const kept = f.objects !== undefined ? { id: f.id, objects: arrived(f.objects) } : held.get(f.file);
+    const mine = f.own === true ? own?.files.get(f.file) : undefined;
+    const kept =
+      f.objects !== undefined ? { id: f.id, objects: arrived(f.objects) }
+      : mine !== undefined ? { id: f.id, objects: mine }
+      : held.get(f.file);
     if (kept === undefined || kept.id !== f.id) throw new Error(`config from the primary names ${f.file} (read ${f.id}) without its objects, and this worker does not hold them`);
     now.set(f.file, kept);
     for (const o of kept.objects) objects.push(o);
@@ -270,4 +287,70 @@ export function fromWire(wire: WireConfig, held: HeldFiles): LoadedConfig {
   held.clear();
   for (const [k, v] of now) held.set(k, v);
   return { ...wire.config, problems: [], objects };
+}
+
+/**
+ * A worker's own read of the config files, made while the primary reads them too: a file whose
+ * text it read the same (by digest) the primary sends by name, not as objects. Objects cross
+ * IPC slower than YAML is read (30,000 VirtualServices: 0.5 s to serialize, 1 s to take in,
+ * against 1.3 s to read and check), and a worker that reads by itself does so beside the primary.
+ */
+export interface OwnRead {
+  /** By file, its objects (positions answer 0:0, as for objects sent). */
+  files: Map<string, ConfigObject[]>;
+  /** By file, the digest of the text read (FilePart.digest). */
+  digests: { file: string; digest: string }[];
+}
+
+/**
+ * Reads the config files as the primary does, but for the checks; undefined when the files cannot
+ * be sent by name (an object defined twice).
+ */
+export async function readOwn(paths: readonly string[], defaultNamespace: string): Promise<OwnRead | undefined> {
+  const cache = new ConfigFileCache();
+  // Unchecked: the primary checks, and sends the objects of a file where a check refused one.
+  const loaded = await loadConfig(paths, { defaultNamespace, unchecked: true }, cache);
+  const parts = cache.parts(loaded.files);
+  if (parts === undefined) return undefined;
+  const files = new Map<string, ConfigObject[]>();
+  const digests: OwnRead['digests'] = [];
+  for (const p of parts) {
+    const digest = p.digest?.();
+    if (digest === undefined) continue;
+    // As objectsToWire leaves them: the text and its positions stay behind.
+    for (const o of p.objects) o.source = { file: o.source.file, index: o.source.index, value: o.source.value, locate: NO_POSITION } as unknown as SourceDoc;
+    files.set(p.file, p.objects);
+    digests.push({ file: p.file, digest });
+  }
+  return { files, digests };
+}
+
+/**
+ * The files of `loaded` a worker read the same text of (by digest), and where the checks it
+ * skipped refused nothing here: those it need not be sent.
+ */
+export function sameReads(loaded: LoadedConfig, digests: readonly { file: string; digest: string }[]): Set<string> {
+  const same = new Set<string>();
+  if (loaded.parts === undefined || digests.length === 0) return same;
+  const theirs = new Map(digests.map((d) => [d.file, d.digest]));
+  for (const p of loaded.parts) if (p.refused === false && p.digest !== undefined && theirs.get(p.file) === p.digest()) same.add(p.file);
+  return same;
+}
+
+/**
+ * Compiles a worker's own read while the primary is still reading and compiling: the compile of
+ * the config the primary then sends finds its routes built (the compile cache), as a reload that
+ * changed nothing does. The result is dropped; what the primary sends decides.
+ */
+export async function compileAhead(own: OwnRead, opts: ServeOptions, cache: CompileCache, stillWaiting: () => boolean): Promise<void> {
+  const objects: ConfigObject[] = [];
+  for (const list of own.files.values()) for (const o of list) objects.push(o);
+  try {
+    // The same certificate material as the primary's, or the cache would start over.
+    const credentials = await loadCredentials(objects, opts.tlsDir);
+    if (!stillWaiting()) return;
+    compileLoaded({ objects, credentials, problems: [], files: [], tlsFiles: [] }, { ...serveCompileOptions(opts, undefined, 1), cache });
+  } catch {
+    // An error the primary reports, with the config it reads.
+  }
 }

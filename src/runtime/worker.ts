@@ -1,7 +1,8 @@
 import cluster from 'node:cluster';
 import { describeCluster } from '../admin/clusters.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
-import { fromWire, PushedConfigSource, type HeldFiles, type LoadedConfig } from './config-source.js';
+import { CompileCache } from '../compile/compile-cache.js';
+import { compileAhead, fromWire, PushedConfigSource, readOwn, type HeldFiles, type LoadedConfig, type OwnRead } from './config-source.js';
 import { Gateway } from './gateway.js';
 import type { ServeOptions } from './options.js';
 import { WORKER_SLOT_ENV, type FromWorker, type ToWorker } from './worker-protocol.js';
@@ -20,7 +21,7 @@ function prefixed(log: Logger, prefix: string): Logger {
  * primary's word, on its own SIGTERM/SIGINT (a terminal's Ctrl-C reaches every process of the
  * group), or when the primary is gone.
  */
-export function runWorker(opts: ServeOptions): Promise<number> {
+export async function runWorker(opts: ServeOptions): Promise<number> {
   if (!cluster.isWorker) throw new Error('runWorker outside a cluster worker');
   const log = prefixed(createLogger(opts.logFormat), `worker ${process.env[WORKER_SLOT_ENV] ?? cluster.worker!.id}: `);
   let gateway: Gateway | null = null;
@@ -42,19 +43,23 @@ export function runWorker(opts: ServeOptions): Promise<number> {
 
   // The config files' objects as the primary sent them: a file it sends by name only is one of these.
   const held: HeldFiles = new Map();
+  // The config files as this worker read them at its start, until the primary's first config.
+  let ownRead: OwnRead | undefined;
+  const compileCache = new CompileCache();
 
   process.on('message', (msg: ToWorker) => {
     if (msg.type === 'config') {
       let config: LoadedConfig;
       try {
-        config = fromWire(msg.config, held);
+        config = fromWire(msg.config, held, ownRead);
+        ownRead = undefined;
       } catch (e) {
         // The primary and this worker disagree on what it holds: a fresh worker starts clean.
         log.error(`${(e as Error).message}; exiting, to be replaced`);
         return finished(1);
       }
       if (source === null) {
-        source = new PushedConfigSource(config);
+        source = new PushedConfigSource(config, compileCache);
         const own: ServeOptions = { ...opts, watchConfig: false, standIns: false, reservedPorts: msg.reservedPorts };
         if (msg.listen) own.listen = new Map(msg.listen);
         if (msg.meshListen) own.meshListen = msg.meshListen;
@@ -84,6 +89,17 @@ export function runWorker(opts: ServeOptions): Promise<number> {
     }
     if (msg.type === 'drain') drain(msg.delayMs, msg.deadlineMs);
   });
-  send({ type: 'hello' });
+  // Read here while the primary reads too (listening already, for a drain meanwhile); the
+  // primary says which files it read the same.
+  try {
+    ownRead = await readOwn(opts.configPaths, opts.defaultNamespace);
+  } catch {
+    // The primary reads the same files and says what is wrong with them; it sends the objects.
+    ownRead = undefined;
+  }
+  if (stopping) return done;
+  send({ type: 'hello', files: ownRead?.digests });
+  // While the primary still reads: its config's compile then finds most of the work done.
+  if (ownRead !== undefined) await compileAhead(ownRead, opts, compileCache, () => source === null && !stopping);
   return done;
 }

@@ -2,10 +2,10 @@ import { rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GATEWAY_ANY_HOST, staticService, virtualServiceYaml, writeConfigDir } from '../helpers/gateway.js';
 import { request } from '../helpers/http.js';
-import { startServe, type ServeProcess } from '../helpers/process.js';
+import { runCli, startServe, type ServeProcess } from '../helpers/process.js';
 import { deadPort, startUpstream, type Upstream } from '../helpers/upstream.js';
 
 // `serve --workers N` as a real process tree: the primary loads and checks the config, runs the
@@ -197,5 +197,65 @@ describe('--workers 2: a worker that dies', () => {
     expect(received).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
     expect(received.toLowerCase()).toContain('connection: close');
     sock.destroy();
+  });
+});
+
+// Each worker reads the config files itself while the primary reads them, and is sent by name
+// the files it read with the same text: objects cross IPC slower than YAML is read. Where there
+// is no per-file form (an object defined twice), every object is sent, as before.
+describe('--workers 2: config files the workers read themselves', () => {
+  let first: Upstream;
+  let second: Upstream;
+  let dir: string | undefined;
+  let gw: ServeProcess | undefined;
+  const start = async (files: Record<string, string>) => {
+    dir = await writeConfigDir(files);
+    gw = await startServe(['-c', dir, '--workers', '2', '--listen', '80=127.0.0.1:0', '--status-port', '0', '--admin-port', '0']);
+    return gw;
+  };
+  const upstreamOf = async (g: ServeProcess) => (await request({ port: g.ports.get(80)!, headers: { host: 'app.example.com' } })).headers['x-upstream'];
+
+  beforeAll(async () => {
+    first = await startUpstream({ name: 'first' });
+    second = await startUpstream({ name: 'second' });
+  });
+
+  afterEach(async () => {
+    await gw?.stop();
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+    gw = undefined;
+    dir = undefined;
+  });
+
+  afterAll(async () => {
+    await first?.close();
+    await second?.close();
+  });
+
+  const services = () => [staticService('first.test', [first.port]), staticService('second.test', [second.port])].join('---\n');
+  const app = (host: string) => virtualServiceYaml('app', ['app.example.com'], [{ route: [{ destination: { host } }] }]);
+
+  it('are sent no object of a file they read as the primary did, and serve it', async () => {
+    const g = await start({ 'gateway.yaml': GATEWAY_ANY_HOST, 'services.yaml': services(), 'vs.yaml': app('first.test') });
+    expect(g.log()).toMatch(/2 worker processes serving \(pids \d+, \d+\), sharing the listeners; each read the 3 config file\(s\) itself/);
+    // New connections, dealt to both workers: each routes as the config says.
+    for (let i = 0; i < 6; i++) expect(await upstreamOf(g)).toBe('first');
+  });
+
+  it('a config with an error: exit 1, with the workers stopped while they were still reading', async () => {
+    dir = await writeConfigDir({ 'gateway.yaml': GATEWAY_ANY_HOST, 'vs.yaml': virtualServiceYaml('app', ['app.example.com:80'], [{ route: [{ destination: { host: 'first.test' } }] }]) });
+    // Workers start before the primary reads, and say hello only once they have read the config:
+    // a drain sent before that was lost, and the primary waited 5 s for them before killing them.
+    const t0 = Date.now();
+    const r = await runCli(['serve', '-c', dir, '--workers', '2', '--listen', '80=127.0.0.1:0', '--status-port', '0', '--admin-port', '0']);
+    expect(r.code).toBe(1);
+    expect(r.stderr + r.stdout).toMatch(/not started: the config has 1 error\(s\)/);
+    expect(Date.now() - t0).toBeLessThan(4000);
+  });
+
+  it('are sent every object when one is defined twice, and serve the later definition', async () => {
+    const g = await start({ 'gateway.yaml': GATEWAY_ANY_HOST, 'services.yaml': services(), 'vs-a.yaml': app('first.test'), 'vs-b.yaml': app('second.test') });
+    expect(g.log()).toMatch(/worker 1 was sent the objects of 4 of the 4 config file\(s\), not having read them as this process did; worker 2 was sent the objects of 4 of the 4/);
+    for (let i = 0; i < 6; i++) expect(await upstreamOf(g)).toBe('second');
   });
 });

@@ -1,9 +1,12 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { deserialize, serialize } from 'node:v8';
 import { derivedOf } from '../../../src/config/derived.js';
-import { describe, expect, it } from 'vitest';
-import { parseConfigTexts, type FilePart } from '../../../src/config/load.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ConfigFileCache, loadConfig, parseConfigTexts, type FilePart } from '../../../src/config/load.js';
 import type { ConfigObject } from '../../../src/config/types.js';
-import { fromWire, toWire, type HeldFiles, type LoadedConfig, type WireConfig } from '../../../src/runtime/config-source.js';
+import { fromWire, readOwn, sameReads, toWire, type HeldFiles, type LoadedConfig, type WireConfig } from '../../../src/runtime/config-source.js';
 
 // A primary sends each config file's objects to a worker once per read of the file; the worker
 // keeps them, so that after a reload its unchanged files are the same objects as before.
@@ -76,5 +79,93 @@ describe('config sent to workers file by file', () => {
     const sent = new Map<string, number>([['a.yaml', 1]]);
     const wire = toWire(loaded([part('a.yaml', 1, ['a1'])]), sent);
     expect(() => fromWire(overIpc(wire), new Map())).toThrow(/a\.yaml \(read 1\) without its objects/);
+  });
+});
+
+// A worker of `serve --workers` reads the config files itself while the primary reads them, and
+// says what text it read (a digest per file); the primary sends by name the files it read the
+// same, and where its checks refused nothing (the worker's read skips them).
+describe('config files a worker read itself', () => {
+  const vs = (name: string, host: string) => `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ${name}, namespace: default}
+spec:
+  hosts: [${host}]
+  http:
+  - route: [{destination: {host: backend}}]
+`;
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'meshgate-own-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function primaryRead(): Promise<LoadedConfig> {
+    const cache = new ConfigFileCache();
+    const got = await loadConfig([dir], { defaultNamespace: 'default' }, cache);
+    return { objects: got.objects, credentials: new Map(), problems: got.problems, files: got.files, tlsFiles: [], parts: cache.parts(got.files) };
+  }
+
+  it('takes the files read with the same text by name, and is sent the objects of the others', async () => {
+    await writeFile(path.join(dir, 'a.yaml'), vs('a', 'a.example.com'));
+    await writeFile(path.join(dir, 'b.yaml'), vs('b', 'b.example.com'));
+    const own = (await readOwn([dir], 'default'))!;
+    // b.yaml changes between the worker's read and the primary's.
+    await writeFile(path.join(dir, 'b.yaml'), vs('b', 'b2.example.com'));
+    const primary = await primaryRead();
+    const same = sameReads(primary, own.digests);
+    expect([...same].map((f) => path.basename(f))).toEqual(['a.yaml']);
+
+    const sent = new Map<string, number>();
+    const wire = toWire(primary, sent, same);
+    expect(wire.files!.map((f) => [path.basename(f.file), f.own === true, f.objects !== undefined])).toEqual([
+      ['a.yaml', true, false],
+      ['b.yaml', false, true],
+    ]);
+    const held: HeldFiles = new Map();
+    const got = fromWire(overIpc(wire), held, own);
+    expect(got.objects.map((o) => (o.spec as { hosts: string[] }).hosts[0])).toEqual(['a.example.com', 'b2.example.com']);
+    // a.yaml's objects are the worker's own, held under the primary's read of the file.
+    expect(got.objects[0]).toBe(own.files.get(path.join(dir, 'a.yaml'))![0]);
+    expect(held.get(path.join(dir, 'a.yaml'))!.id).toBe(primary.parts![0]!.id);
+    expect(got.objects[0]!.source.locate(['spec'])).toEqual({ line: 0, col: 0 });
+    // The next config names a.yaml only: the worker holds it.
+    expect(toWire(primary, sent).files!.every((f) => f.objects === undefined && f.own === undefined)).toBe(true);
+  });
+
+  it('reads as the primary does, but for the checks: the objects are the same', async () => {
+    await writeFile(path.join(dir, 'a.yaml'), [vs('a', 'a.example.com'), vs('b', 'b.example.com')].join('---\n'));
+    const own = (await readOwn([dir], 'default'))!;
+    const primary = await primaryRead();
+    const strip = (o: object) => JSON.parse(JSON.stringify({ ...o, source: undefined })) as unknown;
+    expect([...own.files.values()].flat().map(strip)).toEqual(primary.objects.map(strip));
+  });
+
+  it('a file where the checks refused an object is sent, whatever the worker read', async () => {
+    // A host with a port: the webhook's check refuses it; the worker's read does not check.
+    await writeFile(path.join(dir, 'a.yaml'), [vs('a', 'a.example.com:80'), vs('b', 'b.example.com')].join('---\n'));
+    const own = (await readOwn([dir], 'default'))!;
+    expect([...own.files.values()].flat().map((o) => o.name)).toEqual(['a', 'b']);
+    const primary = await primaryRead();
+    expect(primary.objects.map((o) => o.name)).toEqual(['b']);
+    expect(sameReads(primary, own.digests).size).toBe(0);
+    const wire = toWire(primary, new Map(), sameReads(primary, own.digests));
+    expect(fromWire(overIpc(wire), new Map(), own).objects.map((o) => o.name)).toEqual(['b']);
+  });
+
+  it('with an object defined twice there is no per-file form: no own read, every object sent', async () => {
+    await writeFile(path.join(dir, 'a.yaml'), vs('a', 'a.example.com'));
+    await writeFile(path.join(dir, 'b.yaml'), vs('a', 'b.example.com'));
+    expect(await readOwn([dir], 'default')).toBeUndefined();
+    const primary = await primaryRead();
+    expect(sameReads(primary, [{ file: path.join(dir, 'a.yaml'), digest: 'x' }]).size).toBe(0);
+    expect(toWire(primary, new Map(), new Set([path.join(dir, 'a.yaml')])).objects).toHaveLength(1);
+  });
+
+  it('a file named as read by the worker that it did not read refuses the config', () => {
+    const wire = toWire(loaded([part('a.yaml', 1, ['a1'])]), new Map(), new Set(['a.yaml']));
+    expect(() => fromWire(overIpc(wire), new Map(), { files: new Map(), digests: [] })).toThrow(/a\.yaml \(read 1\) without its objects/);
   });
 });
