@@ -2,8 +2,9 @@
 // `npm run bench:scale`: meshgate on large configs, side by side with a 1-VirtualService config in
 // the same run. For each size (SCALE_SIZES VirtualServices, after the 1-VirtualService baseline):
 // the config's size, `meshgate validate` time and peak RSS, `meshgate serve` time to ready (with the
-// machine's cores, and in a start of its own pinned to one) and steady RSS, a one-file edit +
-// SIGHUP applied (time to the `config version N live` line, peak RSS), and req/s of one request
+// machine's cores, in a start of its own pinned to one, and with serve's default of a worker per
+// core) and steady RSS, a one-file edit + SIGHUP applied (time to the `config version N live`
+// line, peak RSS), and req/s of one request
 // (the last route of the middle VirtualService) with the ratio to the baseline's. See
 // bench/README.md, "Scale", for what is measured and how to read it.
 //
@@ -295,6 +296,9 @@ async function measureLoad({ name, child, port, seed }, { loadgen, dur, conns })
 }
 
 /** Every measurement of one size; `keep`: leave this gateway running as the baseline of the next sizes. */
+/** `serve`'s default number of workers on this machine: one per core. */
+const DEFAULT_WORKERS = os.availableParallelism();
+
 async function measureSize(n, ctx, keep = false) {
   const { work, upstream, loadgen, proxyCore, conns } = ctx;
   let kept = false;
@@ -323,6 +327,17 @@ async function measureSize(n, ctx, keep = false) {
         row.readyOneCoreS = ((await waitReady(oneCore, statusPort, readyTimeoutMs)) - t1) / 1000;
       } finally {
         await stopChild(oneCore);
+      }
+    }
+    if (DEFAULT_WORKERS > 1) {
+      // `serve` as it starts by default: a worker per core, and the primary.
+      const t2 = performance.now();
+      const workersArgs = serveArgs.map((a, i) => (serveArgs[i - 1] === '--workers' ? String(DEFAULT_WORKERS) : a));
+      const multi = startChild(`${name} (${DEFAULT_WORKERS} workers)`, process.execPath, workersArgs, { core: null, cwd: ROOT });
+      try {
+        row.readyWorkersS = ((await waitReady(multi, statusPort, readyTimeoutMs)) - t2) / 1000;
+      } finally {
+        await stopChild(multi, 10_000);
       }
     }
     // Start-up with the machine's cores, as validate runs (and as the gateway starts in a pod);
@@ -418,6 +433,7 @@ async function main() {
   );
   log(`  validate    node dist/cli.js validate -q -c DIR${fs.existsSync(TIME) ? ', under /usr/bin/time -f "%e %M"' : ' (no /usr/bin/time: wall time from the harness, no peak; apt-get install -y time)'}`);
   log(`  serve       node dist/cli.js serve -c DIR --workers 1 --access-log off; ready = spawn to first 200 from /healthz/ready (polled every ${READY_POLL_MS} ms)`);
+  if (DEFAULT_WORKERS > 1) log(`              "ready s, ${DEFAULT_WORKERS} workers": a start of its own with --workers ${DEFAULT_WORKERS}, serve's default here (a worker per core, and the primary)`);
   log();
 
   const ctx = { work, upstream, loadgen, proxyCore, dur, conns, warmupS, wildcard, features };
@@ -427,7 +443,7 @@ async function main() {
     rows.push(r);
     const bg = r.backgroundCores >= 0.1 ? ` [bg ${fmt(r.backgroundCores, 1)}]` : '';
     log(
-      `${String(n).padStart(6)} VS: ${fmt(r.configMiB, 1)} MiB; validate ${fmt(r.validateS)} s; ready ${fmt(r.readyS)} s${r.readyOneCoreS === undefined ? '' : ` (${fmt(r.readyOneCoreS)} s on 1 core)`}, ${fmt(r.steadyRssMiB, 0)} MiB; ` +
+      `${String(n).padStart(6)} VS: ${fmt(r.configMiB, 1)} MiB; validate ${fmt(r.validateS)} s; ready ${fmt(r.readyS)} s${r.readyOneCoreS === undefined ? '' : ` (${fmt(r.readyOneCoreS)} s on 1 core)`}${r.readyWorkersS === undefined ? '' : ` (${fmt(r.readyWorkersS)} s with ${DEFAULT_WORKERS} workers)`}, ${fmt(r.steadyRssMiB, 0)} MiB; ` +
         `reload ${fmt(r.reloadMs, 0)} ms (version${r.reload.versions.length > 1 ? 's' : ''} ${r.reload.versions.join(', ')} live); ${Math.round(r.rps)} req/s${bg}` +
         (r.pairedBaseline ? ` (1 VS right before: ${Math.round(r.pairedBaseline.rps)}${r.pairedBaseline.backgroundCores >= 0.1 ? ` [bg ${fmt(r.pairedBaseline.backgroundCores, 1)}]` : ''})` : '') +
         (r.load.non2xx + r.load.errors > 0 ? ` (${r.load.non2xx} non-2xx, ${r.load.errors} socket errors)` : ''),
@@ -444,6 +460,7 @@ async function main() {
     'validate peak MiB',
     'ready s',
     'ready s, 1 core',
+    `ready s, ${DEFAULT_WORKERS} workers`,
     'steady RSS MiB',
     'one-file reload ms',
     'peak RSS before reload MiB',
@@ -465,6 +482,7 @@ async function main() {
       fmt(r.validatePeakMiB, 0),
       fmt(r.readyS),
       r.readyOneCoreS === undefined ? '-' : fmt(r.readyOneCoreS),
+      r.readyWorkersS === undefined ? '-' : fmt(r.readyWorkersS),
       fmt(r.steadyRssMiB, 0),
       fmt(r.reloadMs, 0),
       fmt(r.hwmBeforeMiB, 0),
