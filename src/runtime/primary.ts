@@ -94,6 +94,7 @@ export class Primary {
     // Workers start first: each reads the config files itself meanwhile (OwnRead), and those it
     // read as this process did are not sent over. At 30,000 VirtualServices with 2 workers, ready
     // came 6.3 s after start when they started after this read and took every object over IPC.
+    //
     // Workers accept from the shared sockets themselves (the kernel deals connections): the
     // round-robin alternative passes every connection through this process, which cost 40-70 %
     // of the new-connection rate here, and a connection handed to a worker as it died was never
