@@ -44,7 +44,16 @@ export async function validateCommand(argv: string[], out: (s: string) => void =
     out(JSON.stringify(shown.map(problemToJSON), null, 2) + '\n');
     return failed ? 1 : 0;
   }
-  for (const p of shown) out(formatProblem(p) + '\n');
+  // In pieces of about 64 KB: a write per line was 0.3 s of 120,000 lines.
+  let piece = '';
+  for (const p of shown) {
+    piece += formatProblem(p) + '\n';
+    if (piece.length >= 65536) {
+      out(piece);
+      piece = '';
+    }
+  }
+  if (piece !== '') out(piece);
   if (failed) {
     out(`invalid: ${errors} error(s), ${warnings} warning(s) in ${loaded.files.length} file(s)${errors === 0 ? ' (--fail-on warning)' : ''}\n`);
     return 1;

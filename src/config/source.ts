@@ -1,4 +1,5 @@
 import { countLines, readFast, type FastDoc } from './yaml-fast.js';
+import { readSubsetPositions, type PositionedDocument } from './yaml-subset.js';
 import { createRequire } from 'node:module';
 import { isDeepStrictEqual } from 'node:util';
 import type * as YamlPackage from 'yaml';
@@ -41,9 +42,10 @@ export interface ParseFailure {
 const YAML_OPTIONS = { uniqueKeys: true, prettyErrors: false, version: '1.1', customTags: asKubectlReads } as const;
 
 /**
- * The documents of a config file. Values come from js-yaml where it reads the text as the `yaml`
- * package would (yaml-fast.ts); positions, needed only for messages, are found when first asked
- * for by reading that one document again with `yaml`, which keeps a source range on every node.
+ * The documents of a config file. Values come from the subset reader or js-yaml where they read
+ * the text as the `yaml` package would (yaml-fast.ts); positions, needed only for messages, are
+ * found when first asked for by reading that one document again: with the subset reader keeping
+ * positions, or with `yaml`, which keeps a source range on every node.
  */
 export function parseSource(file: string, text: string): { docs: SourceDoc[]; failures: ParseFailure[] } {
   const fast = readFast(text);
@@ -85,7 +87,17 @@ class FastSourceDoc implements SourceDoc {
       const found = this.locateInItem(path[1], path.slice(2));
       if (found !== undefined) return found;
     }
-    return (this.locator ??= locatorFor(this.text, this.firstLine))(path);
+    if (this.locator !== undefined) return this.locator(path);
+    let locator = recentLocators.get(this);
+    if (locator === undefined) {
+      const read = readSubsetPositions(this.text);
+      // The `yaml` package's reading is kept with the document: it takes 1 s per MB to make.
+      if (read === undefined) return (this.locator = yamlLocator(this.text, this.firstLine))(path);
+      locator = subsetLocator(read, this.text, this.firstLine);
+      if (recentLocators.size >= RECENT_LOCATORS) recentLocators.delete(recentLocators.keys().next().value!);
+      recentLocators.set(this, locator);
+    }
+    return locator(path);
   }
 
   private itemStarts: ItemStarts | null | undefined = undefined;
@@ -118,6 +130,15 @@ class FastSourceDoc implements SourceDoc {
     return locator === null ? undefined : locator([0, ...rest]);
   }
 }
+
+/**
+ * The positions of the documents messages were asked for last, a few: those of every document
+ * kept at once were 8 KB for each VirtualService, 240 MB with a message about each of 30,000
+ * (collected over and over as they grew). Messages come object after object, most about the one
+ * before's document; one asked for again later is read again, in about 50 µs.
+ */
+const recentLocators = new Map<FastSourceDoc, (path: FieldPath) => Position>();
+const RECENT_LOCATORS = 16;
 
 /** A List document's text at least this long has its items' lines found for a message. */
 const LARGE_LIST = 256 * 1024;
@@ -210,8 +231,14 @@ function documentStart(text: string, firstLine: number): Position {
   return { line: firstLine + 1, col: 1 };
 }
 
-/** Positions in one document's text, shifted to the file's lines. */
-function locatorFor(text: string, firstLine: number): (path: FieldPath) => Position {
+/** Positions in one document's text as the subset reader kept them, shifted to the file's lines. */
+function subsetLocator(read: PositionedDocument, text: string, firstLine: number): (path: FieldPath) => Position {
+  const lines = new LineStarts(text);
+  return (path) => locateRead(read, path, (offset) => lines.position(offset, firstLine));
+}
+
+/** Positions in one document's text as the `yaml` package reads it, shifted to the file's lines. */
+function yamlLocator(text: string, firstLine: number): (path: FieldPath) => Position {
   const lineCounter = new (yaml().LineCounter)();
   const doc = yaml().parseAllDocuments(text, { ...YAML_OPTIONS, lineCounter });
   const first = Array.isArray(doc) ? doc.find((d) => d.contents !== null) ?? doc[0] : undefined;
@@ -344,6 +371,43 @@ function locateIn(doc: Document, path: FieldPath, toPos: (o: number) => Position
     }
   }
   return best;
+}
+
+/** locateIn for a document the subset reader read: the same walk over the places it kept. */
+function locateRead(read: PositionedDocument, path: FieldPath, toPos: (o: number) => Position): Position {
+  const table = read.table;
+  let node = read.root;
+  let best = toPos(read.rootAt);
+  for (const seg of path) {
+    if (node < 0) return best;
+    const e = table.entry(node, seg);
+    if (e < 0) return best;
+    best = toPos(table.at[e]!);
+    node = table.kids[e]!;
+  }
+  return best;
+}
+
+/** Line and column of offsets in a text, as the `yaml` package's LineCounter gives them. */
+class LineStarts {
+  private readonly starts: number[] = [0];
+
+  constructor(text: string) {
+    for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) this.starts.push(i + 1);
+  }
+
+  /** 1-based line (after `firstLine` lines) and column of `offset`. */
+  position(offset: number, firstLine: number): Position {
+    const s = this.starts;
+    let lo = 0;
+    let hi = s.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (s[mid]! <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo + 1 + firstLine, col: offset - s[lo]! + 1 };
+  }
 }
 
 function rangePos(node: unknown, toPos: (o: number) => Position): Position | undefined {

@@ -1,7 +1,7 @@
 // The fast way to read config YAML, one document at a time and without per-node source ranges:
 // the subset reader (yaml-subset.ts) for the usual shapes, else js-yaml, both several times
 // faster than the `yaml` package. Positions are found only when a message needs one (source.ts
-// parses that one document again with `yaml`). Documents that use what the readers could take
+// reads that one document again, keeping positions). Documents that use what the readers could take
 // differently (anchors, tags, merge keys, `key:]` in flow collections) are left to the `yaml`
 // package, as are documents js-yaml refuses (a syntax error, a duplicate key), so that syntax
 // errors are reported one way. Only such a document is read by it, unless directives or

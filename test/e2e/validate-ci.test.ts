@@ -182,3 +182,67 @@ spec:
     }
   });
 });
+
+// A dump of VirtualServices without the services they name (`kubectl get vs -A -o yaml`): a
+// warning for every route, each placed at its field. Positions are found when a message needs
+// them; with a warning on every object, every document is placed.
+describe('meshgate validate with a warning on every object', () => {
+  const N = 400;
+  const vsBlock = (i: number) => `- apiVersion: networking.istio.io/v1
+  kind: VirtualService
+  metadata:
+    name: vs-${i}
+    namespace: default
+  spec:
+    hosts:
+      - app-${i}.example.com
+    http:
+      - match:
+          - uri:
+              prefix: /a
+        route:
+          - destination:
+              host: missing-${i}.svc
+      - route: [{destination: {host: "missing-${i}.svc", port: {number: 80}}}]
+`;
+  const vsFlow = (i: number) => `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: flow-${i}, namespace: default}
+spec:
+  hosts: [flow-${i}.example.com]
+  http:
+  - route: [{destination: {host: missing-flow-${i}.svc}}]
+  - {route: [{destination: {'host': missing-flow-${i}.svc}}], name: "r1"}
+`;
+  /** file:line:col of every `host` key written in the files, as validate names them. */
+  function hostKeys(files: Record<string, string>, dir: string): string[] {
+    const out: string[] = [];
+    for (const [name, text] of Object.entries(files)) {
+      text.split('\n').forEach((line, i) => {
+        for (const m of line.matchAll(/['"]?host['"]?: ['"]?missing/g)) out.push(`${path.join(dir, name)}:${i + 1}:${m.index! + 1}`);
+      });
+    }
+    return out.sort();
+  }
+
+  it('places each at its field, in a large List and in many documents, as the full YAML reader would', async () => {
+    const files = {
+      'list.yaml': `apiVersion: v1\nkind: List\nitems:\n${Array.from({ length: N }, (_, i) => vsBlock(i)).join('')}`,
+      'docs.yaml': Array.from({ length: N }, (_, i) => vsFlow(i)).join('---\n'),
+    };
+    const dir = await writeConfigDir(files);
+    try {
+      const r = await runCli(['validate', '-c', dir]);
+      expect(r.code).toBe(0);
+      const placed = r.stdout
+        .split('\n')
+        .filter((l) => l.endsWith('[IST0101]'))
+        .map((l) => /^(.*?:\d+:\d+): warning: /.exec(l)![1]!)
+        .sort();
+      expect(placed).toHaveLength(4 * N);
+      expect(placed).toEqual(hostKeys(files, dir));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseSourceFully } from '../../../src/config/source.js';
-import { readSubset } from '../../../src/config/yaml-subset.js';
+import { parseSource, parseSourceFully, type FieldPath } from '../../../src/config/source.js';
+import { readSubset, readSubsetPositions } from '../../../src/config/yaml-subset.js';
 import { seeded } from '../../helpers/seeded.js';
 import { filesUnder } from '../../helpers/config-files.js';
 
@@ -40,6 +40,26 @@ const corpus = [
   ...['gateways', 'deploy', 'test/fixtures'].flatMap((d) => yamlFiles(path.join(ROOT, d))),
   ...['istio-samples', 'seed'].flatMap((d) => yamlFiles(path.join(SHARED, d))),
 ].flatMap((file) => documents(readFileSync(file, 'utf8')).map((doc, i) => ({ name: `${path.relative(ROOT, file)} #${i}`, doc })));
+
+/**
+ * `count` documents of the corpus, each edited in 1 to 3 places (a piece of `pieces` put in, up to
+ * 2 characters cut). Deterministic: a fixed-seed generator picks documents, places and edits.
+ */
+function mutations(seed: number, count: number, pieces: readonly string[]): string[] {
+  const rand = seeded(seed);
+  const small = corpus.filter(({ doc }) => doc.length < 3000);
+  const out: string[] = [];
+  for (let n = 0; n < count; n++) {
+    let text = small[rand(small.length)]!.doc;
+    for (let e = 1 + rand(3); e > 0; e--) {
+      const at = rand(text.length + 1);
+      const cut = rand(3);
+      text = text.slice(0, at) + (rand(4) === 0 ? '' : pieces[rand(pieces.length)]) + text.slice(at + cut);
+    }
+    out.push(text);
+  }
+  return out;
+}
 
 describe('the subset reader gives the full reader\'s value or declines', () => {
   it('reads most documents in the repository and the shared samples itself', () => {
@@ -96,21 +116,67 @@ describe('the subset reader gives the full reader\'s value or declines', () => {
   });
 
   it('declines or agrees on thousands of small mutations of the corpus', () => {
-    // Deterministic: a fixed-seed generator picks documents, places and edits.
-    const rand = seeded(12345);
     const pieces = [':', ': ', ' ', '  ', '\n', '\n  ', '- ', '#', ' #', '"', "'", '[', ']', '{', '}', ',', '\t', '---\n', '&a ', '*a', '|', '\\', 'x', '0', '\u0085'];
-    const small = corpus.filter(({ doc }) => doc.length < 3000);
-    let taken = 0;
-    for (let n = 0; n < 3000; n++) {
-      const { doc } = small[rand(small.length)]!;
-      let text = doc;
-      for (let e = 1 + rand(3); e > 0; e--) {
-        const at = rand(text.length + 1);
-        const cut = rand(3);
-        text = text.slice(0, at) + (rand(4) === 0 ? '' : pieces[rand(pieces.length)]) + text.slice(at + cut);
-      }
-      if (expectSameOrDeclined(text)) taken++;
-    }
+    const taken = mutations(12345, 3000, pieces).filter((text) => expectSameOrDeclined(text)).length;
     expect(taken).toBeGreaterThan(300);
+  });
+});
+
+// Positions for messages: the subset reader keeps where each key and item was written when asked
+// (a document with messages), and must place every field where the `yaml` package does.
+describe('positions kept by the subset reader are the yaml package\'s', () => {
+  /** Paths to every node of a value, and just past each (a key or item not there, a field of a scalar). */
+  function pathsOf(v: unknown, p: (string | number)[] = [], out: FieldPath[] = []): FieldPath[] {
+    out.push(p);
+    if (Array.isArray(v)) {
+      v.forEach((item, i) => pathsOf(item, [...p, i], out));
+      out.push([...p, v.length], [...p, 'x']);
+    } else if (v !== null && typeof v === 'object') {
+      for (const [k, item] of Object.entries(v)) pathsOf(item, [...p, k], out);
+      out.push([...p, 'no-such-key'], [...p, 0]);
+    } else out.push([...p, 'x'], [...p, 0]);
+    return out;
+  }
+
+  /** Whether the subset reader kept positions for the document, after checking them all against the full reader's. */
+  function expectSamePositions(doc: string): boolean {
+    const kept = readSubsetPositions(doc);
+    // A document that is not a map or list is refused as an object: no message is placed in it.
+    if (kept === undefined || kept.value === null || typeof kept.value !== 'object') return false;
+    expect({ doc, value: kept.value }).toEqual({ doc, value: readSubset(doc)!.value });
+    const full = parseSourceFully('x.yaml', doc);
+    const fast = parseSource('x.yaml', doc);
+    if (full.failures.length > 0 || full.docs.length !== 1 || fast.docs.length !== 1) return false;
+    for (const p of pathsOf(kept.value)) expect({ doc, p, at: fast.docs[0]!.locate(p) }).toEqual({ doc, p, at: full.docs[0]!.locate(p) });
+    return true;
+  }
+
+  it('on every document of the repository and the shared samples', () => {
+    const placed = corpus.filter(({ doc }) => expectSamePositions(doc)).length;
+    expect(placed / corpus.length).toBeGreaterThan(0.9);
+  });
+
+  it.each([
+    ['block maps and lists, indentless lists', 'a:\n  b: 1\n  c:\n  - x\n  - k: 2\n    z: [3, {w: v}]\nd: e'],
+    ['lists of lists, an item on the next line', 'a:\n- - 1\n  - 2\n- []\n-\n  b: 1\n- - - x'],
+    ['flow collections over lines, with comments', 'a: {b: 1,\n  c: [x, # c\n    y], "q": \'r\'}\nd: [ {} , [ ] ]'],
+    ['quoted keys and items', '"a b": ["x", \'y\']\n\'c\': {"d": 1}'],
+    ['a marker and comments before the content', '--- # first\n# more\n\n  a: 1\n  b: [1]\n'],
+    ['a list at the root', '- a: 1\n  b: 2\n- [x]\n- y'],
+    ['a flow map at the root', '{a: [1, 2], b: {c: d}}'],
+    ['empty values', 'a:\nb:\n  c:\nd: {}'],
+  ])('%s', (_what, doc) => {
+    expect(expectSamePositions(doc)).toBe(true);
+  });
+
+  it('declines an empty list item, which it would place otherwise than the yaml package', () => {
+    expect(readSubsetPositions('a:\n-\n- x')).toBeUndefined();
+    expect(readSubset('a:\n-\n- x')).toBeDefined();
+  });
+
+  it('on thousands of small mutations of the corpus', () => {
+    const pieces = [':', ': ', ' ', '  ', '\n', '\n  ', '- ', '#', ' #', '"', "'", '[', ']', '{', '}', ',', 'x', '0', '\n- ', '\n-\n'];
+    const placed = mutations(54321, 2000, pieces).filter((text) => expectSamePositions(text)).length;
+    expect(placed).toBeGreaterThan(300);
   });
 });
