@@ -10,7 +10,7 @@ import { validateCrd } from './crd.js';
 import { fusedCheckFor } from './fused-check.js';
 import { webhookCheck } from './webhook/index.js';
 import { fieldsAt, isPlainObject, validate } from './schema.js';
-import { parseSource, type FieldPath, type SourceDoc } from './source.js';
+import { forgetRecentPositions, parseSource, type FieldPath, type SourceDoc } from './source.js';
 import type { ConfigObject } from './types.js';
 
 export interface LoadOptions {
@@ -246,6 +246,7 @@ function concatLists<T>(lists: readonly (readonly T[])[]): T[] {
 }
 
 export async function loadConfig(paths: readonly string[], opts: LoadOptions, cache: ConfigFileCache = new ConfigFileCache()): Promise<LoadResult> {
+  forgetRecentPositions();
   const files = await listConfigFiles(paths);
   cache.lastParsed = [];
   const entries = cache.empty ? files.map((f) => cache.entrySync(f, opts)) : await Promise.all(files.map((f) => cache.entry(f, opts)));

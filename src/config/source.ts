@@ -140,6 +140,11 @@ class FastSourceDoc implements SourceDoc {
 const recentLocators = new Map<FastSourceDoc, (path: FieldPath) => Position>();
 const RECENT_LOCATORS = 16;
 
+/** Lets go of the positions kept (and the documents' texts): a new load reports on its own documents. */
+export function forgetRecentPositions(): void {
+  recentLocators.clear();
+}
+
 /** A List document's text at least this long has its items' lines found for a message. */
 const LARGE_LIST = 256 * 1024;
 /** Items read alone before the whole document is read instead. */
