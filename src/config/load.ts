@@ -35,8 +35,9 @@ export interface FilePart {
   id: number;
   objects: ConfigObject[];
   /**
-   * A digest of the text this read of the file gave, made when first asked: two processes that
-   * read a file compare digests to know they read the same text.
+   * A digest of the text this read of the file gave and of the modification time its objects were
+   * made with, made when first asked: two processes that read a file compare digests to know they
+   * made the same objects of it.
    */
   digest?: () => string;
   /** Whether reading the file found an error: an object it holds may have been left out. */
@@ -96,7 +97,12 @@ interface FileEntry {
   text: string;
   objects: ConfigObject[];
   problems: Problem[];
-  /** Of the text, made when first asked (digestOf). */
+  /**
+   * The modification time the objects were made with (their creation time, where they have no
+   * creationTimestamp): `mtimeMs` moves on when the same text is written again, and they keep it.
+   */
+  madeAtMtimeMs: number;
+  /** Of the text and madeAtMtimeMs, made when first asked (FilePart.digest). */
   digest?: string;
 }
 
@@ -170,7 +176,7 @@ export class ConfigFileCache {
       return cached;
     }
     this.lastParsed.push(file);
-    const entry = { id: ++entryCount, size: st.size, mtimeMs: st.mtimeMs, text, ...parseFile(file, text, st.mtimeMs, opts) };
+    const entry = { id: ++entryCount, size: st.size, mtimeMs: st.mtimeMs, madeAtMtimeMs: st.mtimeMs, text, ...parseFile(file, text, st.mtimeMs, opts) };
     this.entries.set(file, entry);
     return entry;
   }
@@ -223,7 +229,9 @@ export class ConfigFileCache {
         id: e.id,
         objects: e.objects,
         refused: e.problems.some((p) => p.severity === 'error'),
-        digest: () => (e.digest ??= createHash('sha256').update(e.text).digest('base64')),
+        // The objects' creation times come from the modification time too: two reads of the same
+        // text at two times give objects that order differently (Istio's oldest-first).
+        digest: () => (e.digest ??= `${createHash('sha256').update(e.text).digest('base64')}@${e.madeAtMtimeMs}`),
       };
     });
   }
@@ -464,7 +472,7 @@ function unreadable(file: string, e: unknown): FileEntry {
     : code === 'EACCES' || code === 'EPERM' ? 'permission denied'
     : code === 'EISDIR' ? 'it is a directory'
     : e.message;
-  return { id: ++entryCount, size: -1, mtimeMs: -1, text: '', objects: [], problems: [{ severity: 'error', file, line: 1, col: 1, message: `cannot be read: ${why}` }] };
+  return { id: ++entryCount, size: -1, mtimeMs: -1, madeAtMtimeMs: -1, text: '', objects: [], problems: [{ severity: 'error', file, line: 1, col: 1, message: `cannot be read: ${why}` }] };
 }
 
 // fs's callbacks, not fs/promises: a reload stats every config file, and 10,000 of them through

@@ -5,7 +5,7 @@ import { ConfigFileCache, loadConfig, type FilePart } from '../config/load.js';
 import { formatProblemForLog, hasBlockingErrors, hasErrors, type Problem } from '../config/problems.js';
 import type { Logger } from '../telemetry/log.js';
 import type { ServeOptions } from './options.js';
-import type { SourceDoc } from '../config/source.js';
+import { forgetRecentPositions, type SourceDoc } from '../config/source.js';
 import type { ServerTlsConfig } from '../tls/server-tls.js';
 import { loadCredentials, type MaterialResult } from '../tls/credentials.js';
 import type { ConfigObject, Labels } from '../config/types.js';
@@ -322,6 +322,9 @@ export async function readOwn(paths: readonly string[], defaultNamespace: string
     files.set(p.file, p.objects);
     digests.push({ file: p.file, digest });
   }
+  // Positions asked for while reading (a kind skipped, say) would hold their files' texts: a
+  // worker does not load again to let go of them.
+  forgetRecentPositions();
   return { files, digests };
 }
 

@@ -1,4 +1,4 @@
-import { rm, writeFile } from 'node:fs/promises';
+import { rm, utimes, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
@@ -251,6 +251,30 @@ describe('--workers 2: config files the workers read themselves', () => {
     expect(r.code).toBe(1);
     expect(r.stderr + r.stdout).toMatch(/not started: the config has 1 error\(s\)/);
     expect(Date.now() - t0).toBeLessThan(4000);
+  });
+
+  it('a replacement is sent a file written again with the same text: its objects keep their creation time', async () => {
+    // Two VirtualServices for one host: the older serves it, and without creationTimestamp an
+    // object is as old as its file's modification time when its text was read.
+    const g = await start({
+      'gateway.yaml': GATEWAY_ANY_HOST,
+      'services.yaml': services(),
+      'a.yaml': virtualServiceYaml('a', ['app.example.com'], [{ route: [{ destination: { host: 'first.test' } }] }]),
+      'b.yaml': virtualServiceYaml('b', ['app.example.com'], [{ route: [{ destination: { host: 'second.test' } }] }]),
+    });
+    expect(await upstreamOf(g)).toBe('first');
+    // a.yaml touched after b.yaml was written (a checkout, a ConfigMap swapped): the same text,
+    // so the primary keeps its objects, and their time, through the reload.
+    const later = new Date(Date.now() + 60_000);
+    await utimes(path.join(dir!, 'a.yaml'), later, later);
+    g.child.kill('SIGHUP');
+    expect(await logUntil(g, /config version 2 live in 2 of 2 worker\(s\)/)).toBe(true);
+    for (let i = 0; i < 4; i++) expect(await upstreamOf(g)).toBe('first');
+    // A replacement reads a.yaml at its new time: its own objects would make b.yaml's the older.
+    const pid = Number(/pids (\d+), \d+\)/.exec(g.log())![1]);
+    process.kill(pid, 'SIGKILL');
+    expect(await logUntil(g, /worker 1 replaced \(pid \d+\)/)).toBe(true);
+    for (let i = 0; i < 8; i++) expect(await upstreamOf(g)).toBe('first');
   });
 
   it('are sent every object when one is defined twice, and serve the later definition', async () => {

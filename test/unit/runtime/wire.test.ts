@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { deserialize, serialize } from 'node:v8';
@@ -133,6 +133,26 @@ spec:
     expect(got.objects[0]!.source.locate(['spec'])).toEqual({ line: 0, col: 0 });
     // The next config names a.yaml only: the worker holds it.
     expect(toWire(primary, sent).files!.every((f) => f.objects === undefined && f.own === undefined)).toBe(true);
+  });
+
+  it('a file written again with the same text is sent: its objects keep the creation time of the first read', async () => {
+    // Two VirtualServices for one host: the older wins, and without creationTimestamp an object
+    // is as old as its file's modification time when its text was read.
+    const file = path.join(dir, 'a.yaml');
+    await writeFile(file, vs('a', 'shop.example.com'));
+    await utimes(file, new Date('2024-01-01T00:00:00Z'), new Date('2024-01-01T00:00:00Z'));
+    const cache = new ConfigFileCache();
+    const first = await loadConfig([dir], { defaultNamespace: 'default' }, cache);
+    // Touched (a checkout, a ConfigMap swapped): the primary keeps its objects and their time.
+    await utimes(file, new Date('2025-01-01T00:00:00Z'), new Date('2025-01-01T00:00:00Z'));
+    const again = await loadConfig([dir], { defaultNamespace: 'default' }, cache);
+    expect(again.objects[0]).toBe(first.objects[0]);
+    const primary: LoadedConfig = { objects: again.objects, credentials: new Map(), problems: [], files: again.files, tlsFiles: [], parts: cache.parts(again.files) };
+    const own = (await readOwn([dir], 'default'))!;
+    expect(own.files.get(file)![0]!.createdMs).not.toBe(first.objects[0]!.createdMs);
+    expect(sameReads(primary, own.digests).size).toBe(0);
+    const got = fromWire(overIpc(toWire(primary, new Map(), sameReads(primary, own.digests))), new Map(), own);
+    expect(got.objects[0]!.createdMs).toBe(first.objects[0]!.createdMs);
   });
 
   it('reads as the primary does, but for the checks: the objects are the same', async () => {
