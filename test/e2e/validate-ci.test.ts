@@ -188,9 +188,13 @@ spec:
 // them; with a warning on every object, every document is placed.
 describe('meshgate validate with a warning on every object', () => {
   const N = 400;
+  // As kubectl writes it: the last-applied-configuration annotation a literal block scalar.
   const vsBlock = (i: number) => `- apiVersion: networking.istio.io/v1
   kind: VirtualService
   metadata:
+    annotations:
+      kubectl.kubernetes.io/last-applied-configuration: |
+        {"apiVersion":"networking.istio.io/v1","kind":"VirtualService","metadata":{"annotations":{},"name":"vs-${i}","namespace":"default"},"spec":{"hosts":["app-${i}.example.com"],"http":[{"route":[{"destination":{"host":"missing-${i}.svc"}}]}]}}
     name: vs-${i}
     namespace: default
   spec:

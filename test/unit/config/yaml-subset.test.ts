@@ -61,6 +61,30 @@ function mutations(seed: number, count: number, pieces: readonly string[]): stri
   return out;
 }
 
+/**
+ * Documents of maps and lists holding literal block scalars: blank lines, deeper lines, comments
+ * inside and after, stripped or clipped, at every depth. Deterministic (a fixed seed).
+ */
+function literalDocs(seed: number, count: number): string[] {
+  const rand = seeded(seed);
+  const pick = <T,>(xs: readonly T[]): T => xs[rand(xs.length)]!;
+  const scalar = (ind: number): string => {
+    const extra = 1 + rand(3);
+    const lines = Array.from({ length: 1 + rand(4) }, () => pick(['x', 'y z', '  deeper', '# hash', '{"j": [1, 2]}', '', '', 'a: b', '- item', '\ttab', 'é']));
+    if (lines[0] === '' || lines[0]!.startsWith(' ')) lines[0] = 'first';
+    const body = lines.map((l) => (l === '' ? pick(['', ' '.repeat(rand(ind + extra + 1))]) : ' '.repeat(ind + extra) + l)).join('\n');
+    return `${pick(['|', '|-', '| # c', '|-  '])}\n${body}\n${pick(['', '\n', '\n\n', '# after\n'])}`;
+  };
+  const node = (ind: number, depth: number): string => {
+    const pad = ' '.repeat(ind);
+    const kind = depth > 2 ? 0 : rand(3);
+    if (kind === 0) return ` ${scalar(ind)}`;
+    if (kind === 1) return `\n${Array.from({ length: 1 + rand(3) }, (_, i) => `${pad}k${i}:${node(ind + 2, depth + 1)}`).join('').replace(/\n+$/, '\n')}`;
+    return `\n${Array.from({ length: 1 + rand(3) }, () => `${pad}-${node(ind + 2, depth + 1)}`).join('').replace(/\n+$/, '\n')}`;
+  };
+  return Array.from({ length: count }, () => `a:${node(2, 0)}b: 1\n`);
+}
+
 describe('the subset reader gives the full reader\'s value or declines', () => {
   it('reads most documents in the repository and the shared samples itself', () => {
     const taken = corpus.filter(({ doc }) => expectSameOrDeclined(doc)).length;
@@ -80,12 +104,19 @@ describe('the subset reader gives the full reader\'s value or declines', () => {
     ['a document marker with a comment', '--- # first\na: 1\n'],
     ['keys with spaces', 'a b : 1\n"c": 2'],
     ['non-ASCII text', 'a: héllo wörld 🎉\n'],
+    ['literal block scalars, kept and stripped', 'a: |\n  x\n\n    y # z\n  # w\n\n\nb: |- # c\n   {"j": [1]}\nc:\n- |\n  t\n- k: |\n    u\n  l: 1\n'],
+    ['the annotation kubectl writes in every object', 'metadata:\n  annotations:\n    kubectl.kubernetes.io/last-applied-configuration: |\n      {"apiVersion":"v1","kind":"Service","metadata":{"annotations":{},"name":"x"}}\n  name: x\n'],
   ])('%s', (_what, doc) => {
     expect(expectSameOrDeclined(doc)).toBe(true);
   });
 
   it.each([
-    ['a block scalar', 'a: |\n  x\n'],
+    ['a folded block scalar', 'a: >\n  x\n'],
+    ['a literal block scalar that keeps its trailing lines', 'a: |+\n  x\n\n'],
+    ['a literal block scalar with an indentation given', 'a: |2\n  x\n'],
+    ['a literal block scalar with blank lines first', 'a: |\n\n  x\n'],
+    ['a literal block scalar with no line feed at the end', 'a: |\n  x'],
+    ['a literal block scalar with a line of spaces past its indentation', 'a: |\n  x\n     \n  y\n'],
     ['a multi-line plain scalar', 'a: b\n  c'],
     ['a key that is not text', 'on: 1'],
     ['a duplicate key', 'a: 1\na: 2'],
@@ -115,8 +146,13 @@ describe('the subset reader gives the full reader\'s value or declines', () => {
     expect(expectSameOrDeclined(doc)).toBe(true);
   });
 
+  it('declines or agrees on 2,000 generated documents with literal block scalars', () => {
+    const taken = literalDocs(2468, 2000).filter((doc) => expectSameOrDeclined(doc)).length;
+    expect(taken).toBeGreaterThan(1000);
+  });
+
   it('declines or agrees on thousands of small mutations of the corpus', () => {
-    const pieces = [':', ': ', ' ', '  ', '\n', '\n  ', '- ', '#', ' #', '"', "'", '[', ']', '{', '}', ',', '\t', '---\n', '&a ', '*a', '|', '\\', 'x', '0', '\u0085'];
+    const pieces = [':', ': ', ' ', '  ', '\n', '\n  ', '- ', '#', ' #', '"', "'", '[', ']', '{', '}', ',', '\t', '---\n', '&a ', '*a', '|', '\\', 'x', '0', '\u0085', ' |\n', ' |-\n   ', '|\n  x\n'];
     const taken = mutations(12345, 3000, pieces).filter((text) => expectSameOrDeclined(text)).length;
     expect(taken).toBeGreaterThan(300);
   });
@@ -164,6 +200,7 @@ describe('positions kept by the subset reader are the yaml package\'s', () => {
     ['a marker and comments before the content', '--- # first\n# more\n\n  a: 1\n  b: [1]\n'],
     ['a list at the root', '- a: 1\n  b: 2\n- [x]\n- y'],
     ['a flow map at the root', '{a: [1, 2], b: {c: d}}'],
+    ['literal block scalars', 'a: |\n  x\n\n  y\nb:\n- |-\n  z\n- c: |\n    w\n  d: [1]\ne: 1\n'],
     ['empty values', 'a:\nb:\n  c:\nd: {}'],
   ])('%s', (_what, doc) => {
     expect(expectSamePositions(doc)).toBe(true);
@@ -174,8 +211,13 @@ describe('positions kept by the subset reader are the yaml package\'s', () => {
     expect(readSubset('a:\n-\n- x')).toBeDefined();
   });
 
+  it('on 2,000 generated documents with literal block scalars', () => {
+    const placed = literalDocs(1357, 2000).filter((doc) => expectSamePositions(doc)).length;
+    expect(placed).toBeGreaterThan(1000);
+  });
+
   it('on thousands of small mutations of the corpus', () => {
-    const pieces = [':', ': ', ' ', '  ', '\n', '\n  ', '- ', '#', ' #', '"', "'", '[', ']', '{', '}', ',', 'x', '0', '\n- ', '\n-\n'];
+    const pieces = [':', ': ', ' ', '  ', '\n', '\n  ', '- ', '#', ' #', '"', "'", '[', ']', '{', '}', ',', 'x', '0', '\n- ', '\n-\n', ' |\n', ' |-\n   ', '|\n  x\n'];
     const placed = mutations(54321, 2000, pieces).filter((text) => expectSamePositions(text)).length;
     expect(placed).toBeGreaterThan(300);
   });
