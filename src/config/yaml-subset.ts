@@ -601,6 +601,8 @@ class SubsetReader {
         at += k + 1;
         continue;
       }
+      // A tab before the content's indentation, right after it: the `yaml` package refuses it.
+      if (k < n && c === TAB) this.fail();
       if (k < n || c === -1) break;
       const nl = t.indexOf('\n', at + n);
       if (nl < 0 || nl >= this.end) this.fail();

@@ -117,6 +117,7 @@ describe('the subset reader gives the full reader\'s value or declines', () => {
     ['a literal block scalar with blank lines first', 'a: |\n\n  x\n'],
     ['a literal block scalar with no line feed at the end', 'a: |\n  x'],
     ['a literal block scalar with a line of spaces past its indentation', 'a: |\n  x\n     \n  y\n'],
+    ['a tab right after a literal block scalar, before its indentation', 'a: |\n  x\n \t\nb: 1\n'],
     ['a multi-line plain scalar', 'a: b\n  c'],
     ['a key that is not text', 'on: 1'],
     ['a duplicate key', 'a: 1\na: 2'],
