@@ -99,31 +99,8 @@ class Compiler {
   /** The CRD's type, enum, lengths and bounds (crd.ts: checkType and check). */
   private crdScalar(c: CrdNode): string[] {
     const out: string[] = [];
-    if (c.intOrString) out.push(IS_INT_OR_STRING);
-    else {
-      switch (c.type) {
-        case T.Object:
-          out.push(IS_MAP);
-          break;
-        case T.Array:
-          out.push(IS_LIST);
-          break;
-        case T.String:
-          out.push(IS_STRING);
-          break;
-        case T.Boolean:
-          out.push(IS_BOOLEAN);
-          break;
-        case T.Integer:
-          out.push(IS_INTEGER);
-          break;
-        case T.Number:
-          out.push(IS_NUMBER);
-          break;
-        case T.Any:
-          break;
-      }
-    }
+    const guard = c.intOrString ? IS_INT_OR_STRING : CRD_TYPE_GUARDS[c.type];
+    if (guard !== undefined) out.push(guard);
     if (c.enum !== undefined) out.push(`if (!${this.dep(new Set(c.enum))}.has(v)) return false;`);
     if (c.maxLength !== undefined) out.push(`if (typeof v === "string" && v.length > ${num(c.maxLength)}) return false;`);
     if (c.minLength !== undefined) out.push(`if (typeof v === "string" && v.length < ${num(c.minLength)}) return false;`);
@@ -265,6 +242,8 @@ const IS_INTEGER = 'if (typeof v !== "number" || !Number.isInteger(v)) return fa
 const IS_NUMBER = 'if (typeof v !== "number" || !Number.isFinite(v)) return false;';
 const IS_INT_OR_STRING = 'if (typeof v !== "string" && !(typeof v === "number" && Number.isInteger(v))) return false;';
 const SCALAR_GUARDS = new Set([IS_STRING, IS_BOOLEAN, IS_INTEGER, IS_NUMBER, IS_INT_OR_STRING]);
+/** The test of a CRD node's type (none for any type). */
+const CRD_TYPE_GUARDS: Partial<Record<T, string>> = { [T.Object]: IS_MAP, [T.Array]: IS_LIST, [T.String]: IS_STRING, [T.Boolean]: IS_BOOLEAN, [T.Integer]: IS_INTEGER, [T.Number]: IS_NUMBER };
 
 /** Lines under a test (none: as they are); nothing when there are none. */
 function wrap(test: string | undefined, lines: string[]): string[] {
