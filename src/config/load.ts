@@ -387,9 +387,9 @@ function readDocument(
   // meshgate's own checks first: where they and the CRD's find fault with the same field, the
   // hand-written message says more ("10 seconds" is not a duration: write a number with a unit).
   // One compiled pass answers for both where neither would find fault: nearly every object.
-  if (opts.unchecked === true) {
-    // Checked elsewhere: see LoadOptions.
-  } else if (info.crd === undefined || !fusedCheckFor(info.crd, info.schema)(body)) {
+  // An unchecked read skips them, and the webhook's below (see LoadOptions).
+  const checked = opts.unchecked !== true;
+  if (checked && (info.crd === undefined || !fusedCheckFor(info.crd, info.schema)(body))) {
     validate(body, info.schema, [], report, { overlay: info.crd !== undefined });
     if (info.crd !== undefined) {
       validateCrd(body, info.crd, [], (p, message) => {
@@ -400,7 +400,7 @@ function readDocument(
   const labels = isPlainObject(meta.labels) ? (meta.labels as Record<string, string>) : NO_LABELS;
   const annotations = isPlainObject(meta.annotations) ? (meta.annotations as Record<string, string>) : undefined;
   // Istio's webhook runs only on what its schema admitted, as the API server orders them.
-  if (found.length === 0 && info.crd !== undefined && opts.unchecked !== true && isPlainObject(body)) {
+  if (checked && found.length === 0 && info.crd !== undefined && isPlainObject(body)) {
     for (const f of webhookCheck(info.kind, body, { name, namespace, labels, annotations: annotations ?? {} })) {
       const field = f.inMetadata ? ['metadata', ...f.path] : [...specPath, ...f.path];
       found.push({ severity: f.severity, ...at(field), object: ref, field: formatPath(field), message: f.message });
