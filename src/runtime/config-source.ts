@@ -225,18 +225,28 @@ export async function nextConfig(source: ConfigSource, opts: ServeOptions, curre
  */
 export interface WireConfig {
   config: Omit<LoadedConfig, 'objects' | 'parts' | 'problems'>;
-  /** `own`: the receiver read this same text of the file itself (OwnRead) and takes those objects. */
+  /** `own`: the receiver made the same objects of the file itself (OwnRead) and takes those. */
   files?: { file: string; id: number; objects?: ConfigObject[]; own?: true }[];
   objects?: ConfigObject[];
 }
 
+/** An object's source without its text and positions: what crosses to a worker, or stays in one. */
+const detachedSource = (s: SourceDoc) => ({ file: s.file, index: s.index, value: s.value }) as SourceDoc;
+
 // What compile keeps on an object (derived) is this process's own: compiled routes do not cross.
-const objectsToWire = (objects: readonly ConfigObject[]) =>
-  objects.map((o) => ({ ...o, source: { file: o.source.file, index: o.source.index, value: o.source.value } as SourceDoc, derived: undefined }));
+const objectsToWire = (objects: readonly ConfigObject[]) => objects.map((o) => ({ ...o, source: detachedSource(o.source), derived: undefined }));
+
+const NO_POSITION = () => ({ line: 0, col: 0 });
+
+/** Objects whose sources were detached, their positions answering 0:0: nothing is reported from them here. */
+function withoutPositions(objects: ConfigObject[]): ConfigObject[] {
+  for (const o of objects) (o.source as { locate: SourceDoc['locate'] }).locate = NO_POSITION;
+  return objects;
+}
 
 /**
  * `held`: which read of each file the receiver holds; brought up to date with what is sent.
- * `own`: files the receiver read itself, with the same text as `loaded`'s read (see OwnRead).
+ * `own`: files the receiver read itself as `loaded` read them (see OwnRead).
  */
 export function toWire(loaded: LoadedConfig, held: Map<string, number>, own?: ReadonlySet<string>): WireConfig {
   const { objects, parts, problems: _problems, ...config } = loaded;
@@ -254,8 +264,6 @@ export function toWire(loaded: LoadedConfig, held: Map<string, number>, own?: Re
   return { config, files };
 }
 
-const NO_POSITION = () => ({ line: 0, col: 0 });
-
 /** What a receiver keeps of the files it was sent: by file, the read it holds and its objects. */
 export type HeldFiles = Map<string, { id: number; objects: ConfigObject[] }>;
 
@@ -264,20 +272,16 @@ export type HeldFiles = Map<string, { id: number; objects: ConfigObject[] }>;
  * the receiver's own read, for the files sent as `own`.
  */
 export function fromWire(wire: WireConfig, held: HeldFiles, own?: OwnRead): LoadedConfig {
-  const arrived = (objects: ConfigObject[]) => {
-    for (const o of objects) (o.source as { locate: SourceDoc['locate'] }).locate = NO_POSITION;
-    return objects;
-  };
   if (wire.files === undefined) {
     held.clear();
-    return { ...wire.config, problems: [], objects: arrived(wire.objects ?? []) };
+    return { ...wire.config, problems: [], objects: withoutPositions(wire.objects ?? []) };
   }
   const objects: ConfigObject[] = [];
   const now: HeldFiles = new Map();
   for (const f of wire.files) {
     const mine = f.own === true ? own?.files.get(f.file) : undefined;
     const kept =
-      f.objects !== undefined ? { id: f.id, objects: arrived(f.objects) }
+      f.objects !== undefined ? { id: f.id, objects: withoutPositions(f.objects) }
       : mine !== undefined ? { id: f.id, objects: mine }
       : held.get(f.file);
     if (kept === undefined || kept.id !== f.id) throw new Error(`config from the primary names ${f.file} (read ${f.id}) without its objects, and this worker does not hold them`);
@@ -290,15 +294,16 @@ export function fromWire(wire: WireConfig, held: HeldFiles, own?: OwnRead): Load
 }
 
 /**
- * A worker's own read of the config files, made while the primary reads them too: a file whose
- * text it read the same (by digest) the primary sends by name, not as objects. Objects cross
+ * A worker's own read of the config files, made while the primary reads them too: a file it read
+ * as the primary did (the same text at the same modification time, by digest) the primary sends
+ * by name, not as objects. Objects cross
  * IPC slower than YAML is read (30,000 VirtualServices: 0.5 s to serialize, 1 s to take in,
  * against 1.3 s to read and check), and a worker that reads by itself does so beside the primary.
  */
 export interface OwnRead {
   /** By file, its objects (positions answer 0:0, as for objects sent). */
   files: Map<string, ConfigObject[]>;
-  /** By file, the digest of the text read (FilePart.digest). */
+  /** By file, the digest of what was read (FilePart.digest). */
   digests: { file: string; digest: string }[];
 }
 
@@ -317,9 +322,9 @@ export async function readOwn(paths: readonly string[], defaultNamespace: string
   for (const p of parts) {
     const digest = p.digest?.();
     if (digest === undefined) continue;
-    // As objectsToWire leaves them: the text and its positions stay behind.
-    for (const o of p.objects) o.source = { file: o.source.file, index: o.source.index, value: o.source.value, locate: NO_POSITION } as unknown as SourceDoc;
-    files.set(p.file, p.objects);
+    // As objects sent are: the text and its positions stay behind.
+    for (const o of p.objects) o.source = detachedSource(o.source);
+    files.set(p.file, withoutPositions(p.objects));
     digests.push({ file: p.file, digest });
   }
   // Positions asked for while reading (a kind skipped, say) would hold their files' texts: a
@@ -329,7 +334,7 @@ export async function readOwn(paths: readonly string[], defaultNamespace: string
 }
 
 /**
- * The files of `loaded` a worker read the same text of (by digest), and where the checks it
+ * The files of `loaded` a worker read as they were read here (by digest), and where the checks it
  * skipped refused nothing here: those it need not be sent.
  */
 export function sameReads(loaded: LoadedConfig, digests: readonly { file: string; digest: string }[]): Set<string> {

@@ -6,7 +6,7 @@ import type { HostPort } from './options.js';
 // Messages between the primary and its workers (node:cluster IPC, structured clone): the primary
 // reads and checks the config and hands every worker the same objects (each file once, until it
 // changes: config-source.ts, WireConfig), but for the files a worker read itself at its start
-// with the same text; workers serve and count.
+// as the primary did; workers serve and count.
 
 export type ToWorker =
   | {
@@ -23,7 +23,7 @@ export type ToWorker =
 export type FromWorker =
   /**
    * Listening for messages: a message sent before that would be lost. `files`: the config files
-   * the worker read itself, by the digest of their text (config-source.ts, OwnRead).
+   * the worker read itself, by digest (config-source.ts, OwnRead).
    */
   | { type: 'hello'; files?: { file: string; digest: string }[] }
   | { type: 'ready'; version: number; bound: BoundListener[] }
