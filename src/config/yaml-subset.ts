@@ -3,9 +3,8 @@
 // document in one pass over its characters, about 3x faster than js-yaml and with less garbage,
 // which at 30,000 objects is most of startup. Anything else (folded or kept block scalars,
 // multi-line scalars, complex keys, keys that are not text, rare escapes, suspect characters,
-// anything that may be an error) is declined,
-// and the caller reads that document with js-yaml: this reader either gives the value js-yaml
-// gives or none. The test suite holds it to that on every YAML file in the repository.
+// anything that may be an error) is declined, and the caller reads that document with js-yaml:
+// this reader either gives the value js-yaml gives or none. The test suite holds it to that on every YAML file in the repository.
 import { plainScalar } from './yaml-scalars.js';
 import { addEntry, clearMaps, hasKey, mapStart, takeMap } from './map-builder.js';
 
@@ -210,7 +209,7 @@ class SubsetReader {
   private lineStart: number;
   /** Column of the content character `pos` is at after skipLines; -1 at the end of the text. */
   private col = -1;
-  /** Where the content starts (when tracking). */
+  /** Where the document's content starts. */
   rootAt = 0;
   /**
    * When tracking: the node of the map or list read last, -1 after a scalar. A collection sets it
@@ -601,7 +600,8 @@ class SubsetReader {
         at += k + 1;
         continue;
       }
-      // A tab before the content's indentation, right after it: the `yaml` package refuses it.
+      // A tab before the content's indentation, inside the scalar or on the line right after it:
+      // the `yaml` package refuses the line.
       if (k < n && c === TAB) this.fail();
       if (k < n || c === -1) break;
       const nl = t.indexOf('\n', at + n);
