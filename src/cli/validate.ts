@@ -34,7 +34,7 @@ export async function validateCommand(argv: string[], out: (s: string) => void =
   const labels = values.labels !== undefined ? parseLabels(values.labels as string) : undefined;
   // A refused object is left out; every other one is still compiled and cross-checked.
   const ns = (values['default-namespace'] as string | undefined) ?? 'default';
-  const compiled = compile(loaded.objects, { labels, tls: await tlsInputs(loaded.objects, values) }).problems;
+  const compiled = compile(loaded.objects, { labels, tls: await tlsInputs(loaded.objects, values), problemsOnly: true }).problems;
   const problems = [...loaded.problems, ...inFileOrder(mergeFindings(compiled, crossChecks(loaded.objects, ns)), loaded.files)];
   const shown = problems.filter((p) => !(values.quiet && p.severity === 'info'));
   const errors = problems.filter((p) => p.severity === 'error').length;

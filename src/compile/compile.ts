@@ -37,6 +37,11 @@ export interface CompileOptions {
   proxyNamespace?: string;
   /** Routes kept from the previous compile with this cache, reused where nothing they depend on changed. */
   cache?: CompileCache;
+  /**
+   * Only the problems are wanted (validate): every HTTP route is resolved as for serving, so it
+   * reports the same, but no route object is built; the snapshot's route tables are then empty.
+   */
+  problemsOnly?: boolean;
 }
 
 function defaultProxyNamespace(served: readonly ConfigObject[], opts: CompileOptions): string {
@@ -70,6 +75,8 @@ export function compile(objects: readonly ConfigObject[], opts: CompileOptions =
     credentials: opts.tls?.credentials,
     declaredAddresses: declaredAddresses(objects, kinds),
     cache: opts.cache,
+    // A cache would keep the routes not built for the next compile to reuse.
+    problemsOnly: opts.problemsOnly === true && opts.cache === undefined,
   };
   const gatewayIndex = new Map(gateways.map((g) => [`${g.namespace}/${g.name}`, g]));
   // Delegates are compiled inside their root's routes, never on their own.

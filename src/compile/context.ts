@@ -37,6 +37,8 @@ export interface CompileContext {
   clustersNamed?: Set<string>;
   /** While one VirtualService is compiled for the cache: the keys of the problems it reports. */
   reportedLog?: string[];
+  /** CompileOptions.problemsOnly: routes are resolved for their problems, not built. */
+  problemsOnly?: boolean;
 }
 
 /** An error confined to one Gateway server: reported, and the server left out, the rest served. */

@@ -215,6 +215,11 @@ function compileRoute(
 ): Route | undefined {
   const scoped = prefiltered ? rawMatches : filterScope(rawMatches, vs.namespace, scope);
   if (scoped === null) return undefined;
+  if (ctx.problemsOnly === true) {
+    // What reports problems (and names clusters), in the order the full build runs it.
+    if (compileAction(ctx, vs, http, index, scope)) compileMirrors(ctx, vs, http, index);
+    return undefined;
+  }
   const matches: CompiledMatch[] | null = scoped && scoped.length > 0 ? scoped.map(compileMatch) : null;
   const action = compileAction(ctx, vs, http, index, scope);
   if (!action) return undefined;
