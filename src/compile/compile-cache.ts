@@ -7,7 +7,9 @@
 // VirtualServices' creation order, and their warnings against the Gateways.
 import { createHash } from 'node:crypto';
 import type { Problem } from '../config/problems.js';
-import type { ConfigObject } from '../config/types.js';
+import type { ConfigObject, VirtualServiceSpec } from '../config/types.js';
+import type { CompileContext } from './context.js';
+import type { RouteScope } from './routes.js';
 import { isMaterial, type MaterialResult } from '../tls/credentials.js';
 import type { ClusterConfig, Route } from './snapshot.js';
 import { byCreation, createdBefore } from './creation-order.js';
@@ -18,13 +20,25 @@ function sameObjects(a: readonly ConfigObject[], b: readonly ConfigObject[]): bo
   return a.length === b.length && a.every((o, i) => o === b[i]);
 }
 
-/** What compiling one VirtualService for one scope gave, to give again. */
+/**
+ * What compiling one VirtualService for one scope gave, to give again: the clusters its routes
+ * name and the warnings they raised, found at compile time, and the routes themselves, built
+ * when first asked for (routes.ts, keptRoutes).
+ */
 export interface RouteMemoEntry {
-  routes: Route[];
+  /** Undefined until a request, explain or /routes first needs them. */
+  routes: Route[] | undefined;
   clusters: ClusterConfig[];
   problems: Problem[];
   /** The keys the problems were reported under (CompileContext.reported). */
   reportedKeys: string[];
+  vs: ConfigObject<VirtualServiceSpec>;
+  scope: RouteScope;
+  /**
+   * The latest compile that gave out this entry: the routes are built against it (its registry,
+   * rules and clusters say what they said when the entry was made, or it would not be a hit).
+   */
+  ctx: CompileContext;
 }
 
 export class CompileCache {

@@ -12,7 +12,7 @@ import { byCreation } from './creation-order.js';
 import { ROOT_NAMESPACE } from '../config/visibility.js';
 import { declaredAddresses, egressPolicy, sidecarReach } from './egress.js';
 import { addVirtualHost, boundGateways, finishWildcards, gatewayListener, gatewayPorts, lowerHosts, newTable, type TlsInputs } from './gateway-listener.js';
-import { compileHttpRoutes, directRoute, ensureCluster, hasDelegates } from './routes.js';
+import { compileHttpRoutes, directRoute, ensureCluster, hasDelegates, keptRoutes } from './routes.js';
 import type { EgressPolicy, HttpChainConfig, ListenerConfig, Route, Snapshot, VirtualHost } from './snapshot.js';
 
 const NO_EGRESS: EgressPolicy = { mode: 'REGISTRY_ONLY', exact: new Map(), wildcards: [], leftOut: new Map(), source: 'no forward proxy served' };
@@ -91,7 +91,7 @@ export function compile(objects: readonly ConfigObject[], opts: CompileOptions =
 
   // Rules no listener serves here (mesh-bound without --mesh-listen, unselected gateways) are
   // still config: check their destinations too, without adding their clusters.
-  for (const vs of roots) if (vs.derived?.compiledIn !== ctx.compileStamp) compileHttpRoutes({ ...ctx, clusters: new Map() }, vs, { gateway: 'mesh', port: 0 });
+  for (const vs of roots) if (vs.derived?.compiledIn !== ctx.compileStamp) keptRoutes({ ...ctx, clusters: new Map() }, vs, { gateway: 'mesh', port: 0 });
 
   // Built only where something proxies forward: it makes a cluster for every registry port.
   const proxies = listeners.some((l) => l.chains.some((c) => c.type === 'http' && c.forwardProxy));

@@ -10,7 +10,7 @@ import { credentialKey, isMaterial, type CredentialLookup } from '../tls/credent
 import { buildServerTls, type ServerTlsConfig } from '../tls/server-tls.js';
 import { isolatedError, warn, type CompileContext } from './context.js';
 import { intersect, namespaceAllows, parseGatewayHost, type GatewayHost } from './hosts.js';
-import { compileHttpRoutes, ensureCluster, qualifyGateway, replayKept, scopeKey } from './routes.js';
+import { compileHttpRoutes, ensureCluster, keptRoutes, KeptVirtualHost, qualifyGateway, replayKept, scopeKey } from './routes.js';
 import { LayeredHostMap } from './host-map.js';
 import { SUFFIX_INDEX_MIN, SuffixIndex } from './suffix-index.js';
 import type { FilterChainConfig, GatewayServer, HttpChainConfig, ListenerConfig, Route, RouteTable, Subnets, TcpDestination, TcpMatch, TcpRoute, VirtualHost } from './snapshot.js';
@@ -117,10 +117,21 @@ export function finishWildcards(table: TableBuilder): void {
 }
 
 export function addVirtualHost(table: TableBuilder, domain: string, routes: Route[], extra?: Partial<VirtualHost>): void {
-  const vhost: VirtualHost = extra === undefined ? { domain, routes } : { domain, routes, ...extra };
+  putVirtualHost(table, extra === undefined ? { domain, routes } : { domain, routes, ...extra });
+}
+
+function putVirtualHost(table: TableBuilder, vhost: VirtualHost): void {
+  const domain = vhost.domain;
   if (domain === '*') table.any = vhost;
   else if (domain.startsWith('*')) table.wildcards.push({ suffix: domain.slice(1), vhost });
   else table.exact.set(domain, vhost);
+}
+
+/** The virtual host of a domain only one VirtualService has: its routes built on first use where kept. */
+function oneVirtualService(ctx: CompileContext, domain: string, vs: ConfigObject<VirtualServiceSpec>, scope: RouteScope, redirect: boolean): VirtualHost {
+  const kept = keptRoutes(ctx, vs, scope);
+  if (!Array.isArray(kept)) return new KeptVirtualHost(domain, kept, redirect ? true : undefined);
+  return redirect ? { domain, routes: kept, requireTls: true } : { domain, routes: kept };
 }
 
 const NO_DOMAINS: readonly string[] = [];
@@ -239,7 +250,7 @@ function httpTable(ctx: CompileContext, roots: ConfigObject<VirtualServiceSpec>[
   const table = newTable(name);
   for (const [domain, found] of domains) {
     if (!Array.isArray(found)) {
-      addVirtualHost(table, domain, compileHttpRoutes(ctx, found.vs, found.scope), found.redirect ? { requireTls: true } : undefined);
+      putVirtualHost(table, oneVirtualService(ctx, domain, found.vs, found.scope, found.redirect));
       continue;
     }
     const routes = found.flatMap(({ vs, scope }) => compileHttpRoutes(ctx, vs, scope));
@@ -364,7 +375,11 @@ function patchHttpTable(ctx: CompileContext, roots: readonly ConfigObject<Virtua
     cache.countHits(hits);
     const added = new Map<string, VirtualHost>();
     for (const [d, found] of fresh) {
-      const routes = Array.isArray(found) ? found.flatMap((b) => compileHttpRoutes(ctx, b.vs, memo.scope)) : compileHttpRoutes(ctx, found.vs, memo.scope);
+      if (!Array.isArray(found)) {
+        added.set(d, oneVirtualService(ctx, d, found.vs, memo.scope, redirect));
+        continue;
+      }
+      const routes = found.flatMap((b) => compileHttpRoutes(ctx, b.vs, memo.scope));
       added.set(d, redirect ? { domain: d, routes, requireTls: true } : { domain: d, routes });
     }
     const table: RouteTable = { name: memo.table.name, exact: LayeredHostMap.of(memo.table.exact, gone, added), wildcards: memo.table.wildcards, wildcardIndex: memo.table.wildcardIndex, any: memo.table.any };
