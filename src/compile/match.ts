@@ -36,6 +36,22 @@ export function compileMatch(m: HTTPMatchRequest): CompiledMatch {
   };
 }
 
+/**
+ * Whether compileMatch compiles a regular expression for this condition: the one step of building
+ * a route that can fail (a pattern the checks let through that does not compile), so compile runs
+ * it at once where routes are otherwise built later.
+ */
+export function hasRegex(m: HTTPMatchRequest): boolean {
+  if (m.uri?.regex !== undefined || m.method?.regex !== undefined || m.authority?.regex !== undefined || m.scheme?.regex !== undefined) return true;
+  return anyRegex(m.headers) || anyRegex(m.withoutHeaders) || anyRegex(m.queryParams);
+}
+
+function anyRegex(group: Record<string, StringMatch> | null | undefined): boolean {
+  if (group == null) return false;
+  for (const k in group) if (group[k]?.regex !== undefined) return true;
+  return false;
+}
+
 const sameMatch = (a: StringMatch | undefined, b: StringMatch | undefined) =>
   a === undefined || b === undefined || (a.exact === b.exact && a.prefix === b.prefix && a.regex === b.regex);
 

@@ -10,7 +10,7 @@ import { buildUpstreamTls, upstreamCredentialKey, type UpstreamTls } from '../tl
 import { selects } from '../registry/labels.js';
 import { resolveHost, type RegistryService } from '../registry/registry.js';
 import { warn, type CompileContext } from './context.js';
-import { compileMatch, mergeDelegateMatches, stringMatcher } from './match.js';
+import { compileMatch, hasRegex, mergeDelegateMatches, stringMatcher } from './match.js';
 import { clusterPolicy, destinationRuleFor } from './policy.js';
 import { isExportedTo } from '../config/visibility.js';
 import { compileRe2Search } from './regex.js';
@@ -275,7 +275,9 @@ function compileRoute(
   const scoped = prefiltered ? rawMatches : filterScope(rawMatches, vs.namespace, scope);
   if (scoped === null) return undefined;
   if (ctx.problemsOnly === true) {
-    // What reports problems (and names clusters), in the order the full build runs it.
+    // What reports problems (and names clusters), in the order the full build runs it; and
+    // what could fail in the build, so that it fails here, not on a request.
+    checkBuildable(http, scoped);
     if (compileAction(ctx, vs, http, index, scope)) compileMirrors(ctx, vs, http, index);
     return undefined;
   }
@@ -299,7 +301,15 @@ function compileRoute(
   });
 }
 
-/** Finishes a compiled route: its label, and its filter chain, built once here. */
+/**
+ * The steps of building a route that can throw (a regular expression the checks let through but
+ * that does not compile: a gap between them and compile), run where routes are built later.
+ */
+function checkBuildable(http: HTTPRoute, scoped: HTTPMatchRequest[] | undefined): void {
+  if (scoped) for (const m of scoped) if (hasRegex(m)) compileMatch(m);
+  if (http.corsPolicy) compileCors(http);
+}
+
 /**
  * A route no VirtualService wrote: every request to one destination, with the default timeout
  * and nothing else (the mesh listener's registry hosts, the forward proxy's declared ones).
@@ -321,6 +331,7 @@ export function directRoute(source: string, dest: DestinationTarget): Route {
   });
 }
 
+/** Finishes a compiled route: its label, and its filter chain, built once here. */
 export function withFilters(f: Omit<Route, 'label' | 'filters'>): Route {
   // One literal, every field in one order: an object spread here goes through V8's slow clone
   // once its call sites vary, and then each route gets a hidden class of its own (~1 KB each,

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { writeScaleConfig } from '../../../bench/lib/config.mjs';
 import { compile, type CompileOptions } from '../../../src/compile/compile.js';
 import { CompileCache } from '../../../src/compile/compile-cache.js';
+import { hasRegex } from '../../../src/compile/match.js';
 import { parseConfigTexts } from '../../../src/config/load.js';
 import { filesUnder } from '../../helpers/config-files.js';
 
@@ -163,5 +164,19 @@ describe('compile with problemsOnly', () => {
     expect(again.listeners.flatMap((l) => l.chains).length).toBe(plain.listeners.flatMap((l) => l.chains).length);
     const table = (s: typeof plain) => s.listeners.flatMap((l) => l.chains).flatMap((c) => (c.type === 'http' ? [...c.routes.exact].map(([d, vh]) => `${d} ${vh.routes.length}`) : []));
     expect(table(again)).toEqual(table(plain));
+  });
+});
+
+describe('hasRegex', () => {
+  it('finds a regular expression in any part of a condition, and nowhere else', () => {
+    expect(hasRegex({ uri: { regex: '/a.*' } })).toBe(true);
+    expect(hasRegex({ method: { regex: 'GET|PUT' } })).toBe(true);
+    expect(hasRegex({ authority: { regex: '.*' } })).toBe(true);
+    expect(hasRegex({ scheme: { regex: 'https?' } })).toBe(true);
+    expect(hasRegex({ headers: { a: { exact: '1' }, b: { regex: 'x+' } } })).toBe(true);
+    expect(hasRegex({ withoutHeaders: { b: { regex: 'x+' } } })).toBe(true);
+    expect(hasRegex({ queryParams: { q: { regex: '[0-9]+' } } })).toBe(true);
+    expect(hasRegex({ uri: { prefix: '/a' }, headers: { a: { exact: '1' } }, queryParams: { q: { prefix: 'z' } }, method: { exact: 'GET' } })).toBe(false);
+    expect(hasRegex({})).toBe(false);
   });
 });
