@@ -85,10 +85,37 @@ export function gatewayPorts(ctx: CompileContext, served: ConfigObject<GatewaySp
 export function boundGateways(vs: ConfigObject<VirtualServiceSpec>): readonly string[] {
   const derived = derivedOf(vs);
   if (derived.gateways === undefined) {
-    const names = vs.spec.gateways && vs.spec.gateways.length > 0 ? vs.spec.gateways : ['mesh'];
-    derived.gateways = names.map((g) => qualifyGateway(g, vs.namespace));
+    const names = vs.spec.gateways;
+    if (names == null || names.length === 0) derived.gateways = MESH_ONLY;
+    else if (names.length === 1) derived.gateways = oneGateway(names[0]!, vs.namespace);
+    else derived.gateways = names.map((g) => qualifyGateway(g, vs.namespace));
   }
   return derived.gateways;
+}
+
+const MESH_ONLY: readonly string[] = Object.freeze(['mesh']);
+
+/**
+ * Nearly every VirtualService names one Gateway, and thousands name the same one: they share one
+ * list and one name, by namespace and the name as written. The same string object makes the
+ * lookups and comparisons by it that follow a pointer compare, not one of 30,000 new strings.
+ */
+const oneGatewayLists = new Map<string, Map<string, readonly string[]>>();
+let oneGatewayCount = 0;
+
+function oneGateway(ref: string, namespace: string): readonly string[] {
+  const list = oneGatewayLists.get(namespace)?.get(ref);
+  if (list !== undefined) return list;
+  // Kept across compiles; a config that keeps renaming Gateways starts over now and then.
+  if (++oneGatewayCount > 4096) {
+    oneGatewayLists.clear();
+    oneGatewayCount = 1;
+  }
+  let byRef = oneGatewayLists.get(namespace);
+  if (byRef === undefined) oneGatewayLists.set(namespace, (byRef = new Map()));
+  const made = Object.freeze([qualifyGateway(ref, namespace)]);
+  byRef.set(ref, made);
+  return made;
 }
 
 /** A VirtualService's hosts in lower case. */
