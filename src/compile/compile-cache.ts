@@ -26,7 +26,7 @@ function sameObjects(a: readonly ConfigObject[], b: readonly ConfigObject[]): bo
  * when first asked for (routes.ts, keptRoutes).
  */
 export interface RouteMemoEntry {
-  /** Undefined until a request, explain or /routes first needs them. */
+  /** Undefined until first needed: by a request, explain, /routes, /config_dump. */
   routes: Route[] | undefined;
   clusters: ClusterConfig[];
   problems: Problem[];
@@ -35,10 +35,11 @@ export interface RouteMemoEntry {
   vs: ConfigObject<VirtualServiceSpec>;
   scope: RouteScope;
   /**
-   * The latest compile that gave out this entry: the routes are built against it (its registry,
-   * rules and clusters say what they said when the entry was made, or it would not be a hit).
+   * While the routes are not built: the latest compile that gave out this entry, whose registry,
+   * rules and clusters they are built against (they say what they said when the entry was made,
+   * or it would not be a hit). Let go once they are built.
    */
-  ctx: CompileContext;
+  ctx: CompileContext | undefined;
 }
 
 export class CompileCache {
@@ -78,6 +79,10 @@ export class CompileCache {
     const rules = names.indexOf('DestinationRule');
     if (same && rules >= 0 && !sameObjects(last!.lists[rules]!, lists[rules]!)) same = this.ruleOrder(last!.lists[rules]!) === this.ruleOrder(lists[rules]!);
     if (!same) this.generation++;
+    // A table the last compile did not build (its server gone, or built without a memo) keeps
+    // nothing: its memo would hold that table, and what its hosts hold, for good.
+    for (const name of this.tables.keys()) if (!this.tablesSet.has(name)) this.tables.delete(name);
+    this.tablesSet.clear();
     this.lastDeps = { options, credentials: creds, kinds: names, lists };
     this.hits = 0;
     this.misses = 0;
@@ -156,7 +161,11 @@ export class CompileCache {
 
   setTableMemo(name: string, memo: unknown): void {
     this.tables.set(name, { generation: this.generation, memo });
+    this.tablesSet.add(name);
   }
+
+  /** The tables whose memo this compile set. */
+  private readonly tablesSet = new Set<string>();
 
   /** A number not handed out before, to mark objects with during one step. */
   nextStamp(): number {

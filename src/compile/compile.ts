@@ -11,9 +11,9 @@ import type { CompileCache } from './compile-cache.js';
 import { byCreation } from './creation-order.js';
 import { ROOT_NAMESPACE } from '../config/visibility.js';
 import { declaredAddresses, egressPolicy, sidecarReach } from './egress.js';
-import { addVirtualHost, boundGateways, finishWildcards, gatewayListener, gatewayPorts, lowerHosts, newTable, type TlsInputs } from './gateway-listener.js';
-import { compileHttpRoutes, directRoute, ensureCluster, hasDelegates, keptRoutes } from './routes.js';
-import type { EgressPolicy, HttpChainConfig, ListenerConfig, Route, Snapshot, VirtualHost } from './snapshot.js';
+import { addVirtualHost, boundGateways, finishWildcards, gatewayListener, gatewayPorts, lowerHosts, newTable, putVirtualHost, type TlsInputs } from './gateway-listener.js';
+import { directRoute, ensureCluster, hasDelegates, keptRoutes, virtualHostOf } from './routes.js';
+import type { EgressPolicy, HttpChainConfig, ListenerConfig, Route, Snapshot } from './snapshot.js';
 
 const NO_EGRESS: EgressPolicy = { mode: 'REGISTRY_ONLY', exact: new Map(), wildcards: [], leftOut: new Map(), source: 'no forward proxy served' };
 
@@ -54,7 +54,10 @@ function defaultProxyNamespace(served: readonly ConfigObject[], opts: CompileOpt
 // Numbers each compile (CompileContext.compileStamp).
 let compiles = 0;
 
-/** Validated objects in, the data plane's immutable Snapshot out. Pure: no sockets, no clock but `builtAt`. */
+/**
+ * Validated objects in, the data plane's immutable Snapshot out. No sockets, no clock but
+ * `builtAt`; its virtual hosts build their route objects on first use, against this compile.
+ */
 export function compile(objects: readonly ConfigObject[], opts: CompileOptions = {}): Snapshot {
   const kinds = groupByKind(objects);
   const vsList = ofKind<VirtualServiceSpec>(kinds, 'VirtualService');
@@ -75,7 +78,8 @@ export function compile(objects: readonly ConfigObject[], opts: CompileOptions =
     credentials: opts.tls?.credentials,
     declaredAddresses: declaredAddresses(objects, kinds),
     cache: opts.cache,
-    // A cache would keep the routes not built for the next compile to reuse.
+    // With a cache the snapshot is served: routes built at once (a root with delegates) would
+    // be left empty.
     problemsOnly: opts.problemsOnly === true && opts.cache === undefined,
   };
   const gatewayIndex = new Map(gateways.map((g) => [`${g.namespace}/${g.name}`, g]));
@@ -91,7 +95,7 @@ export function compile(objects: readonly ConfigObject[], opts: CompileOptions =
 
   // Rules no listener serves here (mesh-bound without --mesh-listen, unselected gateways) are
   // still config: check their destinations too, without adding their clusters.
-  for (const vs of roots) if (vs.derived?.compiledIn !== ctx.compileStamp) keptRoutes({ ...ctx, clusters: new Map() }, vs, { gateway: 'mesh', port: 0 });
+  for (const vs of roots) if (vs.derived?.compiledIn !== ctx.compileStamp) keptRoutes({ ...ctx, clusters: new Map(), problemsOnly: true }, vs, { gateway: 'mesh', port: 0 });
 
   // Built only where something proxies forward: it makes a cluster for every registry port.
   const proxies = listeners.some((l) => l.chains.some((c) => c.type === 'http' && c.forwardProxy));
@@ -136,8 +140,7 @@ function meshListener(ctx: CompileContext, roots: ConfigObject<VirtualServiceSpe
   }
   const table = newTable('mesh');
   for (const [domain, vss] of domains) {
-    const routes = vss.flatMap((vs) => compileHttpRoutes(ctx, vs, { gateway: 'mesh', port: 0 }));
-    addVirtualHost(table, domain, routes, portsOf(ctx, domain));
+    putVirtualHost(table, virtualHostOf(domain, vss.map((vs) => keptRoutes(ctx, vs, { gateway: 'mesh', port: 0 })), false, portsOf(ctx, domain)));
   }
   // A host without `*` covers only itself (a map lookup): only wildcards are tried one by one.
   // Trying every host against every service was 10,000 x 10,000 for a mesh of 10,000 of each.
@@ -155,9 +158,8 @@ function meshListener(ctx: CompileContext, roots: ConfigObject<VirtualServiceSpe
   return { name: 'mesh', kind: 'mesh', port: 0, gateways: ['mesh'], servers: [], chains: [chain] };
 }
 
-function portsOf(ctx: CompileContext, host: string): Partial<VirtualHost> | undefined {
-  const svc = ctx.registry.services.get(host);
-  return svc ? { ports: svc.ports.map((p) => p.number) } : undefined;
+function portsOf(ctx: CompileContext, host: string): number[] | undefined {
+  return ctx.registry.services.get(host)?.ports.map((p) => p.number);
 }
 
 function shortNames(fqdn: string, namespace: string): string[] {

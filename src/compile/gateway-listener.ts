@@ -10,7 +10,7 @@ import { credentialKey, isMaterial, type CredentialLookup } from '../tls/credent
 import { buildServerTls, type ServerTlsConfig } from '../tls/server-tls.js';
 import { isolatedError, warn, type CompileContext } from './context.js';
 import { intersect, namespaceAllows, parseGatewayHost, type GatewayHost } from './hosts.js';
-import { compileHttpRoutes, ensureCluster, keptRoutes, KeptVirtualHost, qualifyGateway, replayKept, scopeKey } from './routes.js';
+import { ensureCluster, keptRoutes, KeptVirtualHost, qualifyGateway, replayKept, scopeKey, virtualHostOf } from './routes.js';
 import { LayeredHostMap } from './host-map.js';
 import { SUFFIX_INDEX_MIN, SuffixIndex } from './suffix-index.js';
 import type { FilterChainConfig, GatewayServer, HttpChainConfig, ListenerConfig, Route, RouteTable, Subnets, TcpDestination, TcpMatch, TcpRoute, VirtualHost } from './snapshot.js';
@@ -147,7 +147,7 @@ export function addVirtualHost(table: TableBuilder, domain: string, routes: Rout
   putVirtualHost(table, extra === undefined ? { domain, routes } : { domain, routes, ...extra });
 }
 
-function putVirtualHost(table: TableBuilder, vhost: VirtualHost): void {
+export function putVirtualHost(table: TableBuilder, vhost: VirtualHost): void {
   const domain = vhost.domain;
   if (domain === '*') table.any = vhost;
   else if (domain.startsWith('*')) table.wildcards.push({ suffix: domain.slice(1), vhost });
@@ -157,8 +157,13 @@ function putVirtualHost(table: TableBuilder, vhost: VirtualHost): void {
 /** The virtual host of a domain only one VirtualService has: its routes built on first use where kept. */
 function oneVirtualService(ctx: CompileContext, domain: string, vs: ConfigObject<VirtualServiceSpec>, scope: RouteScope, redirect: boolean): VirtualHost {
   const kept = keptRoutes(ctx, vs, scope);
-  if (!Array.isArray(kept)) return new KeptVirtualHost(domain, kept, redirect ? true : undefined);
+  if (!Array.isArray(kept)) return new KeptVirtualHost(domain, kept, redirect ? true : undefined, undefined);
   return redirect ? { domain, routes: kept, requireTls: true } : { domain, routes: kept };
+}
+
+/** The virtual host of a domain several VirtualServices share: their routes in order. */
+function sharedVirtualHost(ctx: CompileContext, domain: string, found: readonly Binding[], scope: RouteScope | undefined): VirtualHost {
+  return virtualHostOf(domain, found.map((b) => keptRoutes(ctx, b.vs, scope ?? b.scope)), found.some((b) => b.redirect));
 }
 
 const NO_DOMAINS: readonly string[] = [];
@@ -280,8 +285,7 @@ function httpTable(ctx: CompileContext, roots: ConfigObject<VirtualServiceSpec>[
       putVirtualHost(table, oneVirtualService(ctx, domain, found.vs, found.scope, found.redirect));
       continue;
     }
-    const routes = found.flatMap(({ vs, scope }) => compileHttpRoutes(ctx, vs, scope));
-    addVirtualHost(table, domain, routes, found.some((e) => e.redirect) ? { requireTls: true } : undefined);
+    putVirtualHost(table, sharedVirtualHost(ctx, domain, found, undefined));
   }
   finishWildcards(table);
   if (memoKey !== undefined) {
@@ -378,14 +382,14 @@ function patchHttpTable(ctx: CompileContext, roots: readonly ConfigObject<Virtua
     for (let i = 0; i < firstAdded; i++) {
       const vs = roots[i]!;
       if (shared === 0) {
-        // compileHttpRoutes' kept path, written out: the first reload runs this 30,000 times in
+        // keptRoutes' path for a hit, written out: the first reload runs this 30,000 times in
         // V8's interpreter, where every call and check costs.
         const d = vs.derived!;
         const dm = d.domains;
         if (dm !== undefined && dm.key === q.key ? dm.list.length === 0 : domainsOf(vs).length === 0) continue;
         const hit = cache.peek(vs, key);
         if (hit === undefined) {
-          compileHttpRoutes(ctx, vs, memo.scope);
+          keptRoutes(ctx, vs, memo.scope);
           continue;
         }
         d.compiledIn = ctx.compileStamp;
@@ -395,8 +399,8 @@ function patchHttpTable(ctx: CompileContext, roots: readonly ConfigObject<Virtua
       }
       for (const d of domainsOf(vs)) {
         const found = domains.get(d)!;
-        if (!Array.isArray(found)) compileHttpRoutes(ctx, vs, memo.scope);
-        else if (found[0]!.vs === vs) for (const b of found) compileHttpRoutes(ctx, b.vs, memo.scope);
+        if (!Array.isArray(found)) keptRoutes(ctx, vs, memo.scope);
+        else if (found[0]!.vs === vs) for (const b of found) keptRoutes(ctx, b.vs, memo.scope);
       }
     }
     cache.countHits(hits);
@@ -406,8 +410,13 @@ function patchHttpTable(ctx: CompileContext, roots: readonly ConfigObject<Virtua
         added.set(d, oneVirtualService(ctx, d, found.vs, memo.scope, redirect));
         continue;
       }
-      const routes = found.flatMap((b) => compileHttpRoutes(ctx, b.vs, memo.scope));
-      added.set(d, redirect ? { domain: d, routes, requireTls: true } : { domain: d, routes });
+      added.set(d, sharedVirtualHost(ctx, d, found, memo.scope));
+    }
+    // The hosts that went stay in the layers under the new table's: built now (few per reload),
+    // they hold their routes, not the compile that made them.
+    for (const d of gone) {
+      const old = memo.table.exact.get(d);
+      if (old instanceof KeptVirtualHost) old.settle();
     }
     const table: RouteTable = { name: memo.table.name, exact: LayeredHostMap.of(memo.table.exact, gone, added), wildcards: memo.table.wildcards, wildcardIndex: memo.table.wildcardIndex, any: memo.table.any };
     ctx.cache!.tablesPatched.push(table.name);

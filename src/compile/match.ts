@@ -37,9 +37,9 @@ export function compileMatch(m: HTTPMatchRequest): CompiledMatch {
 }
 
 /**
- * Whether compileMatch compiles a regular expression for this condition: the one step of building
- * a route that can fail (a pattern the checks let through that does not compile), so compile runs
- * it at once where routes are otherwise built later.
+ * Whether compileMatch compiles a regular expression for this condition: a step of building a
+ * route that can fail (a pattern the checks let through that does not compile; CORS origins are
+ * the other), so compile runs it at once where routes are otherwise built later.
  */
 export function hasRegex(m: HTTPMatchRequest): boolean {
   if (m.uri?.regex !== undefined || m.method?.regex !== undefined || m.authority?.regex !== undefined || m.scheme?.regex !== undefined) return true;

@@ -56,7 +56,8 @@ export function replayKept(ctx: CompileContext, hit: RouteMemoEntry): void {
     ctx.reported.add(k);
     ctx.problems.push(hit.problems[i]!);
   }
-  hit.ctx = ctx;
+  // The entry's routes, if still to be built, are built against the latest compile.
+  if (hit.routes === undefined) hit.ctx = ctx;
 }
 
 export function qualifyGateway(ref: string, namespace: string): string {
@@ -70,17 +71,13 @@ export function qualifyGateway(ref: string, namespace: string): string {
   return `${namespace}/${ref}`;
 }
 
-export function compileHttpRoutes(ctx: CompileContext, vs: ConfigObject<VirtualServiceSpec>, scope: RouteScope): Route[] {
-  const kept = keptRoutes(ctx, vs, scope);
-  return Array.isArray(kept) ? kept : routesOf(kept);
-}
-
 /**
  * A VirtualService's routes for one scope. With a compile cache, its entry: the clusters the
  * routes name are made and their warnings reported now, as the full build would, but the routes
  * are built on first use (routesOf): a start with 30,000 VirtualServices is ready sooner, and
- * smaller, by the 120,000 routes no request has asked for yet. Without a cache (validate,
- * explain and routes at the command line) and for roots with delegates, the routes themselves.
+ * smaller, by the 120,000 routes no request has asked for yet. Without a cache (explain and
+ * routes at the command line) and for roots with delegates, the routes themselves (none under
+ * problemsOnly).
  */
 export function keptRoutes(ctx: CompileContext, vs: ConfigObject<VirtualServiceSpec>, scope: RouteScope): RouteMemoEntry | Route[] {
   derivedOf(vs).compiledIn = ctx.compileStamp;
@@ -116,35 +113,75 @@ export function keptRoutes(ctx: CompileContext, vs: ConfigObject<VirtualServiceS
 /**
  * The routes of a kept entry, built the first time they are asked for. The compile it was last
  * given out by has already named their clusters and reported their warnings: the build runs on
- * a copy of that compile's context whose new problems go nowhere (there are none: the same
- * calls reported them once already).
+ * a copy of that compile's context with a problem list and a record of what was reported of its
+ * own, thrown away (there is nothing in them: the same calls reported it all once already).
  */
 export function routesOf(entry: RouteMemoEntry): Route[] {
   if (entry.routes !== undefined) return entry.routes;
-  const ctx: CompileContext = { ...entry.ctx, problems: [], clustersNamed: undefined, reportedLog: undefined, problemsOnly: false };
-  return (entry.routes = compileHttpRoutesAfresh(ctx, entry.vs, entry.scope));
+  const ctx: CompileContext = { ...entry.ctx!, problems: [], reported: new Set(), clustersNamed: undefined, reportedLog: undefined, problemsOnly: false };
+  entry.routes = compileHttpRoutesAfresh(ctx, entry.vs, entry.scope);
+  // Built, the entry needs its compile no more: an entry left behind in a patched table's
+  // layers (its VirtualService gone) would otherwise keep that whole compile alive.
+  entry.ctx = undefined;
+  return entry.routes;
 }
 
-/** A virtual host of one VirtualService whose routes are built when first asked for (routesOf). */
+/** What a virtual host's routes are made of: kept entries (built on first use), or routes built already. */
+export type RoutePart = RouteMemoEntry | Route[];
+
+/**
+ * A virtual host whose routes are built when first asked for (routesOf): those of one
+ * VirtualService (nearly every host), or of several in order where they share the host.
+ */
 export class KeptVirtualHost implements VirtualHost {
-  readonly #kept: RouteMemoEntry;
+  readonly #from: RouteMemoEntry | readonly RoutePart[];
+  #joined: Route[] | undefined;
 
   constructor(
     readonly domain: string,
-    kept: RouteMemoEntry,
+    from: RouteMemoEntry | readonly RoutePart[],
     readonly requireTls: true | undefined,
+    readonly ports: number[] | undefined,
   ) {
-    this.#kept = kept;
+    this.#from = from;
   }
 
   get routes(): Route[] {
-    return this.#kept.routes ?? routesOf(this.#kept);
+    const from = this.#from;
+    if (!isPartList(from)) return from.routes ?? routesOf(from);
+    return (this.#joined ??= from.flatMap((p) => (Array.isArray(p) ? p : routesOf(p))));
+  }
+
+  /** Builds the routes now, so that nothing here needs the compile any more (a host a patched table dropped). */
+  settle(): void {
+    void this.routes;
   }
 
   /** What a virtual host built at once is (/config_dump). */
   toJSON(): VirtualHost {
-    return this.requireTls === true ? { domain: this.domain, routes: this.routes, requireTls: true } : { domain: this.domain, routes: this.routes };
+    const out: VirtualHost = { domain: this.domain, routes: this.routes };
+    if (this.requireTls === true) out.requireTls = true;
+    if (this.ports !== undefined) out.ports = this.ports;
+    return out;
   }
+}
+
+function isPartList(from: RouteMemoEntry | readonly RoutePart[]): from is readonly RoutePart[] {
+  return Array.isArray(from);
+}
+
+/**
+ * The virtual host of `domain` from its VirtualServices' kept routes, in order: built on first
+ * use where any is kept, else a plain one of the routes.
+ */
+export function virtualHostOf(domain: string, parts: readonly RoutePart[], requireTls: boolean, ports?: number[]): VirtualHost {
+  const tls = requireTls ? (true as const) : undefined;
+  if (parts.some((p) => !Array.isArray(p))) return new KeptVirtualHost(domain, parts.length === 1 ? (parts[0] as RouteMemoEntry) : parts, tls, ports);
+  const routes = parts.length === 1 ? (parts[0] as Route[]) : (parts as Route[][]).flat();
+  const vhost: VirtualHost = { domain, routes };
+  if (tls) vhost.requireTls = true;
+  if (ports !== undefined) vhost.ports = ports;
+  return vhost;
 }
 
 /** Whether a VirtualService hands any of its HTTP routes to a delegate. */

@@ -9,7 +9,9 @@ import type { SuffixIndex } from './suffix-index.js';
 /**
  * The compiled, immutable config the data plane reads. Built by `compile()` from validated
  * objects; nothing in it is parsed or compiled again per request. A reload builds a new one and
- * swaps a single reference.
+ * swaps a single reference. What it says is fixed when it is built; a virtual host's route
+ * objects are made from it on the first request for that host (routes.ts, KeptVirtualHost) and
+ * kept.
  */
 export interface Snapshot {
   version: number;

@@ -1,3 +1,5 @@
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../../src/compile/compile.js';
 import { CompileCache } from '../../../src/compile/compile-cache.js';
@@ -131,5 +133,46 @@ describe('routes kept in a compile cache', () => {
     expect(renderRoutes(old)).toEqual(atOnce);
     expect(renderRoutes(next)).toEqual(atOnce);
     expect(vhosts(old)[0]!.routes).toBe(vhosts(next)[0]!.routes);
+  });
+
+  it('built nowhere during a reload that patches a table with a shared host', () => {
+    const cache = new CompileCache();
+    const lone = Array.from({ length: 20 }, (_, i) => vs(`v${i}`, `v${i}.test`));
+    const files = [gateway, vs('s1', 'shared.test'), vs('s2', 'shared.test'), ...lone];
+    const parse = (texts: string[], mtimeMs: number) => parseConfigTexts(texts.map((text, i) => ({ file: `f${i}.yaml`, text, mtimeMs })), { defaultNamespace: 'default' }).objects;
+    const first = parse(files, 1_700_000_000_000);
+    compile(first, { cache, version: 1 });
+    const kept = virtualServices(first).filter((o) => o.name.startsWith('v'));
+    const unbuilt = () => kept.filter((o) => cache.peek(o, 'default/gw|80')!.routes === undefined).length;
+    expect(unbuilt()).toBe(20);
+    // A new file, newer than the rest, with a host of its own: the table is patched.
+    const added = parseConfigTexts([{ file: 'z.yaml', text: vs('z', 'z.test'), mtimeMs: 1_800_000_000_000 }], { defaultNamespace: 'default' }).objects;
+    const next = compile([...first, ...added], { cache, version: 2 });
+    expect(cache.tablesPatched).toContain('http.80');
+    expect(unbuilt()).toBe(20);
+    expect(renderRoutes(next)).toEqual(renderRoutes(compile([...first, ...added])));
+  });
+
+  it('keep no compile but the latest alive across one-file reloads that patch the table', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const cache = new CompileCache();
+    const one = (i: number, host: string, mtimeMs: number) => parseConfigTexts([{ file: `v${i}.yaml`, text: vs(`v${i}`, host), mtimeMs }], { defaultNamespace: 'default' }).objects;
+    let objects = [...parseConfigTexts([{ file: 'gw.yaml', text: gateway, mtimeMs: 1 }], { defaultNamespace: 'default' }).objects, ...Array.from({ length: 10 }, (_, i) => one(i, `v${i}.test`, 1)).flat()];
+    let snap = compile(objects, { cache });
+    const before: WeakRef<object>[] = [];
+    for (let r = 1; r <= 8; r++) {
+      before.push(new WeakRef(snap.clusters));
+      const edited = one(r, `v${r}-edited.test`, 1 + r);
+      objects = objects.map((o) => (o.source.file === `v${r}.yaml` ? edited[0]! : o));
+      snap = compile(objects, { cache });
+      expect(cache.tablesPatched).toContain('http.80');
+    }
+    expect(renderRoutes(snap)).toEqual(renderRoutes(compile(objects)));
+    for (let i = 0; i < 2; i++) {
+      await new Promise((r) => setTimeout(r, 0));
+      gc();
+    }
+    expect(before.filter((w) => w.deref() !== undefined).length).toBe(0);
   });
 });
