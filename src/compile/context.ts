@@ -39,6 +39,8 @@ export interface CompileContext {
   reportedLog?: string[];
   /** CompileOptions.problemsOnly: routes are resolved for their problems, not built. */
   problemsOnly?: boolean;
+  /** One-cluster lists of kept route entries, shared by the VirtualServices that name only that cluster. */
+  oneClusterLists?: Map<ClusterConfig, ClusterConfig[]>;
 }
 
 /** An error confined to one Gateway server: reported, and the server left out, the rest served. */

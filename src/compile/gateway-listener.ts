@@ -121,7 +121,18 @@ function oneGateway(ref: string, namespace: string): readonly string[] {
 /** A VirtualService's hosts in lower case. */
 export function lowerHosts(vs: ConfigObject<VirtualServiceSpec>): readonly string[] {
   const derived = derivedOf(vs);
-  return (derived.lowerHosts ??= (vs.spec.hosts ?? []).map((h) => h.toLowerCase()));
+  return (derived.lowerHosts ??= lowered(vs.spec.hosts ?? NO_HOSTS));
+}
+
+const NO_HOSTS: readonly string[] = Object.freeze([]);
+
+/** The hosts in lower case: the list itself when they are already (nearly always), not a copy per VirtualService. */
+function lowered(hosts: readonly string[]): readonly string[] {
+  for (let i = 0; i < hosts.length; i++) {
+    const h = hosts[i]!;
+    if (h.toLowerCase() !== h) return hosts.map((x) => x.toLowerCase());
+  }
+  return hosts;
 }
 
 export function exportedTo(vs: ConfigObject<VirtualServiceSpec>, namespace: string): boolean {

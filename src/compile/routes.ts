@@ -97,7 +97,7 @@ export function keptRoutes(ctx: CompileContext, vs: ConfigObject<VirtualServiceS
   ctx.problemsOnly = true;
   try {
     compileHttpRoutesAfresh(ctx, vs, scope);
-    const clusters = [...ctx.clustersNamed].map((name) => ctx.clusters.get(name)!);
+    const clusters = clusterList(ctx, ctx.clustersNamed);
     // Nearly every VirtualService reports nothing: those share one empty list of each.
     const quiet = ctx.problems.length === problemsBefore;
     const entry: RouteMemoEntry = { routes: undefined, clusters, problems: quiet ? NO_PROBLEMS : ctx.problems.slice(problemsBefore), reportedKeys: quiet ? NO_KEYS : ctx.reportedLog, vs, scope, ctx };
@@ -108,6 +108,16 @@ export function keptRoutes(ctx: CompileContext, vs: ConfigObject<VirtualServiceS
     ctx.reportedLog = undefined;
     ctx.problemsOnly = problemsOnly;
   }
+}
+
+/** The clusters named, as a list; nearly every VirtualService names one, and shares its list. */
+function clusterList(ctx: CompileContext, named: Set<string>): ClusterConfig[] {
+  if (named.size !== 1) return [...named].map((name) => ctx.clusters.get(name)!);
+  const cluster = ctx.clusters.get(named.values().next().value!)!;
+  const lists = (ctx.oneClusterLists ??= new Map());
+  let list = lists.get(cluster);
+  if (list === undefined) lists.set(cluster, (list = Object.freeze([cluster]) as ClusterConfig[]));
+  return list;
 }
 
 /**

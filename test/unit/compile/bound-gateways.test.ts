@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { boundGateways } from '../../../src/compile/gateway-listener.js';
+import { boundGateways, lowerHosts } from '../../../src/compile/gateway-listener.js';
 import type { ConfigObject, VirtualServiceSpec } from '../../../src/config/types.js';
 
-const vs = (namespace: string, gateways: string[] | undefined): ConfigObject<VirtualServiceSpec> =>
-  ({ kind: 'VirtualService', name: 'v', namespace, spec: { hosts: ['a.test'], gateways } }) as unknown as ConfigObject<VirtualServiceSpec>;
+const vs = (namespace: string, gateways: string[] | undefined, hosts: string[] = ['a.test']): ConfigObject<VirtualServiceSpec> =>
+  ({ kind: 'VirtualService', name: 'v', namespace, spec: { hosts, gateways } }) as unknown as ConfigObject<VirtualServiceSpec>;
 
 describe('boundGateways', () => {
   it('qualifies each name as Istio does', () => {
@@ -27,5 +27,16 @@ describe('boundGateways', () => {
   it('stays right past the bound on names kept', () => {
     for (let i = 0; i < 5000; i++) expect(boundGateways(vs(`ns-${i % 7}`, [`gw-${i}`]))).toEqual([`ns-${i % 7}/gw-${i}`]);
     expect(boundGateways(vs('shop', ['gw']))).toEqual(['shop/gw']);
+  });
+});
+
+describe('lowerHosts', () => {
+  it('lowers each host, and gives a list already in lower case itself', () => {
+    expect(lowerHosts(vs('shop', ['gw'], ['A.Example.COM', 'b.example.com']))).toEqual(['a.example.com', 'b.example.com']);
+    const hosts = ['a.example.com', '*.b.example.com'];
+    const v = vs('shop', ['gw'], hosts);
+    expect(lowerHosts(v)).toBe(hosts);
+    expect(lowerHosts(v)).toBe(lowerHosts(v));
+    expect(lowerHosts(({ kind: 'VirtualService', name: 'v', namespace: 'shop', spec: {} }) as unknown as ConfigObject<VirtualServiceSpec>)).toEqual([]);
   });
 });
