@@ -105,6 +105,9 @@ export function compile(objects: readonly ConfigObject[], opts: CompileOptions =
   checkDestinationRules(ctx);
   // In file order, so an operator reads them top to bottom alongside the YAML.
   ctx.problems.sort((a, b) => (a.file ?? '').localeCompare(b.file ?? '') || (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
+  // Routes not built yet keep this context; the record of what was reported is needed no more
+  // (a route built later reports into a record of its own), a key per warning.
+  ctx.reported.clear();
   // Where each object came from is for /config_dump: listed when first asked for, not on every
   // reload (30,000 entries).
   let sources: Snapshot['sources'] | undefined;
