@@ -165,7 +165,11 @@ export function putVirtualHost(table: TableBuilder, vhost: VirtualHost): void {
   else table.exact.set(domain, vhost);
 }
 
-/** The virtual host of a domain only one VirtualService has: its routes built on first use where kept. */
+/**
+ * The virtual host of a domain only one VirtualService has: its routes built on first use where
+ * kept. virtualHostOf for one part, written out: through it (a list per host), compile at 30,000
+ * took 25-60 ms longer (medians, 8 interleaved runs).
+ */
 function oneVirtualService(ctx: CompileContext, domain: string, vs: ConfigObject<VirtualServiceSpec>, scope: RouteScope, redirect: boolean): VirtualHost {
   const kept = keptRoutes(ctx, vs, scope);
   if (!Array.isArray(kept)) return new KeptVirtualHost(domain, kept, redirect ? true : undefined, undefined);
