@@ -4,6 +4,7 @@ import { ConfigError } from '../runtime/config-source.js';
 import { Gateway } from '../runtime/gateway.js';
 import { Primary } from '../runtime/primary.js';
 import { runWorker } from '../runtime/worker.js';
+import { boundHeapGrowth, heapGrowthLine } from '../runtime/heap-growth.js';
 import { defaultServeOptions, type ServeOptions } from '../runtime/options.js';
 import { formatProblem } from '../config/problems.js';
 import { createLogger, type LogFormat } from '../telemetry/log.js';
@@ -68,6 +69,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     process.stdout.write(SERVE_HELP);
     return 0;
   }
+  const heap = boundHeapGrowth();
   if (cluster.isWorker) process.exit(await runWorker(opts));
   const log = createLogger(opts.logFormat);
   // Signals are taken before the gateway starts: one arriving right after `ready` (or during
@@ -106,6 +108,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
     }
     throw e;
   }
+  // After start, as a usage error must stay the only line.
+  log.info(heapGrowthLine(heap));
   if (stopSignal !== null) {
     const signal = stopSignal;
     stopSignal = null;

@@ -47,9 +47,9 @@ export interface ServeProcess {
 }
 
 /** Starts `meshgate serve` and waits for its "ready" log line. */
-export function startServe(args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): Promise<ServeProcess> {
+export function startServe(args: string[], opts: { cwd?: string; timeoutMs?: number; nodeArgs?: string[] } = {}): Promise<ServeProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'serve', ...args], { cwd: opts.cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), CLI, 'serve', ...args], { cwd: opts.cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
     const ports = new Map<number, number>();
     let statusPort = 0;
