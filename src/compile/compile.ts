@@ -13,6 +13,7 @@ import { ROOT_NAMESPACE } from '../config/visibility.js';
 import { declaredAddresses, egressPolicy, sidecarReach } from './egress.js';
 import { addVirtualHost, boundGateways, finishWildcards, gatewayListener, gatewayPorts, lowerHosts, newTable, putVirtualHost, type TlsInputs } from './gateway-listener.js';
 import { directRoute, ensureCluster, hasDelegates, keptRoutes, virtualHostOf } from './routes.js';
+import { forgetCompiledPatterns } from './regex.js';
 import type { EgressPolicy, HttpChainConfig, ListenerConfig, Route, Snapshot } from './snapshot.js';
 
 const NO_EGRESS: EgressPolicy = { mode: 'REGISTRY_ONLY', exact: new Map(), wildcards: [], leftOut: new Map(), source: 'no forward proxy served' };
@@ -108,6 +109,7 @@ export function compile(objects: readonly ConfigObject[], opts: CompileOptions =
   // Routes not built yet keep this context; the record of what was reported is needed no more
   // (a route built later reports into a record of its own), a key per warning.
   ctx.reported.clear();
+  forgetCompiledPatterns();
   // Where each object came from is for /config_dump: listed when first asked for, not on every
   // reload (30,000 entries).
   let sources: Snapshot['sources'] | undefined;

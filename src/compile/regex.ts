@@ -287,8 +287,36 @@ function caseFold(body: string): string {
   return out;
 }
 
+// A route's pattern is compiled by the CRD check, by Istio's webhook rules and by compile (what
+// could fail in building a route runs there): three times each at start, about a second of a
+// `validate` of 90,000 regex matches. Results are kept until the end of the next compile
+// (forgetCompiledPatterns), so the checks' results serve compile, and those of routes built on
+// their first request (which hold the same RegExp) go with the compile after them. Sharing a
+// RegExp is safe: none made here has the `g` or `y` flag, so none keeps a lastIndex.
+const compiledPatterns = new Map<string, RegexResult>();
+const compiledPatternsCi = new Map<string, RegexResult>();
+/** A load whose compile never comes (a config refused again and again) keeps no more than this. */
+const MAX_COMPILED_PATTERNS = 200_000;
+
 /** Compile an RE2 pattern for a full-string match (RE2::FullMatch, as Envoy's safe_regex). */
 export function compileRe2(pattern: string, caseInsensitive = false): RegexResult {
+  const kept = caseInsensitive ? compiledPatternsCi : compiledPatterns;
+  let r = kept.get(pattern);
+  if (r === undefined) {
+    r = compileRe2Afresh(pattern, caseInsensitive);
+    if (kept.size >= MAX_COMPILED_PATTERNS) kept.clear();
+    kept.set(pattern, r);
+  }
+  return r;
+}
+
+/** Lets go of the patterns compiled since the last call: at the end of each compile. */
+export function forgetCompiledPatterns(): void {
+  compiledPatterns.clear();
+  compiledPatternsCi.clear();
+}
+
+function compileRe2Afresh(pattern: string, caseInsensitive: boolean): RegexResult {
   let src = pattern;
   const flags: Flags = { i: caseInsensitive, s: false, m: false };
   const lead = /^\(\?([ims]+)\)/.exec(src);
