@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench:shapes`: `meshgate validate` on large configs of other shapes than bench:scale's
 // (bench/lib/shapes.mjs: many files, Kubernetes Services with Endpoints, many Gateways on one
-// port, one huge VirtualService, routes with timeouts and retries), beside bench:scale's 30,000
+// port, one huge VirtualService, routes with timeouts and retries, routes matching regexes), beside bench:scale's 30,000
 // VirtualServices in the same run: median time and largest peak RSS of SHAPES_RUNS runs each,
 // and the time as a ratio to that baseline's. A ratio far above the config's size ratio is a
 // cost that grows faster than the config.

@@ -67,4 +67,5 @@ export const SHAPES = {
   gateways: { what: '1,000 Gateways on port 80, 30,000 VirtualServices spread over them', write: gateways },
   'big-vs': { what: 'one VirtualService of 5,000 uri-prefix routes', write: bigVirtualService },
   features: { what: '30,000 VirtualServices whose routes carry a timeout, retries, header edits, a rewrite', write: (dir, port) => writeScaleConfig(dir, port, { vs: 30000, features: true }) },
+  regex: { what: '30,000 VirtualServices whose first three routes match a regex (90,000)', write: (dir, port) => writeScaleConfig(dir, port, { vs: 30000, regex: true }) },
 };
